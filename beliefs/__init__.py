@@ -1,0 +1,1 @@
+"""deepmarkets.beliefs: markets, securities, market makers, books and scoring rules."""

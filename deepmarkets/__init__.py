@@ -1,0 +1,68 @@
+"""deepmarkets: markets as models of intelligence.
+
+The facade re-exports the public API lazily so that ``import deepmarkets`` and
+the command line start fast; the heavy work lives in ``deepmarkets.logic``,
+``deepmarkets.beliefs`` and ``deepmarkets.models``.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from deepmarkets.errors import (
+    BookError,
+    DeclarationError,
+    DeepMarketsError,
+    InferenceError,
+    ParseError,
+    SolverUnknownError,
+)
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "Sentence": "deepmarkets.logic",
+    "Term": "deepmarkets.logic",
+    "TRUE": "deepmarkets.logic",
+    "FALSE": "deepmarkets.logic",
+    "atoms": "deepmarkets.logic",
+    "ints": "deepmarkets.logic",
+    "reals": "deepmarkets.logic",
+    "sentence": "deepmarkets.logic",
+    "implies": "deepmarkets.logic",
+    "iff": "deepmarkets.logic",
+    "at_most_one": "deepmarkets.logic",
+    "exactly_one": "deepmarkets.logic",
+    "forall": "deepmarkets.logic",
+    "exists": "deepmarkets.logic",
+    "predicate": "deepmarkets.logic",
+    "parse": "deepmarkets.logic",
+    "parse_theory": "deepmarkets.logic",
+    "Theory": "deepmarkets.logic",
+    "check_coherence": "deepmarkets.logic",
+    "CoherenceReport": "deepmarkets.logic",
+    "DutchBook": "deepmarkets.logic",
+    "Verdict": "deepmarkets.logic",
+}
+
+__all__ = [
+    "BookError",
+    "DeclarationError",
+    "DeepMarketsError",
+    "InferenceError",
+    "ParseError",
+    "SolverUnknownError",
+    *_LAZY,
+]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'deepmarkets' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)

@@ -1,0 +1,3 @@
+from deepmarkets.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,53 @@
+"""deepmarkets.logic: sentences, theories, worlds (z3) and coherence with Dutch books."""
+
+from deepmarkets.logic.parse import parse, parse_theory
+from deepmarkets.logic.sentence import (
+    FALSE,
+    TRUE,
+    Sentence,
+    Term,
+    at_most_one,
+    atoms,
+    exactly_one,
+    exists,
+    forall,
+    iff,
+    implies,
+    ints,
+    predicate,
+    reals,
+    sentence,
+)
+
+__all__ = [
+    "FALSE",
+    "TRUE",
+    "Sentence",
+    "Term",
+    "at_most_one",
+    "atoms",
+    "exactly_one",
+    "exists",
+    "forall",
+    "iff",
+    "implies",
+    "ints",
+    "predicate",
+    "reals",
+    "sentence",
+    "parse",
+    "parse_theory",
+]
+
+from deepmarkets.logic.coherence import (  # noqa: E402
+    Bet,
+    CoherenceReport,
+    DutchBook,
+    Position,
+    Verdict,
+    check_coherence,
+)
+from deepmarkets.logic.theory import Theory, WorldOptimum  # noqa: E402
+
+__all__ += ["Theory", "WorldOptimum", "Bet", "CoherenceReport", "DutchBook", "Position", "Verdict",
+            "check_coherence"]

@@ -1,0 +1,688 @@
+"""Coherence of quoted prices: a certified distribution over worlds, or a Dutch book.
+
+Prices on sentences are coherent when some probability distribution over the
+theory's possible worlds reproduces them (de Finetti). The check is a linear
+programme over worlds solved by column generation: a restricted master LP
+(HiGHS) over the worlds found so far, and z3 as the pricing oracle that finds
+the world beating the current dual stakes. Every answer carries a certificate
+re-checked in exact rational arithmetic:
+
+* COHERENT: a distribution over at most n+1 worlds reproducing every price exactly;
+* INCOHERENT: a Dutch book whose guaranteed profit is the exact minimum, over all
+  possible worlds, found by z3 with rational weights;
+* UNKNOWN: z3 hit its resource limit, the time limit ran out, or the prices sit
+  closer to the boundary than floating point can separate; the reason says which.
+
+Conditional prices ``P(A | B) = p`` are called-off bets (pay 1 if A and B, refund
+if not B) and are checked in de Finetti's sense by Gilio's layered algorithm, so
+conditioning events of probability zero are handled.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+import z3
+from scipy.optimize import linprog
+
+from deepmarkets.errors import DeclarationError, SolverUnknownError
+from deepmarkets.logic.sentence import TRUE, Sentence, sentence
+from deepmarkets.logic.theory import Theory, to_fraction
+
+__all__ = ["Verdict", "Bet", "Position", "DutchBook", "CoherenceReport", "check_coherence"]
+
+#: Master LP objective below which prices are treated as coherent (then certified exactly).
+FEASIBILITY_TOL = 1e-9
+#: Grid denominators for rounding dual stakes before the exact z3 oracle; the last is "exact".
+_GRIDS = (64, 4096, 2**20, None)
+
+
+class Verdict(StrEnum):
+    """Three-valued answer of a coherence check."""
+
+    COHERENT = "coherent"
+    INCOHERENT = "incoherent"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Bet:
+    """A quoted price: ``P(sentence) = price`` or, with ``given``, ``P(sentence | given) = price``."""
+
+    sentence: Sentence
+    price: Fraction
+    given: Sentence | None = None
+
+    def __str__(self) -> str:
+        cond = f" | {self.given}" if self.given is not None else ""
+        return f"P({self.sentence}{cond}) = {float(self.price):g}"
+
+    @property
+    def active(self) -> Sentence:
+        """When the bet is not called off."""
+        return TRUE if self.given is None else self.given
+
+    @property
+    def wins(self) -> Sentence:
+        """When the bet pays 1."""
+        return self.sentence if self.given is None else self.sentence & self.given
+
+
+@dataclass(frozen=True)
+class Position:
+    """A stake on one bet: buy (stake > 0) or sell (stake < 0) ``|stake|`` units at the quoted price."""
+
+    bet: Bet
+    stake: Fraction
+
+    @property
+    def side(self) -> str:
+        return "buy" if self.stake > 0 else "sell"
+
+    def to_dict(self) -> dict:
+        return {
+            "sentence": str(self.bet.sentence),
+            "given": None if self.bet.given is None else str(self.bet.given),
+            "side": self.side,
+            "stake": float(abs(self.stake)),
+            "stake_exact": str(abs(self.stake)),
+            "price": float(self.bet.price),
+        }
+
+
+@dataclass(frozen=True)
+class DutchBook:
+    """Stakes that win in every possible world: a proof that the prices are incoherent.
+
+    ``guaranteed_profit`` is the exact minimum of the book's payoff over every possible
+    world in which at least one of its bets is active (conditional bets are refunded
+    elsewhere, paying 0); it was found by z3 with exact rational weights and re-checked
+    with fractions at the worst world.
+    """
+
+    positions: tuple[Position, ...]
+    guaranteed_profit: Fraction
+    worst_world: tuple[bool, ...] = field(repr=False)
+    proof: str = "z3 exact optimisation over all possible worlds"
+
+    def payoff(self, truth: Mapping[Sentence, bool]) -> Fraction:
+        """The book's exact payoff in a world given as truth values of its sentences."""
+        total = Fraction(0)
+        for pos in self.positions:
+            active = True if pos.bet.given is None else truth[pos.bet.given]
+            if active:
+                total += pos.stake * ((1 if truth[pos.bet.sentence] else 0) - pos.bet.price)
+        return total
+
+    def to_dict(self) -> dict:
+        return {
+            "positions": [p.to_dict() for p in self.positions],
+            "guaranteed_profit": float(self.guaranteed_profit),
+            "guaranteed_profit_exact": str(self.guaranteed_profit),
+            "proof": self.proof,
+        }
+
+    def table(self) -> str:
+        rows = [f"{'sentence':<40} {'side':<5} {'stake':>8} {'price':>7}"]
+        for p in self.positions:
+            name = str(p.bet.sentence) + (f" | {p.bet.given}" if p.bet.given is not None else "")
+            rows.append(f"{name:<40} {p.side:<5} {float(abs(p.stake)):>8.4g} {float(p.bet.price):>7.4g}")
+        rows.append(f"guaranteed profit: {float(self.guaranteed_profit):.6g} ({self.guaranteed_profit})")
+        return "\n".join(rows)
+
+    def __repr__(self) -> str:
+        legs = ", ".join(f"{p.side} {float(abs(p.stake)):g} {p.bet.sentence}" for p in self.positions)
+        return f"DutchBook({legs}; guaranteed profit {float(self.guaranteed_profit):.6g})"
+
+
+@dataclass(frozen=True)
+class CoherenceReport:
+    """The answer of :func:`check_coherence`.
+
+    Attributes
+    ----------
+    verdict : Verdict
+    bets : the quoted prices, in input order.
+    distribution : for COHERENT, ``((probability, world), ...)`` over at most n+1 worlds,
+        each world the truth values of ``(bet.sentence, bet.given)`` per bet; exact fractions.
+        For conditional prices, the first layer of the certificate (see ``layers``).
+    layers : for conditional prices, one distribution per layer of Gilio's algorithm.
+    dutch_book : for INCOHERENT, the certified Dutch book.
+    max_profit : the largest guaranteed profit with every stake in [-1, 1] (LP value), when
+        the search ran to optimality; otherwise ``None`` and ``max_profit_bounds`` holds a
+        verified lower bound and an upper bound.
+    l1_distance : L1 distance from the prices to the nearest coherent price vector (equal to
+        ``max_profit`` by LP duality); unconditional prices only.
+    nearest_prices : a coherent price vector at that distance (floats).
+    reason : why the verdict is UNKNOWN.
+    stats : rounds, worlds generated, oracle calls, seconds.
+    """
+
+    verdict: Verdict
+    bets: tuple[Bet, ...]
+    distribution: tuple[tuple[Fraction, tuple[tuple[bool, bool], ...]], ...] | None = None
+    layers: tuple = ()
+    dutch_book: DutchBook | None = None
+    max_profit: float | None = None
+    max_profit_bounds: tuple[float, float] | None = None
+    l1_distance: float | None = None
+    nearest_prices: tuple[float, ...] | None = None
+    reason: str = ""
+    stats: dict = field(default_factory=dict)
+
+    @property
+    def coherent(self) -> bool | None:
+        """True, False, or None when unknown."""
+        return None if self.verdict is Verdict.UNKNOWN else self.verdict is Verdict.COHERENT
+
+    def to_dict(self) -> dict:
+        out: dict[str, Any] = {
+            "verdict": self.verdict.value,
+            "prices": [
+                {"sentence": str(b.sentence), "given": None if b.given is None else str(b.given),
+                 "price": float(b.price)}
+                for b in self.bets
+            ],
+            "max_profit": self.max_profit,
+            "max_profit_bounds": list(self.max_profit_bounds) if self.max_profit_bounds else None,
+            "l1_distance": self.l1_distance,
+            "nearest_prices": list(self.nearest_prices) if self.nearest_prices else None,
+            "dutch_book": self.dutch_book.to_dict() if self.dutch_book else None,
+            "distribution": None,
+            "reason": self.reason or None,
+            "stats": self.stats,
+        }
+        if self.distribution is not None:
+            out["distribution"] = [
+                {"probability": float(p), "probability_exact": str(p),
+                 "world": {str(b.sentence): bool(w[0]) for b, w in zip(self.bets, world, strict=True)}}
+                for p, world in self.distribution
+            ]
+        return out
+
+    def summary(self) -> str:
+        lines = [f"verdict: {self.verdict.value.upper()}"]
+        if self.verdict is Verdict.COHERENT and self.distribution is not None:
+            lines.append(f"certificate: a distribution over {len(self.distribution)} possible worlds "
+                         "reproduces every price exactly")
+            if len(self.layers) > 1:
+                lines.append(f"  ({len(self.layers)} layers: some conditioning events have probability 0)")
+        if self.dutch_book is not None:
+            lines.append("Dutch book:")
+            lines.append(self.dutch_book.table())
+        if self.max_profit is not None:
+            lines.append(f"max profit with stakes in [-1, 1]: {self.max_profit:.6g}")
+        elif self.max_profit_bounds is not None:
+            lo, hi = self.max_profit_bounds
+            lines.append(f"max profit with stakes in [-1, 1]: between {lo:.6g} and {hi:.6g}")
+        if self.l1_distance is not None and self.verdict is not Verdict.COHERENT:
+            lines.append(f"L1 distance to the nearest coherent prices: {self.l1_distance:.6g}")
+        if self.reason:
+            lines.append(f"reason: {self.reason}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"CoherenceReport({self.summary()})"
+
+    def _repr_markdown_(self) -> str:
+        return "```\n" + self.summary() + "\n```"
+
+
+# ---------------------------------------------------------------------------
+# input
+# ---------------------------------------------------------------------------
+def _price(value: Any, what: str) -> Fraction:
+    p = to_fraction(value, f"the price of {what}")
+    if not 0 <= p <= 1:
+        raise DeclarationError(f"the price of {what} is {float(p):g}; prices must lie in [0, 1]")
+    return p
+
+
+def _bets(prices: Any, conditional: Any) -> list[Bet]:
+    bets: list[Bet] = []
+    if prices is not None:
+        items = prices.items() if isinstance(prices, Mapping) else prices
+        for item in items:
+            try:
+                s, p = item
+            except (TypeError, ValueError):
+                raise DeclarationError(f"expected (sentence, price) pairs, got {item!r}") from None
+            s = sentence(s)
+            bets.append(Bet(s, _price(p, str(s))))
+    if conditional is not None:
+        items = (((a, b), p) for (a, b), p in conditional.items()) if isinstance(conditional, Mapping) else (
+            ((c[0], c[1]), c[2]) if len(c) == 3 else (None, None) for c in conditional
+        )
+        for (a, b), p in items:
+            if a is None:
+                raise DeclarationError("conditional prices are (sentence, given, price) triples")
+            a, b = sentence(a), sentence(b)
+            bets.append(Bet(a, _price(p, f"{a} | {b}"), given=b))
+    if not bets:
+        raise DeclarationError("no prices given: pass {sentence: price} and/or {(sentence, given): price}")
+    return bets
+
+
+# ---------------------------------------------------------------------------
+# one layer: is 0 in the convex hull of the bets' payoff vectors?
+# ---------------------------------------------------------------------------
+class _Layer:
+    """Column generation for: find a distribution over worlds (within ``restriction``)
+    under which every bet of the layer has expected payoff 0, with the mass row
+    ``sum_w x_w [mass](w) = 1``; the L1 phase-1 objective is the distance to feasibility."""
+
+    def __init__(self, theory: Theory, bets: Sequence[Bet], restriction: Sentence | None,
+                 mass: Sentence, deadline: float | None):
+        self.theory, self.bets, self.restriction, self.mass = theory, list(bets), restriction, mass
+        self.deadline = deadline
+        # distinct sentences whose truth values make up a world
+        self.psi: list[Sentence] = []
+        index: dict[Sentence, int] = {}
+
+        def idx(s: Sentence) -> int:
+            if s not in index:
+                index[s] = len(self.psi)
+                self.psi.append(s)
+            return index[s]
+
+        self.win_idx = [idx(b.wins) for b in self.bets]
+        self.act_idx = [None if b.given is None else idx(b.given) for b in self.bets]
+        self.mass_idx = None if mass == TRUE else idx(mass)
+        self.prices = np.array([float(b.price) for b in self.bets])
+        self.worlds: list[tuple[bool, ...]] = []
+        self.seen: set[tuple[bool, ...]] = set()
+        self.oracle_calls = 0
+        self.best_book: tuple[Fraction, tuple[Fraction, ...], tuple[bool, ...]] | None = None
+
+    # world -> column ---------------------------------------------------------
+    def payoff_vector(self, world: tuple[bool, ...]) -> np.ndarray:
+        col = np.empty(len(self.bets))
+        for i, (wi, ai) in enumerate(zip(self.win_idx, self.act_idx, strict=True)):
+            active = True if ai is None else world[ai]
+            col[i] = (float(world[wi]) - self.prices[i]) if active else 0.0
+        return col
+
+    def exact_payoff(self, world: tuple[bool, ...], stakes: Sequence[Fraction]) -> Fraction:
+        total = Fraction(0)
+        for i, (wi, ai) in enumerate(zip(self.win_idx, self.act_idx, strict=True)):
+            if stakes[i] and (ai is None or world[ai]):
+                total += stakes[i] * ((1 if world[wi] else 0) - self.bets[i].price)
+        return total
+
+    def mass_of(self, world: tuple[bool, ...]) -> float:
+        return 1.0 if self.mass_idx is None else float(world[self.mass_idx])
+
+    def add(self, world: tuple[bool, ...]) -> bool:
+        if world in self.seen:
+            return False
+        self.seen.add(world)
+        self.worlds.append(world)
+        return True
+
+    # oracle -------------------------------------------------------------------
+    def best_world(self, weights: dict[int, Fraction]) -> tuple[Fraction, tuple[bool, ...]]:
+        """Exact max over possible worlds (within the restriction) of sum_k w_k [psi_k]."""
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise _OutOfTime
+        self.oracle_calls += 1
+        opt = z3.Optimize()
+        opt.set("rlimit", self.theory.rlimit)
+        opt.add(*(a.z3 for a in self.theory.axioms))
+        if self.restriction is not None:
+            opt.add(self.restriction.z3)
+        for k, w in weights.items():
+            if w:
+                text = str(abs(w.numerator)) if w.denominator == 1 else f"{abs(w.numerator)}/{w.denominator}"
+                opt.add_soft(self.psi[k].z3 if w > 0 else z3.Not(self.psi[k].z3), text)
+        result = opt.check()
+        if result == z3.unknown:
+            raise SolverUnknownError(
+                f"z3 could not find the best world for the current stakes within rlimit={self.theory.rlimit}",
+                opt.reason_unknown(),
+            )
+        if result == z3.unsat:
+            raise DeclarationError("the theory has no possible world where these bets are active")
+        m = opt.model()
+        world = tuple(z3.is_true(m.eval(s.z3, model_completion=True)) for s in self.psi)
+        value = sum((w for k, w in weights.items() if world[k]), Fraction(0))
+        return value, world
+
+    def worst_world_for(self, stakes: Sequence[Fraction], mass_weight: Fraction = Fraction(0)):
+        """Exact min over worlds of the book's payoff (plus ``mass_weight * [mass]``) and the world."""
+        weights: dict[int, Fraction] = {}
+        const = Fraction(0)
+        for i, x in enumerate(stakes):
+            if not x:
+                continue
+            p = self.bets[i].price
+            # payoff_i = x * ([wins] - p [active]); minimise = maximise the negative
+            weights[self.win_idx[i]] = weights.get(self.win_idx[i], Fraction(0)) - x
+            if self.act_idx[i] is None:
+                const += x * p
+            else:
+                weights[self.act_idx[i]] = weights.get(self.act_idx[i], Fraction(0)) + x * p
+        if mass_weight:
+            if self.mass_idx is None:
+                const -= mass_weight
+            else:
+                weights[self.mass_idx] = weights.get(self.mass_idx, Fraction(0)) - mass_weight
+        best, world = self.best_world(weights)
+        return -(best + const), world
+
+    # master LP ---------------------------------------------------------------
+    def solve_master(self):
+        n, k = len(self.bets), len(self.worlds)
+        cols = np.array([self.payoff_vector(w) for w in self.worlds]).T if k else np.zeros((n, 0))
+        mass = np.array([[self.mass_of(w) for w in self.worlds]])
+        a_eq = np.block([[cols, np.eye(n), -np.eye(n)], [mass, np.zeros((1, 2 * n))]])
+        b_eq = np.concatenate([np.zeros(n), [1.0]])
+        c = np.concatenate([np.zeros(k), np.ones(2 * n)])
+        res = linprog(c, A_eq=a_eq, b_eq=b_eq, bounds=(0, None), method="highs-ds")
+        if res.status != 0:
+            raise SolverUnknownError(f"the master LP failed: {res.message}")
+        duals = np.asarray(res.eqlin.marginals)
+        return float(res.fun), res.x[:k], duals[:n], float(duals[n])
+
+
+class _OutOfTime(Exception):
+    pass
+
+
+def _round(value: float, grid: int | None) -> Fraction:
+    """The closest fraction with denominator at most ``grid`` (exactly the float when None)."""
+    f = Fraction(float(value))
+    return f if grid is None else f.limit_denominator(grid)
+
+
+def _round_stakes(x: np.ndarray, grid: int | None) -> tuple[Fraction, ...]:
+    return tuple(_round(v, grid) for v in np.clip(x, -1.0, 1.0))
+
+
+def _exact_solve(columns: list[list[Fraction]], rhs: list[Fraction]) -> list[Fraction] | None:
+    """The unique exact solution of ``columns @ lam = rhs`` (None when inconsistent or not unique)."""
+    import flint
+
+    m, k = len(rhs), len(columns)
+    aug = flint.fmpq_mat(m, k + 1)
+    for j, col in enumerate(columns):
+        for i, v in enumerate(col):
+            if v:
+                aug[i, j] = flint.fmpq(v.numerator, v.denominator)
+    for i, v in enumerate(rhs):
+        if v:
+            aug[i, k] = flint.fmpq(v.numerator, v.denominator)
+    rref, rank = aug.rref()
+    lam: list[Fraction] = [Fraction(0)] * k
+    for r in range(rank):
+        pivot = next(c for c in range(k + 1) if rref[r, c] != 0)
+        if pivot == k or pivot != r:
+            return None  # inconsistent (pivot in the rhs column) or dependent columns
+        v = rref[r, k]
+        lam[r] = Fraction(int(v.p), int(v.q))
+    if rank < k:
+        return None
+    return lam
+
+
+def _run_layer(layer: _Layer, *, stop_at_first: bool, progress) -> dict:
+    """Column generation on one layer. Returns a dict describing the outcome."""
+    grid_i = 0
+    rounds = 0
+    obj = math.inf
+    # a first world: any world (carrying mass, for a positive-mass probe)
+    _, w0 = layer.best_world({} if layer.mass_idx is None else {layer.mass_idx: Fraction(1)})
+    layer.add(w0)
+    lower = -math.inf
+    while True:
+        rounds += 1
+        obj, lam, y, y0 = layer.solve_master()
+        if progress is not None:
+            progress(rounds, len(layer.worlds), max(lower, 0.0), obj)
+        if obj <= FEASIBILITY_TOL:
+            return {"status": "feasible", "lam": lam, "rounds": rounds, "obj": obj}
+        # the current book: stakes x = -y (buy x_i units of bet i)
+        x = -y
+        grid = _GRIDS[grid_i]
+        stakes = _round_stakes(x, grid)
+        if layer.mass_idx is None:
+            profit, world = layer.worst_world_for(stakes)
+            lower_now = float(profit)
+            if profit > 0 and (layer.best_book is None or profit > layer.best_book[0]):
+                layer.best_book = (profit, stakes, world)
+            lower = max(lower, lower_now)
+            if layer.best_book is not None and stop_at_first:
+                return {"status": "book", "rounds": rounds, "obj": obj, "lower": lower}
+            improving = float(layer.payoff_vector(world) @ x) < obj - 1e-9
+        else:
+            # positive-mass LP: improving when y.a(w) + y0 [mass](w) > 0
+            _, world = layer.worst_world_for(stakes, mass_weight=_round(y0, grid))
+            improving = float(layer.payoff_vector(world) @ y) + y0 * layer.mass_of(world) > 1e-9
+        if lower >= obj - 1e-9 * max(1.0, obj):
+            return {"status": "optimal", "rounds": rounds, "obj": obj, "lower": lower, "lam": lam}
+        if improving and layer.add(world):
+            continue
+        if grid_i + 1 < len(_GRIDS):
+            grid_i += 1
+            continue
+        # no improving world even with exact stakes: the master is optimal
+        return {"status": "optimal", "rounds": rounds, "obj": obj, "lower": lower, "lam": lam}
+
+
+def _certify_distribution(layer: _Layer, lam: np.ndarray) -> list[tuple[Fraction, tuple[bool, ...]]] | None:
+    support = [j for j, v in enumerate(lam) if v > 1e-12]
+    columns = []
+    for j in support:
+        w = layer.worlds[j]
+        col = [layer.exact_payoff(w, [Fraction(int(i == r)) for i in range(len(layer.bets))])
+               for r in range(len(layer.bets))]
+        col.append(Fraction(1) if layer.mass_idx is None else Fraction(int(w[layer.mass_idx])))
+        columns.append(col)
+    rhs = [Fraction(0)] * len(layer.bets) + [Fraction(1)]
+    exact = _exact_solve(columns, rhs)
+    if exact is None or any(v < 0 for v in exact):
+        return None
+    return [(v, layer.worlds[j]) for v, j in zip(exact, support, strict=True) if v > 0]
+
+
+# ---------------------------------------------------------------------------
+# public entry point
+# ---------------------------------------------------------------------------
+def check_coherence(
+    prices: Mapping[Any, Any] | Iterable[tuple[Any, Any]] | None = None,
+    theory: Theory | Iterable[Any] | None = None,
+    conditional: Mapping[tuple[Any, Any], Any] | Iterable[tuple[Any, Any, Any]] | None = None,
+    *,
+    profit: str = "optimal",
+    time_limit: float | None = None,
+    progressbar: bool = False,
+) -> CoherenceReport:
+    """Check whether prices on sentences are coherent; certify the answer either way.
+
+    Parameters
+    ----------
+    prices : mapping or pairs
+        ``{sentence: price}``; sentences may be :class:`Sentence` objects, text, z3 or
+        sympy Booleans. Prices are exact decimals: ``0.3`` means 3/10.
+    theory : Theory or iterable of sentences, optional
+        Axioms restricting the possible worlds.
+    conditional : mapping or triples, optional
+        ``{(A, B): p}`` for ``P(A | B) = p`` (called-off bets).
+    profit : {"optimal", "first"}
+        ``"optimal"`` runs column generation to optimality, so ``max_profit`` is exact;
+        ``"first"`` stops at the first certified Dutch book and reports bounds.
+    time_limit : float, optional
+        Seconds of wall-clock time; on expiry the verdict is UNKNOWN unless a Dutch book
+        was already certified (then INCOHERENT with profit bounds).
+    progressbar : bool
+        Show rounds and bounds while working.
+
+    Returns
+    -------
+    CoherenceReport
+
+    Examples
+    --------
+    >>> from deepmarkets.logic import atoms, check_coherence
+    >>> a, b = atoms("a b")
+    >>> r = check_coherence({a: 0.6, b: 0.7, a & b: 0.2})
+    >>> r.verdict.value, r.max_profit
+    ('incoherent', 0.1)
+    >>> [p.side for p in r.dutch_book.positions]
+    ['sell', 'sell', 'buy']
+    """
+    if profit not in ("optimal", "first"):
+        raise DeclarationError(f"profit must be 'optimal' or 'first', got {profit!r}")
+    started = time.monotonic()
+    deadline = None if time_limit is None else started + float(time_limit)
+    bets = _bets(prices, conditional)
+    if theory is None:
+        theory = Theory()
+    elif not isinstance(theory, Theory):
+        theory = Theory(theory)
+    try:
+        if not theory.is_consistent():
+            raise DeclarationError("the theory has no possible world: its axioms contradict each other")
+        for b in bets:
+            if b.given is not None and not theory.is_possible(b.given):
+                return CoherenceReport(
+                    Verdict.UNKNOWN, tuple(bets),
+                    reason=f"the conditioning event {b.given} is impossible under the theory, so "
+                    f"P({b.sentence} | {b.given}) is undefined; remove that price",
+                )
+    except SolverUnknownError as err:
+        return CoherenceReport(Verdict.UNKNOWN, tuple(bets), reason=str(err))
+
+    progress = _Progress(progressbar)
+    try:
+        with progress:
+            return _check(bets, theory, profit == "first", deadline, started, progress)
+    except SolverUnknownError as err:
+        return CoherenceReport(Verdict.UNKNOWN, tuple(bets), reason=str(err),
+                               stats={"seconds": time.monotonic() - started})
+
+
+class _Progress:
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self._status = None
+
+    def __enter__(self):
+        if self.enabled:
+            from rich.console import Console
+
+            self._status = Console(stderr=True).status("checking coherence")
+            self._status.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self._status is not None:
+            self._status.__exit__(*exc)
+
+    def __call__(self, rounds: int, worlds: int, lower: float, upper: float):
+        if self._status is not None:
+            self._status.update(f"round {rounds}: {worlds} worlds, max profit in [{lower:.4g}, {upper:.4g}]")
+
+
+def _check(bets, theory, stop_at_first, deadline, started, progress) -> CoherenceReport:
+    conditional = any(b.given is not None for b in bets)
+    remaining = list(range(len(bets)))
+    layers = []
+    stats = {"rounds": 0, "worlds": 0, "oracle_calls": 0}
+    while remaining:
+        layer_bets = [bets[i] for i in remaining]
+        if any(b.given is None for b in layer_bets):
+            restriction = None
+        else:
+            restriction = layer_bets[0].given
+            for b in layer_bets[1:]:
+                restriction = restriction | b.given
+        layer = _Layer(theory, layer_bets, restriction, TRUE, deadline)
+        try:
+            out = _run_layer(layer, stop_at_first=stop_at_first, progress=progress)
+        except _OutOfTime:
+            out = {"status": "timeout"}
+        stats["rounds"] += out.get("rounds", 0)
+        stats["worlds"] += len(layer.worlds)
+        stats["oracle_calls"] += layer.oracle_calls
+        stats["seconds"] = time.monotonic() - started
+        if out["status"] != "feasible":
+            if layer.best_book is None:
+                reason = _timeout_reason(started) if out["status"] == "timeout" else (
+                    f"the prices are {out['obj']:.3g} from coherence in floating point, but no Dutch book could "
+                    "be verified exactly; they sit at the edge of what HiGHS can separate")
+                return CoherenceReport(Verdict.UNKNOWN, tuple(bets), reason=reason, stats=stats)
+            profit_, stakes, world = layer.best_book
+            book = DutchBook(
+                tuple(Position(b, s) for b, s in zip(layer_bets, stakes, strict=True) if s), profit_, world
+            )
+            if out["status"] == "optimal":
+                value = round(out["obj"], 12)
+                nearest = None
+                if not conditional:
+                    shift = sum(v * layer.payoff_vector(w) for v, w in zip(out["lam"], layer.worlds, strict=True))
+                    nearest = tuple(float(v) for v in np.clip(layer.prices + shift, 0.0, 1.0))
+                return CoherenceReport(Verdict.INCOHERENT, tuple(bets), dutch_book=book, max_profit=value,
+                                       l1_distance=None if conditional else value, nearest_prices=nearest,
+                                       stats=stats)
+            upper = out.get("obj", math.inf)
+            return CoherenceReport(Verdict.INCOHERENT, tuple(bets), dutch_book=book,
+                                   max_profit_bounds=(float(profit_), upper), stats=stats)
+        # feasible layer: certify exactly
+        distribution = _certify_distribution(layer, out["lam"])
+        if distribution is None:
+            return _boundary(layer, bets, stats)
+        if not conditional:
+            return CoherenceReport(
+                Verdict.COHERENT, tuple(bets), distribution=tuple(_full_world(layer, d) for d in distribution),
+                layers=(tuple(distribution),), max_profit=0.0, l1_distance=0.0,
+                nearest_prices=tuple(float(b.price) for b in bets), stats=stats,
+            )
+        # conditional: which conditioning events can carry positive mass in some solution?
+        positive = {i for i, b in enumerate(layer_bets)
+                    if b.given is None or any(p > 0 and w[layer.act_idx[i]] for p, w in distribution)}
+        zero = []
+        for i, b in enumerate(layer_bets):
+            if i in positive:
+                continue
+            probe = _Layer(theory, layer_bets, restriction, b.given, deadline)
+            try:
+                res = _run_layer(probe, stop_at_first=False, progress=None)
+            except _OutOfTime:
+                return CoherenceReport(Verdict.UNKNOWN, tuple(bets), reason=_timeout_reason(started), stats=stats)
+            stats["oracle_calls"] += probe.oracle_calls
+            if res["status"] == "feasible":
+                positive.add(i)
+            else:
+                zero.append(i)
+        layers.append(tuple(distribution))
+        if len(zero) == len(layer_bets):
+            raise AssertionError("a feasible layer always gives positive mass to some conditioning event")
+        remaining = [remaining[i] for i in zero]
+    stats["seconds"] = time.monotonic() - started
+    return CoherenceReport(Verdict.COHERENT, tuple(bets), distribution=None, layers=tuple(layers),
+                           max_profit=0.0, stats=stats)
+
+
+def _full_world(layer: _Layer, item):
+    p, w = item
+    return p, tuple((w[wi], True if ai is None else w[ai]) for wi, ai in zip(layer.win_idx, layer.act_idx,
+                                                                              strict=True))
+
+
+def _timeout_reason(started) -> str:
+    return f"time limit reached after {time.monotonic() - started:.1f} s before any certificate was found"
+
+
+def _boundary(layer: _Layer, bets, stats) -> CoherenceReport:
+    return CoherenceReport(
+        Verdict.UNKNOWN, tuple(bets), stats=stats,
+        reason="the prices are within 1e-9 of the boundary of the coherent set; the distribution HiGHS "
+        "found does not reproduce them exactly and no Dutch book was found; give prices as exact decimals",
+    )

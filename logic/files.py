@@ -1,0 +1,104 @@
+"""Reading price tables and theories from files, with errors that name the file, line and problem."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from deepmarkets.errors import BookError, ParseError
+from deepmarkets.logic.sentence import Sentence
+
+__all__ = ["read_prices", "read_theory", "PRICE_COLUMNS"]
+
+#: Columns of a price table; ``given`` is optional (blank for unconditional prices).
+PRICE_COLUMNS = ("sentence", "price", "given")
+
+
+def _read_text(path: str | Path, what: str) -> str:
+    p = Path(path)
+    try:
+        return p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BookError(f"{p}: no such {what} file") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise BookError(f"{p}: cannot read the {what} file ({err})") from None
+
+
+def read_theory(path: str | Path) -> list[Sentence]:
+    """Sentences of a theory file: one per line, ``#`` comments, ``int``/``real`` declarations."""
+    from deepmarkets.logic.parse import parse_theory
+
+    text = _read_text(path, "theory")
+    return parse_theory(text, source=str(path))
+
+
+def read_prices(path: str | Path) -> tuple[list[tuple[Sentence, str]], list[tuple[Sentence, Sentence, str]]]:
+    """Read a CSV with columns ``sentence,price`` and optionally ``given``.
+
+    Returns ``(prices, conditional)``: pairs ``(sentence, price)`` and triples
+    ``(sentence, given, price)``; prices are kept as text so ``0.3`` stays exactly 3/10.
+
+    Raises
+    ------
+    BookError
+        For a missing file, no rows, missing or unknown columns, or a bad price, naming the line.
+    ParseError
+        For a malformed sentence, naming the line and column.
+    """
+    text = _read_text(path, "prices")
+    rows = list(csv.reader(io.StringIO(text)))
+    header_at = next((i for i, r in enumerate(rows) if any(c.strip() for c in r)), None)
+    if header_at is None:
+        raise BookError(f"{path}: the file is empty; expected a header 'sentence,price' and one row per price")
+    header = [c.strip().lower() for c in rows[header_at]]
+    unknown = [c for c in header if c not in PRICE_COLUMNS]
+    if unknown:
+        raise BookError(
+            f"{path}: line {header_at + 1}: unknown column(s) {', '.join(map(repr, unknown))}; "
+            f"expected columns sentence, price and optionally given"
+        )
+    missing = [c for c in ("sentence", "price") if c not in header]
+    if missing:
+        raise BookError(f"{path}: line {header_at + 1}: missing column(s) {', '.join(missing)}")
+    col = {name: header.index(name) for name in header}
+    prices: list[tuple[Sentence, str]] = []
+    conditional: list[tuple[Sentence, Sentence, str]] = []
+    for lineno, row in enumerate(rows[header_at + 1 :], start=header_at + 2):
+        if not any(c.strip() for c in row):
+            continue
+        if len(row) != len(header):
+            raise BookError(f"{path}: line {lineno}: expected {len(header)} fields, found {len(row)}")
+        s = _sentence(row[col["sentence"]], path, lineno, "sentence")
+        price = row[col["price"]].strip()
+        _check_price(price, path, lineno)
+        given = row[col["given"]].strip() if "given" in col else ""
+        if given:
+            conditional.append((s, _sentence(given, path, lineno, "given"), price))
+        else:
+            prices.append((s, price))
+    if not prices and not conditional:
+        raise BookError(f"{path}: no prices: the header is there but no row follows")
+    return prices, conditional
+
+
+def _sentence(cell: str, path, lineno: int, column: str) -> Sentence:
+    from deepmarkets.logic.parse import parse
+
+    try:
+        return parse(cell)
+    except ParseError as err:
+        raise ParseError(
+            f"in column {column!r}: {err.reason}", lineno, err.column, text=cell, source=str(path)
+        ) from None
+
+
+def _check_price(price: str, path, lineno: int) -> None:
+    try:
+        value = float(price)
+    except ValueError:
+        raise BookError(f"{path}: line {lineno}: price {price!r} is not a number") from None
+    if value != value:
+        raise BookError(f"{path}: line {lineno}: price is NaN; give a number in [0, 1]")
+    if not 0 <= value <= 1:
+        raise BookError(f"{path}: line {lineno}: price {price} is outside [0, 1]")

@@ -1,0 +1,182 @@
+"""Instance factories and a brute-force oracle for tests and benchmarks.
+
+``brute_force_coherence`` enumerates all 2^n assignments of the atoms, so it is only
+for small cases; it is the independent answer that :func:`check_coherence` is tested
+and benchmarked against.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import z3
+from scipy.optimize import linprog
+
+from deepmarkets.errors import DeclarationError
+from deepmarkets.logic.sentence import Sentence, atoms, sentence
+from deepmarkets.logic.theory import Theory
+
+__all__ = ["CNFInstance", "random_cnf_instance", "brute_force_coherence", "evaluate_all"]
+
+
+@dataclass(frozen=True)
+class CNFInstance:
+    """Random clauses as sentences under a random 3-CNF theory, with prices."""
+
+    sentences: tuple[Sentence, ...]
+    theory: Theory
+    prices: tuple[float, ...]
+    coherent_by_construction: bool
+
+    @property
+    def price_map(self) -> list[tuple[Sentence, float]]:
+        return list(zip(self.sentences, self.prices, strict=True))
+
+
+def _rng(rng) -> np.random.Generator:
+    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+
+
+def _clause(xs, rng, k=3) -> Sentence:
+    idx = rng.choice(len(xs), size=min(k, len(xs)), replace=False)
+    lits = [xs[i] if rng.random() < 0.5 else ~xs[i] for i in idx]
+    out = lits[0]
+    for lit in lits[1:]:
+        out = out | lit
+    return out
+
+
+def random_possible_worlds(theory: Theory, n_atoms: int, count: int, rng) -> list[dict[str, bool]]:
+    """Random possible worlds: random atom values, repaired by dropping unsat-core assumptions."""
+    rng = _rng(rng)
+    names = [f"x{i}" for i in range(n_atoms)]
+    s = theory.solver()
+    worlds = []
+    for _ in range(count):
+        target = {n: bool(rng.random() < 0.5) for n in names}
+        lits = {n: (z3.Bool(n) if v else z3.Not(z3.Bool(n))) for n, v in target.items()}
+        active = dict(lits)
+        while s.check(*active.values()) != z3.sat:
+            core = {str(c) for c in s.unsat_core()}
+            if not core:
+                raise DeclarationError("the theory has no possible world")
+            for n in [n for n, lit in active.items() if str(lit) in core]:
+                del active[n]
+        m = s.model()
+        worlds.append({n: z3.is_true(m.eval(z3.Bool(n), model_completion=True)) for n in names})
+    return worlds
+
+
+def random_cnf_instance(
+    n_atoms: int,
+    n_sentences: int,
+    clause_ratio: float = 2.0,
+    *,
+    coherent: bool,
+    rng: int | np.random.Generator | None = None,
+    mixture: int | None = None,
+    literals: int = 3,
+) -> CNFInstance:
+    """Random clauses of ``literals`` literals priced under a random satisfiable 3-CNF theory.
+
+    With ``coherent=True`` the prices are a random mixture of ``mixture`` possible worlds
+    (default ``n_sentences + 1``), hence coherent; otherwise uniform on [0, 1].
+    """
+    rng = _rng(rng)
+    xs = atoms([f"x{i}" for i in range(n_atoms)])
+    for _ in range(100):
+        theory = Theory([_clause(xs, rng) for _ in range(int(round(clause_ratio * n_atoms)))])
+        if theory.is_consistent():
+            break
+    else:
+        raise DeclarationError("could not draw a satisfiable random theory")
+    sentences = tuple(_clause(xs, rng, literals) for _ in range(n_sentences))
+    if coherent:
+        k = mixture or n_sentences + 1
+        worlds = random_possible_worlds(theory, n_atoms, k, rng)
+        # integer weights out of 1000 keep the prices exact three-digit decimals
+        counts = rng.multinomial(1000, rng.dirichlet(np.ones(k)))
+        truth = np.array([[s.evaluate(world) for s in sentences] for world in worlds], dtype=int)
+        prices = tuple(int(v) / 1000 for v in counts @ truth)
+    else:
+        prices = tuple(float(p) for p in np.round(rng.random(n_sentences), 3))
+    return CNFInstance(sentences, theory, prices, coherent)
+
+
+# ---------------------------------------------------------------------------
+# brute force
+# ---------------------------------------------------------------------------
+def evaluate_all(exprs: list[z3.BoolRef], names: list[str]) -> np.ndarray:
+    """Truth values of propositional z3 expressions in all 2^len(names) assignments.
+
+    Returns a boolean array of shape (2^n, len(exprs)).
+    """
+    n = len(names)
+    grid = ((np.arange(2**n)[:, None] >> np.arange(n)[None, :]) & 1).astype(bool)
+    column = {name: grid[:, i] for i, name in enumerate(names)}
+    memo: dict[int, np.ndarray] = {}
+
+    def ev(e: z3.ExprRef) -> np.ndarray:
+        key = e.get_id()
+        if key in memo:
+            return memo[key]
+        k = e.decl().kind()
+        kids = e.children()
+        if z3.is_true(e):
+            out = np.ones(2**n, bool)
+        elif z3.is_false(e):
+            out = np.zeros(2**n, bool)
+        elif k == z3.Z3_OP_UNINTERPRETED and not kids:
+            out = column[e.decl().name()]
+        elif k == z3.Z3_OP_NOT:
+            out = ~ev(kids[0])
+        elif k == z3.Z3_OP_AND:
+            out = np.logical_and.reduce([ev(c) for c in kids])
+        elif k == z3.Z3_OP_OR:
+            out = np.logical_or.reduce([ev(c) for c in kids])
+        elif k == z3.Z3_OP_IMPLIES:
+            out = ~ev(kids[0]) | ev(kids[1])
+        elif k == z3.Z3_OP_EQ:
+            out = ev(kids[0]) == ev(kids[1])
+        elif k == z3.Z3_OP_XOR:
+            out = ev(kids[0]) ^ ev(kids[1])
+        elif k in (z3.Z3_OP_PB_AT_MOST, z3.Z3_OP_PB_EQ):
+            params = e.params()
+            counts = sum(ev(c).astype(int) * (1 if k == z3.Z3_OP_PB_AT_MOST else params[i + 1])
+                         for i, c in enumerate(kids))
+            out = counts <= params[0] if k == z3.Z3_OP_PB_AT_MOST else counts == params[0]
+        else:
+            raise DeclarationError(f"brute force handles propositional sentences only, not {e}")
+        memo[key] = out
+        return out
+
+    return np.column_stack([ev(e) for e in exprs]) if exprs else np.zeros((2**n, 0), bool)
+
+
+def brute_force_coherence(prices, theory: Theory | None = None) -> tuple[bool, float]:
+    """(coherent, max_profit) by enumerating every assignment of the atoms and one LP over all worlds.
+
+    ``max_profit`` is the largest guaranteed profit with stakes in [-1, 1], which equals the L1
+    distance from the prices to the convex hull of the possible worlds.
+    """
+    items = list(prices.items()) if hasattr(prices, "items") else list(prices)
+    sents = [sentence(s) for s, _ in items]
+    p = np.array([float(v) for _, v in items])
+    axioms = list(theory.axioms) if theory is not None else []
+    names = sorted(set().union(*(s.atom_names for s in sents + axioms)))
+    if len(names) > 22:
+        raise DeclarationError(f"brute force over {len(names)} atoms is too large (limit 22)")
+    values = evaluate_all([s.z3 for s in sents] + [a.z3 for a in axioms], names)
+    possible = values[:, len(sents):].all(axis=1) if axioms else np.ones(len(values), bool)
+    worlds = np.unique(values[possible, : len(sents)], axis=0).astype(float)
+    if len(worlds) == 0:
+        raise DeclarationError("the theory has no possible world")
+    n, k = len(sents), len(worlds)
+    a_eq = np.block([[worlds.T, np.eye(n), -np.eye(n)], [np.ones((1, k)), np.zeros((1, 2 * n))]])
+    b_eq = np.concatenate([p, [1.0]])
+    c = np.concatenate([np.zeros(k), np.ones(2 * n)])
+    res = linprog(c, A_eq=a_eq, b_eq=b_eq, bounds=(0, None), method="highs")
+    if res.status != 0:
+        raise RuntimeError(f"brute-force LP failed: {res.message}")
+    return bool(res.fun <= 1e-9), float(res.fun)

@@ -1,0 +1,195 @@
+"""Theories: axioms held true, and the z3 oracle that answers questions about their worlds."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import z3
+
+from deepmarkets.errors import DeclarationError, SolverUnknownError
+from deepmarkets.logic.sentence import Sentence, sentence
+
+__all__ = ["Theory", "WorldOptimum", "DEFAULT_RLIMIT"]
+
+#: z3's deterministic resource limit per oracle call (about a minute of work on this hardware).
+DEFAULT_RLIMIT = 200_000_000
+
+
+@dataclass(frozen=True)
+class WorldOptimum:
+    """The best value of a weighted sum of sentence indicators, and a world attaining it."""
+
+    value: Fraction
+    world: tuple[bool, ...]
+
+    def to_dict(self) -> dict:
+        return {"value": float(self.value), "value_exact": str(self.value), "world": list(self.world)}
+
+
+class Theory:
+    """Axioms held true; z3 answers which worlds are possible.
+
+    Parameters
+    ----------
+    axioms : iterable of sentence-like
+        Sentences, text, z3 or sympy Booleans held true in every possible world.
+    rlimit : int
+        z3's deterministic resource limit for each query; a query that exceeds it
+        raises :class:`~deepmarkets.errors.SolverUnknownError` (never a guess).
+
+    Examples
+    --------
+    >>> from deepmarkets.logic import atoms, Theory
+    >>> a, b = atoms("a b")
+    >>> t = Theory([a.implies(b)])
+    >>> sorted(t.worlds([a, b]))
+    [(False, False), (False, True), (True, True)]
+    >>> t.maximize([a, b], [1, -2]).value
+    Fraction(0, 1)
+    """
+
+    def __init__(self, axioms: Iterable[Any] = (), *, rlimit: int = DEFAULT_RLIMIT):
+        if isinstance(axioms, (str, Sentence)):
+            axioms = [axioms]
+        self.axioms: tuple[Sentence, ...] = tuple(sentence(a) for a in axioms)
+        if not isinstance(rlimit, int) or rlimit <= 0:
+            raise DeclarationError(f"rlimit must be a positive integer, got {rlimit!r}")
+        self.rlimit = rlimit
+
+    @classmethod
+    def from_text(cls, text: str, *, source: str | None = None, rlimit: int = DEFAULT_RLIMIT) -> Theory:
+        """A theory from text with one sentence per line (see :func:`parse_theory`)."""
+        from deepmarkets.logic.parse import parse_theory
+
+        return cls(parse_theory(text, source=source), rlimit=rlimit)
+
+    def with_axioms(self, *axioms: Any) -> Theory:
+        """A new theory with more axioms."""
+        return Theory([*self.axioms, *axioms], rlimit=self.rlimit)
+
+    def __len__(self) -> int:
+        return len(self.axioms)
+
+    def __repr__(self) -> str:
+        shown = "; ".join(str(a) for a in self.axioms[:5])
+        more = f"; ... ({len(self.axioms)} axioms)" if len(self.axioms) > 5 else ""
+        return f"Theory([{shown}{more}])"
+
+    # z3 plumbing -----------------------------------------------------------
+    def solver(self, *extra: Sentence) -> z3.Solver:
+        """A fresh z3 solver holding the axioms (and ``extra``) with the resource limit set."""
+        s = z3.Solver()
+        s.set("rlimit", self.rlimit)
+        s.add(*(a.z3 for a in self.axioms), *(e.z3 for e in extra))
+        return s
+
+    def _check(self, s: z3.Solver | z3.Optimize, what: str, *assumptions) -> bool:
+        result = s.check(*assumptions)
+        if result == z3.unknown:
+            raise SolverUnknownError(f"z3 could not decide {what} within rlimit={self.rlimit}", s.reason_unknown())
+        return result == z3.sat
+
+    # questions -------------------------------------------------------------
+    def is_consistent(self) -> bool:
+        """Whether the axioms have at least one world."""
+        return self._check(self.solver(), "whether the theory is consistent")
+
+    def entails(self, s: Any) -> bool:
+        """Whether ``s`` holds in every world of the theory."""
+        return not self._check(self.solver(~sentence(s)), f"whether the theory entails {s}")
+
+    def is_possible(self, s: Any) -> bool:
+        """Whether ``s`` holds in at least one world of the theory."""
+        return self._check(self.solver(sentence(s)), f"whether {s} is possible")
+
+    def worlds(self, sentences: Sequence[Any], *, limit: int | None = None) -> Iterator[tuple[bool, ...]]:
+        """The possible truth-vectors of ``sentences``, lazily (z3 with blocking clauses).
+
+        Each distinct vector is produced once; ``limit`` caps how many.
+        """
+        sents = [sentence(s) for s in sentences]
+        s = self.solver()
+        count = 0
+        while limit is None or count < limit:
+            if not self._check(s, "the next possible world"):
+                return
+            m = s.model()
+            values = tuple(z3.is_true(m.eval(x.z3, model_completion=True)) for x in sents)
+            yield values
+            count += 1
+            if not sents:
+                return
+            s.add(z3.Or([z3.Not(x.z3) if v else x.z3 for x, v in zip(sents, values, strict=True)]))
+
+    def maximize(
+        self, sentences: Sequence[Any], weights: Sequence[Any], *, within: Any | None = None
+    ) -> WorldOptimum:
+        """Exact maximum of ``sum(w_i * [s_i])`` over possible worlds (weighted MaxSAT in z3).
+
+        Weights are converted to exact fractions (floats by their shortest decimal form).
+        ``within`` restricts the worlds to those where that sentence holds.
+
+        Raises
+        ------
+        DeclarationError
+            If no world is possible.
+        SolverUnknownError
+            If z3 hits the resource limit.
+        """
+        sents = [sentence(s) for s in sentences]
+        ws = [to_fraction(w, "weight") for w in weights]
+        if len(ws) != len(sents):
+            raise DeclarationError(f"{len(sents)} sentences but {len(ws)} weights")
+        return self._optimize(sents, ws, within, maximize=True)
+
+    def minimize(
+        self, sentences: Sequence[Any], weights: Sequence[Any], *, within: Any | None = None
+    ) -> WorldOptimum:
+        """Exact minimum of ``sum(w_i * [s_i])`` over possible worlds."""
+        opt = self.maximize(sentences, [-to_fraction(w, "weight") for w in weights], within=within)
+        return WorldOptimum(-opt.value, opt.world)
+
+    def _optimize(self, sents: list[Sentence], ws: list[Fraction], within: Any, maximize: bool) -> WorldOptimum:
+        opt = z3.Optimize()
+        opt.set("rlimit", self.rlimit)
+        opt.add(*(a.z3 for a in self.axioms))
+        if within is not None:
+            opt.add(sentence(within).z3)
+        for s, w in zip(sents, ws, strict=True):
+            if w > 0:
+                opt.add_soft(s.z3, _weight(w))
+            elif w < 0:
+                opt.add_soft(z3.Not(s.z3), _weight(-w))
+        if not self._check(opt, "a weighted sum of sentences over the possible worlds"):
+            where = f" where {within} holds" if within is not None else ""
+            raise DeclarationError(f"the theory has no possible world{where}; check its axioms")
+        m = opt.model()
+        world = tuple(z3.is_true(m.eval(s.z3, model_completion=True)) for s in sents)
+        value = sum((w for w, v in zip(ws, world, strict=True) if v), Fraction(0))
+        return WorldOptimum(value, world)
+
+
+def _weight(w: Fraction) -> str:
+    return str(w.numerator) if w.denominator == 1 else f"{w.numerator}/{w.denominator}"
+
+
+def to_fraction(value: Any, what: str = "number") -> Fraction:
+    """An exact fraction from an int, Fraction, decimal string or float (by its shortest repr)."""
+    if isinstance(value, bool):
+        raise DeclarationError(f"{what} must be a number, got {value!r}")
+    try:
+        if isinstance(value, Fraction):
+            return value
+        if isinstance(value, int):
+            return Fraction(value)
+        if isinstance(value, str):
+            return Fraction(value.strip())
+        f = float(value)
+    except (TypeError, ValueError, ZeroDivisionError):
+        raise DeclarationError(f"{what} must be a number, got {value!r}") from None
+    if f != f or f in (float("inf"), float("-inf")):
+        raise DeclarationError(f"{what} must be a finite number, got {value!r}")
+    return Fraction(repr(f))

@@ -1,0 +1,1 @@
+"""deepmarkets.models: latent-variable markets, inference, natural latents, agent economies."""
