@@ -1,0 +1,203 @@
+"""Coherence checking: known verdicts, brute-force agreement, certificates, bad input."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from deepmarkets.errors import DeclarationError
+from deepmarkets.logic import Theory, Verdict, atoms, check_coherence, exactly_one, ints
+from deepmarkets.logic.testing import brute_force_coherence, evaluate_all, random_cnf_instance
+
+
+def _all_worlds(report, theory=None):
+    """Every possible truth assignment of the atoms, as {sentence: bool} per bet sentence/given."""
+    sents = []
+    for b in report.bets:
+        sents += [b.sentence] + ([b.given] if b.given is not None else [])
+    axioms = list(theory.axioms) if theory else []
+    names = sorted(set().union(*(s.atom_names for s in sents + axioms)))
+    values = evaluate_all([s.z3 for s in sents + axioms], names)
+    keep = values[:, len(sents):].all(axis=1) if axioms else np.ones(len(values), bool)
+    return [dict(zip(sents, row[: len(sents)], strict=True)) for row in values[keep]]
+
+
+def _assert_book_never_loses(report, theory=None):
+    book = report.dutch_book
+    payoffs = []
+    for world in _all_worlds(report, theory):
+        active = any(p.bet.given is None or world[p.bet.given] for p in book.positions)
+        if active:
+            payoffs.append(book.payoff(world))
+    assert payoffs and min(payoffs) == book.guaranteed_profit > 0
+
+
+def _assert_distribution_reproduces(report):
+    total = sum(p for p, _ in report.distribution)
+    assert total == 1
+    for i, bet in enumerate(report.bets):
+        assert sum(p for p, w in report.distribution if w[i][0]) == bet.price
+
+
+# --- published / textbook cases ------------------------------------------------------------
+def test_classic_incoherent_pair_has_the_expected_dutch_book():
+    a, b = atoms("a b")
+    r = check_coherence({a: 0.6, b: 0.7, a & b: 0.2})
+    assert r.verdict is Verdict.INCOHERENT
+    assert r.max_profit == pytest.approx(0.1, abs=1e-12)
+    assert r.l1_distance == pytest.approx(0.1, abs=1e-12)
+    sides = {str(p.bet.sentence): (p.side, p.stake) for p in r.dutch_book.positions}
+    assert sides == {"a": ("sell", -1), "b": ("sell", -1), "a & b": ("buy", 1)}
+    assert r.dutch_book.guaranteed_profit == Fraction(1, 10)
+    _assert_book_never_loses(r)
+    assert sum(abs(x - y) for x, y in zip(r.nearest_prices, (0.6, 0.7, 0.2), strict=True)) == pytest.approx(0.1)
+
+
+def test_boundary_pair_is_coherent_with_exact_certificate():
+    a, b = atoms("a b")
+    r = check_coherence({a: 0.6, b: 0.7, a & b: 0.3})
+    assert r.verdict is Verdict.COHERENT
+    assert len(r.distribution) <= 4
+    _assert_distribution_reproduces(r)
+
+
+def test_conditional_called_off_bets_with_zero_probability_condition():
+    h, e = atoms("H E")
+    r = check_coherence({h: 0}, conditional={(e, h): 0.3, (~e, h): 0.9})
+    assert r.verdict is Verdict.INCOHERENT
+    assert r.dutch_book.guaranteed_profit == Fraction(1, 5)
+    assert {p.side for p in r.dutch_book.positions} == {"sell"}
+    _assert_book_never_loses(r)
+
+
+def test_conditional_coherent_on_a_null_condition_needs_two_layers():
+    h, e = atoms("H E")
+    r = check_coherence({h: 0}, conditional={(e, h): 0.3, (~e, h): 0.7})
+    assert r.verdict is Verdict.COHERENT
+    assert len(r.layers) == 2
+    for layer in r.layers:
+        assert sum(p for p, _ in layer) == 1
+
+
+def test_conditional_matches_ratio_of_unconditional_prices():
+    rain, cloudy = atoms("rain cloudy")
+    theory = [rain.implies(cloudy)]
+    ok = check_coherence({rain: 0.3, cloudy: 0.5}, theory, {(rain, cloudy): 0.6})
+    bad = check_coherence({rain: 0.3, cloudy: 0.5}, theory, {(rain, cloudy): 0.4})
+    assert ok.verdict is Verdict.COHERENT
+    assert bad.verdict is Verdict.INCOHERENT
+    _assert_book_never_loses(bad, Theory(theory))
+
+
+def test_impossible_conditioning_event_is_unknown_not_dropped():
+    a, b = atoms("a b")
+    r = check_coherence(conditional={(a, b): 0.5}, theory=[~b])
+    assert r.verdict is Verdict.UNKNOWN
+    assert "impossible" in r.reason
+
+
+def test_exclusive_contracts_summing_above_one():
+    xs = atoms("w1 w2 w3")
+    r = check_coherence(dict(zip(xs, (0.5, 0.4, 0.3), strict=True)), [exactly_one(xs)])
+    assert r.verdict is Verdict.INCOHERENT
+    assert r.dutch_book.guaranteed_profit == Fraction(1, 5)
+    assert all(p.side == "sell" for p in r.dutch_book.positions)
+
+
+def test_same_sentence_two_prices_is_incoherent():
+    (a,) = atoms("a")
+    r = check_coherence([(a, 0.3), (a, 0.4)])
+    assert r.verdict is Verdict.INCOHERENT
+    assert r.max_profit == pytest.approx(0.1)
+
+
+def test_linear_arithmetic_sentences():
+    x, y = ints("x y")
+    theory = [x >= 0, y >= 0]
+    r = check_coherence({x >= 2: 0.6, y >= 2: 0.6, x + y <= 3: 0.9}, theory)
+    assert r.verdict is Verdict.INCOHERENT  # P(x+y<=3) <= 1 - P(x>=2 & y>=2) <= 0.8
+    assert r.max_profit == pytest.approx(0.1)
+    assert check_coherence({x >= 2: 0.6, y >= 2: 0.6, x + y <= 3: 0.8}, theory).verdict is Verdict.COHERENT
+
+
+def test_profit_first_reports_verified_bounds():
+    inst = random_cnf_instance(12, 12, 1.0, coherent=False, rng=3)
+    first = check_coherence(inst.price_map, inst.theory, profit="first")
+    full = check_coherence(inst.price_map, inst.theory)
+    assert first.verdict is full.verdict is Verdict.INCOHERENT
+    if first.max_profit_bounds is not None:
+        lo, hi = first.max_profit_bounds
+        assert lo == float(first.dutch_book.guaranteed_profit)
+        assert lo - 1e-9 <= full.max_profit <= hi + 1e-9
+
+
+def test_resource_limit_gives_unknown_with_reason():
+    a, b = atoms("a b")
+    r = check_coherence({a: 0.5, b: 0.5}, Theory([a | b], rlimit=1))
+    assert r.verdict is Verdict.UNKNOWN
+    assert "rlimit" in r.reason
+
+
+# --- brute force agreement --------------------------------------------------------------
+def test_agrees_with_brute_force_on_200_random_instances():
+    rng = np.random.default_rng(20261126)
+    verdicts = {True: 0, False: 0}
+    for _ in range(200):
+        n_atoms = int(rng.integers(2, 15))
+        inst = random_cnf_instance(
+            n_atoms, int(rng.integers(1, 13)), float(rng.uniform(0.0, 3.0)),
+            coherent=bool(rng.random() < 0.5), rng=rng, mixture=int(rng.integers(1, 6)),
+            literals=int(rng.integers(1, 4)),
+        )
+        report = check_coherence(inst.price_map, inst.theory)
+        coherent, profit = brute_force_coherence(inst.price_map, inst.theory)
+        assert report.coherent is coherent, inst
+        assert report.max_profit == pytest.approx(profit, abs=1e-7)
+        verdicts[coherent] += 1
+        if coherent:
+            _assert_distribution_reproduces(report)
+            assert len(report.distribution) <= len(inst.sentences) + 1
+        else:
+            _assert_book_never_loses(report, inst.theory)
+    assert min(verdicts.values()) >= 50  # both kinds well represented
+
+
+# --- properties ----------------------------------------------------------------------------
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1), coherent=st.booleans())
+def test_certificates_hold_and_redundant_axioms_change_nothing(seed, coherent):
+    inst = random_cnf_instance(6, 5, 1.5, coherent=coherent, rng=seed, mixture=3)
+    report = check_coherence(inst.price_map, inst.theory)
+    if report.verdict is Verdict.COHERENT:
+        _assert_distribution_reproduces(report)
+    else:
+        assert report.verdict is Verdict.INCOHERENT
+        _assert_book_never_loses(report, inst.theory)
+    # an axiom entailed by the theory (a weakened copy of the first axiom) adds no constraint
+    first = inst.theory.axioms[0]
+    redundant = inst.theory.with_axioms(first | inst.sentences[0])
+    again = check_coherence(inst.price_map, redundant)
+    assert again.verdict is report.verdict
+    assert again.max_profit == pytest.approx(report.max_profit, abs=1e-9)
+
+
+# --- bad input -----------------------------------------------------------------------------
+@pytest.mark.parametrize("price", [1.5, -0.1, float("nan"), float("inf"), "abc", None, True])
+def test_bad_prices_are_rejected(price):
+    (a,) = atoms("a")
+    with pytest.raises(DeclarationError, match="price|number"):
+        check_coherence({a: price})
+
+
+def test_no_prices_and_inconsistent_theory_are_rejected():
+    (a,) = atoms("a")
+    with pytest.raises(DeclarationError, match="no prices"):
+        check_coherence({})
+    with pytest.raises(DeclarationError, match="no possible world"):
+        check_coherence({a: 0.5}, [a, ~a])
+    with pytest.raises(DeclarationError, match="profit"):
+        check_coherence({a: 0.5}, profit="best")
