@@ -65,11 +65,6 @@ class Bet:
         return f"P({self.sentence}{cond}) = {float(self.price):g}"
 
     @property
-    def active(self) -> Sentence:
-        """When the bet is not called off."""
-        return TRUE if self.given is None else self.given
-
-    @property
     def wins(self) -> Sentence:
         """When the bet pays 1."""
         return self.sentence if self.given is None else self.sentence & self.given
@@ -453,16 +448,15 @@ def _run_layer(layer: _Layer, *, stop_at_first: bool, progress) -> dict:
         stakes = _round_stakes(x, grid)
         if layer.mass_idx is None:
             profit, world = layer.worst_world_for(stakes)
-            lower_now = float(profit)
             if profit > 0 and (layer.best_book is None or profit > layer.best_book[0]):
                 layer.best_book = (profit, stakes, world)
-            lower = max(lower, lower_now)
+            lower = max(lower, float(profit))
             if layer.best_book is not None and stop_at_first:
                 return {"status": "book", "rounds": rounds, "obj": obj, "lower": lower}
             improving = float(layer.payoff_vector(world) @ x) < obj - 1e-9
         else:
             # positive-mass LP: improving when y.a(w) + y0 [mass](w) > 0
-            _, world = layer.worst_world_for(stakes, mass_weight=_round(y0, grid))
+            _, world = layer.worst_world_for(stakes, mass_weight=-_round(y0, grid))
             improving = float(layer.payoff_vector(world) @ y) + y0 * layer.mass_of(world) > 1e-9
         if lower >= obj - 1e-9 * max(1.0, obj):
             return {"status": "optimal", "rounds": rounds, "obj": obj, "lower": lower, "lam": lam}

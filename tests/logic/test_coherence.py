@@ -201,3 +201,14 @@ def test_no_prices_and_inconsistent_theory_are_rejected():
         check_coherence({a: 0.5}, [a, ~a])
     with pytest.raises(DeclarationError, match="profit"):
         check_coherence({a: 0.5}, profit="best")
+
+
+def test_positive_mass_probe_decides_which_conditions_can_carry_probability():
+    from deepmarkets.logic.coherence import Bet, _Layer, _run_layer
+
+    e, f, h1, h2 = atoms("E F H1 H2")
+    bets = [Bet(e, Fraction(3, 10), h1), Bet(f, Fraction(1, 2), h2)]
+    free = _Layer(Theory(), bets, h1 | h2, h2, None)
+    assert _run_layer(free, stop_at_first=False, progress=None)["status"] == "feasible"
+    pinned = _Layer(Theory(), [Bet(h2, Fraction(0)), *bets], None, h2, None)
+    assert _run_layer(pinned, stop_at_first=False, progress=None)["status"] == "optimal"
