@@ -1,0 +1,388 @@
+"""The ``deepmarkets`` command line: exit codes and messages.
+
+A few cases run the real command in a subprocess (start-up time, no tracebacks);
+the rest call :func:`deepmarkets.cli.main` in-process so the suite stays fast.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from deepmarkets.cli import main
+
+INCOHERENT_ROWS = [("a", "0.6"), ("b", "0.7"), ("a & b", "0.2")]
+
+
+def write_csv(path: Path, header: list[str], rows: list[tuple[str, ...]]) -> Path:
+    """A price table written by the csv module, so quoting is exactly what a spreadsheet would write."""
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def run_cli(capsys, *args) -> tuple[int, str, str]:
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def run_module(*args, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "deepmarkets", *map(str, args)],
+        capture_output=True, text=True, timeout=timeout,
+    )
+
+
+@pytest.fixture
+def incoherent_csv(tmp_path) -> Path:
+    return write_csv(tmp_path / "prices.csv", ["sentence", "price"], INCOHERENT_ROWS)
+
+
+@pytest.fixture
+def coherent_csv(tmp_path) -> Path:
+    return write_csv(tmp_path / "coherent.csv", ["sentence", "price"], [("a", "0.6"), ("b", "0.7"), ("a & b", "0.3")])
+
+
+# ---------------------------------------------------------------------------
+# end to end (subprocess)
+# ---------------------------------------------------------------------------
+def _median_seconds(cmd: list[str], runs: int = 3) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        times.append(time.perf_counter() - start)
+        assert proc.returncode == 0, proc.stderr
+        assert "Usage:" in proc.stdout and "check" in proc.stdout and "demo" in proc.stdout
+    return statistics.median(times)
+
+
+def test_help_is_fast_with_python_m():
+    seconds = _median_seconds([sys.executable, "-m", "deepmarkets", "--help"])
+    assert seconds < 1.0, f"`python -m deepmarkets --help` took {seconds:.2f} s (median of 3)"
+
+
+def test_help_is_fast_with_console_script():
+    script = shutil.which("deepmarkets", path=os.path.dirname(sys.executable))
+    if script is None:
+        pytest.skip("no deepmarkets console script next to the interpreter")
+    seconds = _median_seconds([script, "--help"])
+    assert seconds < 1.0, f"`deepmarkets --help` took {seconds:.2f} s (median of 3)"
+
+
+def test_subprocess_incoherent_exit_code_and_table(incoherent_csv):
+    proc = run_module("check", incoherent_csv)
+    assert proc.returncode == 1, proc.stderr
+    assert "INCOHERENT" in proc.stdout
+    assert "guaranteed profit: 0.1 (1/10)" in proc.stdout
+    assert "Traceback" not in proc.stderr
+
+
+def test_subprocess_coherent(coherent_csv):
+    proc = run_module("check", coherent_csv)
+    assert proc.returncode == 0, proc.stderr
+    assert "verdict: COHERENT" in proc.stdout
+
+
+def test_subprocess_bad_input_has_no_traceback(tmp_path):
+    bad = write_csv(tmp_path / "bad.csv", ["sentence", "price"], [("a", "0.5"), ("a & & b", "0.3")])
+    proc = run_module("check", bad)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert str(bad) in proc.stderr and "line 3" in proc.stderr
+    assert proc.stdout == ""
+
+    missing = tmp_path / "nope.csv"
+    proc = run_module("check", missing)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert str(missing) in proc.stderr and "no such prices file" in proc.stderr
+
+
+def test_subprocess_demo():
+    proc = run_module("demo")
+    assert proc.returncode == 0, proc.stderr
+    assert "INCOHERENT" in proc.stdout and "COHERENT" in proc.stdout.replace("INCOHERENT", "")
+    assert "Traceback" not in proc.stderr
+
+
+# ---------------------------------------------------------------------------
+# verdicts
+# ---------------------------------------------------------------------------
+def test_coherent(capsys, coherent_csv):
+    code, out, err = run_cli(capsys, "check", coherent_csv)
+    assert code == 0, err
+    assert "verdict: COHERENT" in out
+    assert "certificate: a distribution over 3 possible worlds" in out
+    assert "Dutch book" not in out
+
+
+def test_incoherent_dutch_book_table(capsys, incoherent_csv):
+    code, out, err = run_cli(capsys, "check", incoherent_csv)
+    assert code == 1, err
+    assert "verdict: INCOHERENT" in out
+    assert re.search(r"^a\s+sell\s+1\s+0\.6$", out, re.M), out
+    assert re.search(r"^b\s+sell\s+1\s+0\.7$", out, re.M), out
+    assert re.search(r"^a & b\s+buy\s+1\s+0\.2$", out, re.M), out
+    assert "guaranteed profit: 0.1 (1/10)" in out
+    assert "max profit with stakes in [-1, 1]: 0.1" in out
+    assert "L1 distance to the nearest coherent prices: 0.1" in out
+
+
+def test_incoherent_json(capsys, incoherent_csv):
+    code, out, err = run_cli(capsys, "check", incoherent_csv, "--json")
+    assert code == 1, err
+    data = json.loads(out)
+    assert {"verdict", "dutch_book", "max_profit", "l1_distance"} <= data.keys()
+    assert data["verdict"] == "incoherent"
+    assert data["max_profit"] == pytest.approx(0.1, abs=1e-9)
+    assert data["l1_distance"] == pytest.approx(0.1, abs=1e-9)
+    book = data["dutch_book"]
+    sides = {p["sentence"]: p["side"] for p in book["positions"]}
+    assert sides == {"a": "sell", "b": "sell", "a & b": "buy"}
+    assert book["guaranteed_profit_exact"] == "1/10"
+
+
+def test_coherent_json(capsys, coherent_csv):
+    code, out, err = run_cli(capsys, "check", coherent_csv, "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["verdict"] == "coherent"
+    assert data["dutch_book"] is None
+    assert data["max_profit"] == 0.0 and data["l1_distance"] == 0.0
+    assert sum(w["probability"] for w in data["distribution"]) == pytest.approx(1.0)
+
+
+def test_first_reports_profit_bounds(capsys, incoherent_csv):
+    code, out, err = run_cli(capsys, "check", incoherent_csv, "--first")
+    assert code == 1, err
+    assert "verdict: INCOHERENT" in out
+    assert "guaranteed profit: 0.1" in out
+    assert "max profit with stakes in [-1, 1]: between" in out
+
+
+def test_conditional_prices_with_given_column(capsys, tmp_path):
+    path = write_csv(tmp_path / "cond.csv", ["sentence", "price", "given"],
+                     [("H", "0", ""), ("E", "0.3", "H"), ("~E", "0.9", "H")])
+    code, out, err = run_cli(capsys, "check", path)
+    assert code == 1, err
+    assert "verdict: INCOHERENT" in out
+    assert re.search(r"^E \| H\s+sell\s+1\s+0\.3$", out, re.M), out
+    assert re.search(r"^~E \| H\s+sell\s+1\s+0\.9$", out, re.M), out
+    assert "guaranteed profit: 0.2 (1/5)" in out
+
+
+def test_conditional_prices_zero_probability_condition_coherent(capsys, tmp_path):
+    path = write_csv(tmp_path / "cond.csv", ["sentence", "price", "given"],
+                     [("H", "0", ""), ("E", "0.3", "H"), ("~E", "0.7", "H")])
+    code, out, err = run_cli(capsys, "check", path)
+    assert code == 0, err
+    assert "verdict: COHERENT" in out
+
+
+def test_theory_file_with_comments_and_exactly_one(capsys, tmp_path):
+    prices = write_csv(tmp_path / "field.csv", ["sentence", "price"],
+                       [("Wins(biden)", "0.5"), ("Wins(sanders)", "0.4"), ("Wins(warren)", "0.2")])
+    theory = tmp_path / "field.txt"
+    theory.write_text(
+        "# one and only one candidate wins\n"
+        "\n"
+        "exactly_one(Wins(biden), Wins(sanders), Wins(warren))   # the field\n",
+        encoding="utf-8",
+    )
+    code, out, err = run_cli(capsys, "check", prices)
+    assert code == 0, err  # without the theory the three prices are unrelated
+    code, out, err = run_cli(capsys, "check", prices, "--theory", theory)
+    assert code == 1, err
+    assert "verdict: INCOHERENT" in out
+    for name in ("biden", "sanders", "warren"):
+        assert re.search(rf"^Wins\({name}\)\s+sell\s+1\s", out, re.M), out
+    assert "guaranteed profit: 0.1 (1/10)" in out
+
+
+def test_quoted_names(capsys, tmp_path):
+    path = write_csv(tmp_path / "quoted.csv", ["sentence", "price"],
+                     [('"Biden wins"', "0.6"), ('"Sanders wins"', "0.5"), ('"Biden wins" & "Sanders wins"', "0")])
+    theory = tmp_path / "quoted.txt"
+    theory.write_text('at_most_one("Biden wins", "Sanders wins")\n', encoding="utf-8")
+    code, out, err = run_cli(capsys, "check", path, "--theory", theory, "--json")
+    assert code == 1, err
+    data = json.loads(out)
+    expected = ['"Biden wins"', '"Sanders wins"', '"Biden wins" & "Sanders wins"']
+    assert [p["sentence"] for p in data["prices"]] == expected
+    sides = {p["sentence"]: p["side"] for p in data["dutch_book"]["positions"]}
+    assert sides['"Biden wins"'] == "sell" and sides['"Sanders wins"'] == "sell"
+    assert data["max_profit"] == pytest.approx(0.1, abs=1e-9)
+
+
+def test_unknown_when_conditioning_event_impossible(capsys, tmp_path):
+    prices = write_csv(tmp_path / "cond.csv", ["sentence", "price", "given"], [("b", "0.5", "a"), ("b", "0.2", "")])
+    theory = tmp_path / "theory.txt"
+    theory.write_text("~a  # a never happens\n", encoding="utf-8")
+    code, out, err = run_cli(capsys, "check", prices, "--theory", theory)
+    assert code == 3, err
+    assert "verdict: UNKNOWN" in out
+    assert "the conditioning event a is impossible under the theory" in out
+    code, out, err = run_cli(capsys, "check", prices, "--theory", theory, "--json")
+    assert code == 3, err
+    data = json.loads(out)
+    assert data["verdict"] == "unknown" and data["dutch_book"] is None
+    assert "impossible" in data["reason"]
+
+
+def test_unknown_when_time_limit_is_zero(capsys, incoherent_csv):
+    code, out, err = run_cli(capsys, "check", incoherent_csv, "--time-limit", "0")
+    assert code == 3, err
+    assert "verdict: UNKNOWN" in out
+    assert "time limit reached" in out
+
+
+# ---------------------------------------------------------------------------
+# bad input: exit 2, the file (and the line) named, never a traceback
+# ---------------------------------------------------------------------------
+def _bad(capsys, *args) -> str:
+    code, out, err = run_cli(capsys, "check", *args)
+    assert code == 2, (out, err)
+    assert out == ""
+    assert err.startswith("error: ")
+    assert "Traceback" not in err
+    return err
+
+
+def test_malformed_sentence_names_line_and_column(capsys, tmp_path):
+    path = write_csv(tmp_path / "p.csv", ["sentence", "price"], [("a", "0.5"), ("a & & b", "0.3")])
+    err = _bad(capsys, path)
+    assert str(path) in err
+    assert "line 3, column 5" in err
+    assert "in column 'sentence'" in err
+
+
+def test_malformed_given_names_column(capsys, tmp_path):
+    path = write_csv(tmp_path / "p.csv", ["sentence", "price", "given"], [("a", "0.5", "b |")])
+    err = _bad(capsys, path)
+    assert str(path) in err and "line 2" in err and "in column 'given'" in err
+
+
+def test_unknown_column(capsys, tmp_path):
+    path = write_csv(tmp_path / "p.csv", ["sentence", "price", "odds"], [("a", "0.5", "1")])
+    err = _bad(capsys, path)
+    assert str(path) in err and "line 1" in err and "unknown column(s) 'odds'" in err
+
+
+def test_missing_price_column(capsys, tmp_path):
+    path = write_csv(tmp_path / "p.csv", ["sentence"], [("a",)])
+    err = _bad(capsys, path)
+    assert str(path) in err and "line 1" in err and "missing column(s) price" in err
+
+
+@pytest.mark.parametrize(
+    ("price", "message"),
+    [
+        ("1.5", "price 1.5 is outside [0, 1]"),
+        ("-0.1", "price -0.1 is outside [0, 1]"),
+        ("NaN", "price is NaN"),
+        ("abc", "price 'abc' is not a number"),
+        ("", "price '' is not a number"),
+    ],
+)
+def test_bad_price(capsys, tmp_path, price, message):
+    path = write_csv(tmp_path / "p.csv", ["sentence", "price"], [("a", "0.5"), ("b", price)])
+    err = _bad(capsys, path)
+    assert str(path) in err and "line 3" in err and message in err
+
+
+def test_empty_file(capsys, tmp_path):
+    path = tmp_path / "empty.csv"
+    path.write_text("", encoding="utf-8")
+    err = _bad(capsys, path)
+    assert str(path) in err and "the file is empty" in err
+
+
+def test_header_only(capsys, tmp_path):
+    path = write_csv(tmp_path / "p.csv", ["sentence", "price"], [])
+    err = _bad(capsys, path)
+    assert str(path) in err and "no prices" in err
+
+
+def test_missing_file(capsys, tmp_path):
+    path = tmp_path / "nope.csv"
+    err = _bad(capsys, path)
+    assert str(path) in err and "no such prices file" in err
+
+
+def test_missing_theory_file(capsys, coherent_csv, tmp_path):
+    theory = tmp_path / "nope.txt"
+    err = _bad(capsys, coherent_csv, "--theory", theory)
+    assert str(theory) in err and "no such theory file" in err
+
+
+def test_row_with_too_many_fields(capsys, tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text("sentence,price\na,0.5\nb,0.3,extra\n", encoding="utf-8")
+    err = _bad(capsys, path)
+    assert str(path) in err and "line 3" in err and "expected 2 fields, found 3" in err
+
+
+def test_theory_syntax_error_names_theory_line(capsys, coherent_csv, tmp_path):
+    theory = tmp_path / "theory.txt"
+    theory.write_text("# comment\na -> b\nb & & a\n", encoding="utf-8")
+    err = _bad(capsys, coherent_csv, "--theory", theory)
+    assert str(theory) in err
+    assert "line 3, column 5" in err
+    assert "b & & a" in err  # the offending line is shown
+
+
+def test_theory_without_possible_world(capsys, coherent_csv, tmp_path):
+    theory = tmp_path / "theory.txt"
+    theory.write_text("a\n~a\n", encoding="utf-8")
+    err = _bad(capsys, coherent_csv, "--theory", theory)
+    assert str(theory) in err
+    assert "no possible world" in err
+
+
+def test_usage_errors_exit_2(capsys):
+    code, out, err = run_cli(capsys, "check")
+    assert code == 2 and "Missing argument" in err
+    code, out, err = run_cli(capsys, "frobnicate")
+    assert code == 2 and "No such command" in err
+
+
+# ---------------------------------------------------------------------------
+# other commands
+# ---------------------------------------------------------------------------
+def test_help_and_version(capsys):
+    code, out, err = run_cli(capsys, "--help")
+    assert code == 0 and "check" in out and "demo" in out
+    code, out, err = run_cli(capsys, "check", "--help")
+    assert code == 0 and "0 coherent, 1 incoherent, 3 unknown, 2 bad input" in " ".join(out.split())
+    code, out, err = run_cli(capsys, "--version")
+    assert code == 0 and "0.1.0" in out
+
+
+def test_demo(capsys):
+    code, out, err = run_cli(capsys, "demo")
+    assert code == 0, err
+    assert "verdict: INCOHERENT" in out
+    assert "verdict: COHERENT" in out
+    assert "Wins(Biden)" in out
+
+
+def test_demo_json(capsys):
+    code, out, err = run_cli(capsys, "demo", "--json")
+    assert code == 0, err
+    reports = json.loads(out)
+    assert [r["verdict"] for r in reports] == ["incoherent", "incoherent", "coherent", "incoherent"]
+    assert reports[0]["max_profit"] == pytest.approx(0.08, abs=1e-9)
