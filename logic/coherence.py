@@ -197,7 +197,8 @@ class CoherenceReport:
         if self.distribution is not None:
             out["distribution"] = [
                 {"probability": float(p), "probability_exact": str(p),
-                 "world": {str(b.sentence): bool(w[0]) for b, w in zip(self.bets, world, strict=True)}}
+                 "world": {str(b.sentence) if b.given is None else str(b): _outcome(b, w)
+                           for b, w in zip(self.bets, world, strict=True)}}
                 for p, world in self.distribution
             ]
         return out
@@ -228,6 +229,13 @@ class CoherenceReport:
 
     def _repr_markdown_(self) -> str:
         return "```\n" + self.summary() + "\n```"
+
+
+def _outcome(bet: Bet, truth: tuple[bool, bool]) -> bool | str:
+    wins, active = truth
+    if bet.given is None:
+        return bool(wins)
+    return "called off" if not active else ("wins" if wins else "loses")
 
 
 # ---------------------------------------------------------------------------
@@ -295,6 +303,7 @@ class _Layer:
         self.seen: set[tuple[bool, ...]] = set()
         self.oracle_calls = 0
         self.best_book: tuple[Fraction, tuple[Fraction, ...], tuple[bool, ...]] | None = None
+        self.upper = math.inf  # the latest master objective: an upper bound on the max profit
 
     # world -> column ---------------------------------------------------------
     def payoff_vector(self, world: tuple[bool, ...]) -> np.ndarray:
@@ -438,6 +447,7 @@ def _run_layer(layer: _Layer, *, stop_at_first: bool, progress) -> dict:
     while True:
         rounds += 1
         obj, lam, y, y0 = layer.solve_master()
+        layer.upper = obj
         if progress is not None:
             progress(rounds, len(layer.worlds), max(lower, 0.0), obj)
         if obj <= FEASIBILITY_TOL:
@@ -602,6 +612,10 @@ def _check(bets, theory, stop_at_first, deadline, started, progress) -> Coherenc
             out = _run_layer(layer, stop_at_first=stop_at_first, progress=progress)
         except _OutOfTime:
             out = {"status": "timeout"}
+        except SolverUnknownError:
+            if layer.best_book is None:
+                raise
+            out = {"status": "timeout"}  # a certified book stands; only the bounds stay open
         stats["rounds"] += out.get("rounds", 0)
         stats["worlds"] += len(layer.worlds)
         stats["oracle_calls"] += layer.oracle_calls
@@ -625,9 +639,8 @@ def _check(bets, theory, stop_at_first, deadline, started, progress) -> Coherenc
                 return CoherenceReport(Verdict.INCOHERENT, tuple(bets), dutch_book=book, max_profit=value,
                                        l1_distance=None if conditional else value, nearest_prices=nearest,
                                        stats=stats)
-            upper = out.get("obj", math.inf)
             return CoherenceReport(Verdict.INCOHERENT, tuple(bets), dutch_book=book,
-                                   max_profit_bounds=(float(profit_), upper), stats=stats)
+                                   max_profit_bounds=(float(profit_), layer.upper), stats=stats)
         # feasible layer: certify exactly
         distribution = _certify_distribution(layer, out["lam"])
         if distribution is None:
@@ -655,12 +668,14 @@ def _check(bets, theory, stop_at_first, deadline, started, progress) -> Coherenc
                 positive.add(i)
             else:
                 zero.append(i)
+        if not layers:
+            first_layer = tuple(_full_world(layer, d) for d in distribution)
         layers.append(tuple(distribution))
         if len(zero) == len(layer_bets):
             raise AssertionError("a feasible layer always gives positive mass to some conditioning event")
         remaining = [remaining[i] for i in zero]
     stats["seconds"] = time.monotonic() - started
-    return CoherenceReport(Verdict.COHERENT, tuple(bets), distribution=None, layers=tuple(layers),
+    return CoherenceReport(Verdict.COHERENT, tuple(bets), distribution=first_layer, layers=tuple(layers),
                            max_profit=0.0, stats=stats)
 
 

@@ -88,8 +88,10 @@ def _sentence(cell: str, path, lineno: int, column: str) -> Sentence:
     try:
         return parse(cell)
     except ParseError as err:
+        pointer = f"\n    {cell}\n    {' ' * (err.column - 1)}^" if err.line == 1 else ""
         raise ParseError(
-            f"in column {column!r}: {err.reason}", lineno, err.column, text=cell, source=str(path)
+            f"in the {column!r} cell, at character {err.column}: {err.reason}{pointer}", lineno, err.column,
+            source=str(path),
         ) from None
 
 

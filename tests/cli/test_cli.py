@@ -267,13 +267,14 @@ def test_malformed_sentence_names_line_and_column(capsys, tmp_path):
     err = _bad(capsys, path)
     assert str(path) in err
     assert "line 3, column 5" in err
-    assert "in column 'sentence'" in err
+    assert "in the 'sentence' cell" in err
+    assert "    a & & b\n        ^" in err  # the cell with a pointer under the bad token
 
 
 def test_malformed_given_names_column(capsys, tmp_path):
     path = write_csv(tmp_path / "p.csv", ["sentence", "price", "given"], [("a", "0.5", "b |")])
     err = _bad(capsys, path)
-    assert str(path) in err and "line 2" in err and "in column 'given'" in err
+    assert str(path) in err and "line 2" in err and "in the 'given' cell" in err
 
 
 def test_unknown_column(capsys, tmp_path):
