@@ -283,7 +283,7 @@ class _Layer:
 
     def __init__(self, theory: Theory, bets: Sequence[Bet], restriction: Sentence | None,
                  mass: Sentence, deadline: float | None):
-        self.theory, self.bets, self.restriction, self.mass = theory, list(bets), restriction, mass
+        self.theory, self.bets, self.restriction = theory, list(bets), restriction
         self.deadline = deadline
         # distinct sentences whose truth values make up a world
         self.psi: list[Sentence] = []
@@ -313,12 +313,12 @@ class _Layer:
             col[i] = (float(world[wi]) - self.prices[i]) if active else 0.0
         return col
 
-    def exact_payoff(self, world: tuple[bool, ...], stakes: Sequence[Fraction]) -> Fraction:
-        total = Fraction(0)
-        for i, (wi, ai) in enumerate(zip(self.win_idx, self.act_idx, strict=True)):
-            if stakes[i] and (ai is None or world[ai]):
-                total += stakes[i] * ((1 if world[wi] else 0) - self.bets[i].price)
-        return total
+    def exact_column(self, world: tuple[bool, ...]) -> list[Fraction]:
+        """The payoff vector of one unit of every bet in ``world``, in exact arithmetic."""
+        return [
+            ((1 if world[wi] else 0) - b.price) if ai is None or world[ai] else Fraction(0)
+            for b, wi, ai in zip(self.bets, self.win_idx, self.act_idx, strict=True)
+        ]
 
     def mass_of(self, world: tuple[bool, ...]) -> float:
         return 1.0 if self.mass_idx is None else float(world[self.mass_idx])
@@ -484,8 +484,7 @@ def _certify_distribution(layer: _Layer, lam: np.ndarray) -> list[tuple[Fraction
     columns = []
     for j in support:
         w = layer.worlds[j]
-        col = [layer.exact_payoff(w, [Fraction(int(i == r)) for i in range(len(layer.bets))])
-               for r in range(len(layer.bets))]
+        col = layer.exact_column(w)
         col.append(Fraction(1) if layer.mass_idx is None else Fraction(int(w[layer.mass_idx])))
         columns.append(col)
     rhs = [Fraction(0)] * len(layer.bets) + [Fraction(1)]
