@@ -304,6 +304,7 @@ class _Layer:
         self.oracle_calls = 0
         self.best_book: tuple[Fraction, tuple[Fraction, ...], tuple[bool, ...]] | None = None
         self.upper = math.inf  # the latest master objective: an upper bound on the max profit
+        self.rounds = 0
 
     # world -> column ---------------------------------------------------------
     def payoff_vector(self, world: tuple[bool, ...]) -> np.ndarray:
@@ -338,6 +339,8 @@ class _Layer:
         self.oracle_calls += 1
         opt = z3.Optimize()
         opt.set("rlimit", self.theory.rlimit)
+        if self.deadline is not None:
+            opt.set("timeout", max(1, int(1000 * (self.deadline - time.monotonic()))))
         opt.add(*(a.z3 for a in self.theory.axioms))
         if self.restriction is not None:
             opt.add(self.restriction.z3)
@@ -346,6 +349,8 @@ class _Layer:
                 text = str(abs(w.numerator)) if w.denominator == 1 else f"{abs(w.numerator)}/{w.denominator}"
                 opt.add_soft(self.psi[k].z3 if w > 0 else z3.Not(self.psi[k].z3), text)
         result = opt.check()
+        if result == z3.unknown and self.deadline is not None and time.monotonic() >= self.deadline:
+            raise _OutOfTime
         if result == z3.unknown:
             raise SolverUnknownError(
                 f"z3 could not find the best world for the current stakes within rlimit={self.theory.rlimit}",
@@ -446,6 +451,7 @@ def _run_layer(layer: _Layer, *, stop_at_first: bool, progress) -> dict:
     lower = -math.inf
     while True:
         rounds += 1
+        layer.rounds = rounds
         obj, lam, y, y0 = layer.solve_master()
         layer.upper = obj
         if progress is not None:
@@ -611,11 +617,11 @@ def _check(bets, theory, stop_at_first, deadline, started, progress) -> Coherenc
             out = _run_layer(layer, stop_at_first=stop_at_first, progress=progress)
         except _OutOfTime:
             out = {"status": "timeout"}
-        except SolverUnknownError:
+        except SolverUnknownError as err:
             if layer.best_book is None:
                 raise
-            out = {"status": "timeout"}  # a certified book stands; only the bounds stay open
-        stats["rounds"] += out.get("rounds", 0)
+            out = {"status": "timeout", "why": str(err)}  # a certified book stands; only the bounds stay open
+        stats["rounds"] += layer.rounds
         stats["worlds"] += len(layer.worlds)
         stats["oracle_calls"] += layer.oracle_calls
         stats["seconds"] = time.monotonic() - started
@@ -638,8 +644,10 @@ def _check(bets, theory, stop_at_first, deadline, started, progress) -> Coherenc
                 return CoherenceReport(Verdict.INCOHERENT, tuple(bets), dutch_book=book, max_profit=value,
                                        l1_distance=None if conditional else value, nearest_prices=nearest,
                                        stats=stats)
+            why = {"book": "stopped at the first certified Dutch book (profit='first')",
+                   "timeout": f"stopped before the optimum: {out.get('why', 'time limit reached')}"}[out["status"]]
             return CoherenceReport(Verdict.INCOHERENT, tuple(bets), dutch_book=book,
-                                   max_profit_bounds=(float(profit_), layer.upper), stats=stats)
+                                   max_profit_bounds=(float(profit_), layer.upper), reason=why, stats=stats)
         # feasible layer: certify exactly
         distribution = _certify_distribution(layer, out["lam"])
         if distribution is None:

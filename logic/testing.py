@@ -55,13 +55,12 @@ def random_possible_worlds(theory: Theory, n_atoms: int, count: int, rng) -> lis
     worlds = []
     for _ in range(count):
         target = {n: bool(rng.random() < 0.5) for n in names}
-        lits = {n: (z3.Bool(n) if v else z3.Not(z3.Bool(n))) for n, v in target.items()}
-        active = dict(lits)
+        active = {n: (z3.Bool(n) if v else z3.Not(z3.Bool(n))) for n, v in target.items()}
         while s.check(*active.values()) != z3.sat:
-            core = {str(c) for c in s.unsat_core()}
+            core = {c.get_id() for c in s.unsat_core()}
             if not core:
                 raise DeclarationError("the theory has no possible world")
-            for n in [n for n, lit in active.items() if str(lit) in core]:
+            for n in [n for n, lit in active.items() if lit.get_id() in core]:
                 del active[n]
         m = s.model()
         worlds.append({n: z3.is_true(m.eval(z3.Bool(n), model_completion=True)) for n in names})
