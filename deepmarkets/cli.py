@@ -53,9 +53,7 @@ def check(prices_csv: str, theory_txt: str | None, as_json: bool, first: bool, t
 
     try:
         prices, conditional = read_prices(prices_csv)
-        theory = Theory(read_theory(theory_txt)) if theory_txt else None
-        if theory is not None and not _consistent(theory):
-            _fail(f"{theory_txt}: the theory has no possible world: its axioms contradict each other")
+        theory = Theory(read_theory(theory_txt), source=theory_txt) if theory_txt else None
         report = check_coherence(
             prices, theory, conditional or None, profit="first" if first else "optimal",
             time_limit=time_limit, progressbar=sys.stderr.isatty() and not as_json,
@@ -67,16 +65,6 @@ def check(prices_csv: str, theory_txt: str | None, as_json: bool, first: bool, t
     else:
         click.echo(report.summary())
     sys.exit(EXIT_CODES[report.verdict.value])
-
-
-def _consistent(theory) -> bool:
-    """Whether the theory has a world; True when z3 cannot tell (check_coherence then reports UNKNOWN)."""
-    from deepmarkets.errors import SolverUnknownError
-
-    try:
-        return theory.is_consistent()
-    except SolverUnknownError:
-        return True
 
 
 @cli.command()

@@ -557,7 +557,8 @@ def check_coherence(
         theory = Theory(theory)
     try:
         if not theory.is_consistent():
-            raise DeclarationError("the theory has no possible world: its axioms contradict each other")
+            where = f"{theory.source}: " if theory.source else ""
+            raise DeclarationError(f"{where}the theory has no possible world: its axioms contradict each other")
         for b in bets:
             if b.given is not None and not theory.is_possible(b.given):
                 return CoherenceReport(

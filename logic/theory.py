@@ -39,6 +39,8 @@ class Theory:
     rlimit : int
         z3's deterministic resource limit for each query; a query that exceeds it
         raises :class:`~deepmarkets.errors.SolverUnknownError` (never a guess).
+    source : str, optional
+        Where the axioms came from (a file name), quoted in error messages.
 
     Examples
     --------
@@ -51,24 +53,25 @@ class Theory:
     Fraction(0, 1)
     """
 
-    def __init__(self, axioms: Iterable[Any] = (), *, rlimit: int = DEFAULT_RLIMIT):
+    def __init__(self, axioms: Iterable[Any] = (), *, rlimit: int = DEFAULT_RLIMIT, source: str | None = None):
         if isinstance(axioms, (str, Sentence)):
             axioms = [axioms]
         self.axioms: tuple[Sentence, ...] = tuple(sentence(a) for a in axioms)
         if not isinstance(rlimit, int) or rlimit <= 0:
             raise DeclarationError(f"rlimit must be a positive integer, got {rlimit!r}")
         self.rlimit = rlimit
+        self.source = source
 
     @classmethod
     def from_text(cls, text: str, *, source: str | None = None, rlimit: int = DEFAULT_RLIMIT) -> Theory:
         """A theory from text with one sentence per line (see :func:`parse_theory`)."""
         from deepmarkets.logic.parse import parse_theory
 
-        return cls(parse_theory(text, source=source), rlimit=rlimit)
+        return cls(parse_theory(text, source=source), rlimit=rlimit, source=source)
 
     def with_axioms(self, *axioms: Any) -> Theory:
         """A new theory with more axioms."""
-        return Theory([*self.axioms, *axioms], rlimit=self.rlimit)
+        return Theory([*self.axioms, *axioms], rlimit=self.rlimit, source=self.source)
 
     def __len__(self) -> int:
         return len(self.axioms)
