@@ -17,7 +17,7 @@ from deepmarkets.errors import DeclarationError
 from deepmarkets.logic.sentence import Sentence, atoms, sentence
 from deepmarkets.logic.theory import Theory
 
-__all__ = ["CNFInstance", "random_cnf_instance", "brute_force_coherence", "evaluate_all"]
+__all__ = ["CNFInstance", "random_cnf_instance", "brute_force_coherence", "evaluate_all", "possible_truth_table"]
 
 
 @dataclass(frozen=True)
@@ -153,6 +153,20 @@ def evaluate_all(exprs: list[z3.BoolRef], names: list[str]) -> np.ndarray:
     return np.column_stack([ev(e) for e in exprs]) if exprs else np.zeros((2**n, 0), bool)
 
 
+def possible_truth_table(sentences: list[Sentence], theory: Theory | None = None) -> np.ndarray:
+    """Truth values of ``sentences`` in every assignment of their atoms that the theory allows.
+
+    Enumerates all 2^n assignments (n <= 22); returns a boolean array of shape (worlds, sentences).
+    """
+    axioms = list(theory.axioms) if theory is not None else []
+    names = sorted(set().union(*(s.atom_names for s in [*sentences, *axioms])))
+    if len(names) > 22:
+        raise DeclarationError(f"brute force over {len(names)} atoms is too large (limit 22)")
+    values = evaluate_all([s.z3 for s in sentences] + [a.z3 for a in axioms], names)
+    possible = values[:, len(sentences):].all(axis=1)
+    return values[possible, : len(sentences)]
+
+
 def brute_force_coherence(prices, theory: Theory | None = None) -> tuple[bool, float]:
     """(coherent, max_profit) by enumerating every assignment of the atoms and one LP over all worlds.
 
@@ -162,13 +176,7 @@ def brute_force_coherence(prices, theory: Theory | None = None) -> tuple[bool, f
     items = list(prices.items()) if hasattr(prices, "items") else list(prices)
     sents = [sentence(s) for s, _ in items]
     p = np.array([float(v) for _, v in items])
-    axioms = list(theory.axioms) if theory is not None else []
-    names = sorted(set().union(*(s.atom_names for s in sents + axioms)))
-    if len(names) > 22:
-        raise DeclarationError(f"brute force over {len(names)} atoms is too large (limit 22)")
-    values = evaluate_all([s.z3 for s in sents] + [a.z3 for a in axioms], names)
-    possible = values[:, len(sents):].all(axis=1) if axioms else np.ones(len(values), bool)
-    worlds = np.unique(values[possible, : len(sents)], axis=0).astype(float)
+    worlds = np.unique(possible_truth_table(sents, theory), axis=0).astype(float)
     if len(worlds) == 0:
         raise DeclarationError("the theory has no possible world")
     n, k = len(sents), len(worlds)

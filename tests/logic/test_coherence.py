@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from deepmarkets.errors import DeclarationError
 from deepmarkets.logic import Theory, Verdict, atoms, check_coherence, exactly_one, ints
-from deepmarkets.logic.testing import brute_force_coherence, evaluate_all, random_cnf_instance
+from deepmarkets.logic.testing import brute_force_coherence, possible_truth_table, random_cnf_instance
 
 
 def _all_worlds(report, theory=None):
@@ -19,11 +19,7 @@ def _all_worlds(report, theory=None):
     sents = []
     for b in report.bets:
         sents += [b.sentence] + ([b.given] if b.given is not None else [])
-    axioms = list(theory.axioms) if theory else []
-    names = sorted(set().union(*(s.atom_names for s in sents + axioms)))
-    values = evaluate_all([s.z3 for s in sents + axioms], names)
-    keep = values[:, len(sents):].all(axis=1) if axioms else np.ones(len(values), bool)
-    return [dict(zip(sents, row[: len(sents)], strict=True)) for row in values[keep]]
+    return [dict(zip(sents, row, strict=True)) for row in possible_truth_table(sents, theory)]
 
 
 def _assert_book_never_loses(report, theory=None):

@@ -9,22 +9,14 @@ import pytest
 
 from deepmarkets.errors import SolverUnknownError
 from deepmarkets.logic import Theory, at_most_one, atoms
-from deepmarkets.logic.testing import evaluate_all, random_cnf_instance
-
-
-def _brute(inst):
-    axioms = list(inst.theory.axioms)
-    names = sorted(set().union(*(s.atom_names for s in [*inst.sentences, *axioms])))
-    values = evaluate_all([s.z3 for s in inst.sentences] + [a.z3 for a in axioms], names)
-    keep = values[:, len(inst.sentences):].all(axis=1)
-    return values[keep, : len(inst.sentences)]
+from deepmarkets.logic.testing import possible_truth_table, random_cnf_instance
 
 
 @pytest.mark.parametrize("seed", range(15))
 def test_worlds_and_optimum_match_brute_force(seed):
     rng = np.random.default_rng(seed)
     inst = random_cnf_instance(8, 6, 2.0, coherent=False, rng=rng)
-    truth = _brute(inst)
+    truth = possible_truth_table(list(inst.sentences), inst.theory)
     expected = {tuple(bool(v) for v in row) for row in truth}
     found = list(inst.theory.worlds(inst.sentences))
     assert len(found) == len(set(found)) == len(expected)
