@@ -21,6 +21,8 @@ conditioning events of probability zero are handled.
 from __future__ import annotations
 
 import math
+import os
+import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,12 +31,11 @@ from fractions import Fraction
 from typing import Any
 
 import numpy as np
-import z3
-from scipy.optimize import linprog
 
 from deepmarkets.errors import DeclarationError, SolverUnknownError
 from deepmarkets.logic.sentence import TRUE, Sentence, sentence
 from deepmarkets.logic.theory import Theory, to_fraction
+from deepmarkets.logic.worlds import OutOfTime, WorldSearch
 
 __all__ = ["Verdict", "Bet", "Position", "DutchBook", "CoherenceReport", "check_coherence"]
 
@@ -301,7 +302,10 @@ class _Layer:
         self.prices = np.array([float(b.price) for b in self.bets])
         self.worlds: list[tuple[bool, ...]] = []
         self.seen: set[tuple[bool, ...]] = set()
-        self.oracle_calls = 0
+        self._matrix = np.zeros((0, len(self.psi)))
+        self.master = _Master(len(self.bets))
+        self.search = WorldSearch(theory, self.psi, restriction, deadline)
+        # (guaranteed profit, stakes, the world where the book pays least)
         self.best_book: tuple[Fraction, tuple[Fraction, ...], tuple[bool, ...]] | None = None
         self.upper = math.inf  # the latest master objective: an upper bound on the max profit
         self.rounds = 0
@@ -329,79 +333,120 @@ class _Layer:
             return False
         self.seen.add(world)
         self.worlds.append(world)
+        self.master.add_column(self.payoff_vector(world), self.mass_of(world))
         return True
 
-    # oracle -------------------------------------------------------------------
-    def best_world(self, weights: dict[int, Fraction]) -> tuple[Fraction, tuple[bool, ...]]:
-        """Exact max over possible worlds (within the restriction) of sum_k w_k [psi_k]."""
-        if self.deadline is not None and time.monotonic() > self.deadline:
-            raise _OutOfTime
-        self.oracle_calls += 1
-        opt = z3.Optimize()
-        opt.set("rlimit", self.theory.rlimit)
-        if self.deadline is not None:
-            opt.set("timeout", max(1, int(1000 * (self.deadline - time.monotonic()))))
-        opt.add(*(a.z3 for a in self.theory.axioms))
-        if self.restriction is not None:
-            opt.add(self.restriction.z3)
-        for k, w in weights.items():
-            if w:
-                text = str(abs(w.numerator)) if w.denominator == 1 else f"{abs(w.numerator)}/{w.denominator}"
-                opt.add_soft(self.psi[k].z3 if w > 0 else z3.Not(self.psi[k].z3), text)
-        result = opt.check()
-        if result == z3.unknown and self.deadline is not None and time.monotonic() >= self.deadline:
-            raise _OutOfTime
-        if result == z3.unknown:
-            raise SolverUnknownError(
-                f"z3 could not find the best world for the current stakes within rlimit={self.theory.rlimit}",
-                opt.reason_unknown(),
-            )
-        if result == z3.unsat:
-            raise DeclarationError("the theory has no possible world where these bets are active")
-        m = opt.model()
-        world = tuple(z3.is_true(m.eval(s.z3, model_completion=True)) for s in self.psi)
-        value = sum((w for k, w in weights.items() if world[k]), Fraction(0))
-        return value, world
-
-    def worst_world_for(self, stakes: Sequence[Fraction], mass_weight: Fraction = Fraction(0)):
-        """Exact min over worlds of the book's payoff (plus ``mass_weight * [mass]``) and the world."""
-        weights: dict[int, Fraction] = {}
-        const = Fraction(0)
+    # the oracle: the book's payoff as a weighted sum of sentence indicators -------------
+    def linear(self, stakes: Sequence[Any], mass_weight: Any = 0) -> tuple[list, Any]:
+        """Weights over ``psi`` and a constant with ``sum_i stakes_i payoff_i(w) - mass_weight [mass](w)
+        = weights . psi(w) + constant`` (floats or fractions, whatever ``stakes`` holds)."""
+        zero = stakes[0] * 0 if len(stakes) else 0
+        weights = [zero] * len(self.psi)
+        const = zero
         for i, x in enumerate(stakes):
             if not x:
                 continue
-            p = self.bets[i].price
-            # payoff_i = x * ([wins] - p [active]); minimise = maximise the negative
-            weights[self.win_idx[i]] = weights.get(self.win_idx[i], Fraction(0)) - x
+            p = self.bets[i].price if isinstance(x, Fraction) else self.prices[i]
+            weights[self.win_idx[i]] += x
             if self.act_idx[i] is None:
-                const += x * p
+                const -= x * p
             else:
-                weights[self.act_idx[i]] = weights.get(self.act_idx[i], Fraction(0)) + x * p
+                weights[self.act_idx[i]] -= x * p
         if mass_weight:
             if self.mass_idx is None:
                 const -= mass_weight
             else:
-                weights[self.mass_idx] = weights.get(self.mass_idx, Fraction(0)) - mass_weight
-        best, world = self.best_world(weights)
-        return -(best + const), world
+                weights[self.mass_idx] -= mass_weight
+        return weights, const
+
+    def known_minimum(self, weights: list[Fraction], const: Fraction) -> tuple[Fraction, tuple[bool, ...]]:
+        """Exact minimum of ``weights . psi(w) + const`` over the worlds found so far."""
+        values = self.matrix() @ np.array([float(w) for w in weights])
+        close = np.flatnonzero(values <= values.min() + 1e-7 * max(1.0, abs(values.min())))
+        best = None
+        for j in close:
+            w = self.worlds[j]
+            v = sum((c for c, t in zip(weights, w, strict=True) if t and c), Fraction(0)) + const
+            if best is None or v < best[0]:
+                best = (v, w)
+        return best
+
+    def matrix(self) -> np.ndarray:
+        if len(self._matrix) != len(self.worlds):
+            self._matrix = np.array(self.worlds, dtype=float).reshape(len(self.worlds), len(self.psi))
+        return self._matrix
 
     # master LP ---------------------------------------------------------------
     def solve_master(self):
-        n, k = len(self.bets), len(self.worlds)
-        cols = np.array([self.payoff_vector(w) for w in self.worlds]).T if k else np.zeros((n, 0))
-        mass = np.array([[self.mass_of(w) for w in self.worlds]])
-        a_eq = np.block([[cols, np.eye(n), -np.eye(n)], [mass, np.zeros((1, 2 * n))]])
-        b_eq = np.concatenate([np.zeros(n), [1.0]])
-        c = np.concatenate([np.zeros(k), np.ones(2 * n)])
-        res = linprog(c, A_eq=a_eq, b_eq=b_eq, bounds=(0, None), method="highs-ds")
-        if res.status != 0:
-            raise SolverUnknownError(f"the master LP failed: {res.message}")
-        duals = np.asarray(res.eqlin.marginals)
-        return float(res.fun), res.x[:k], duals[:n], float(duals[n])
+        return self.master.solve()
 
 
-class _OutOfTime(Exception):
-    pass
+def _new_highs():
+    """A silent HiGHS model. HiGHS prints a banner on standard output when the first model of a
+    process is made, before any option can turn output off; it would corrupt ``--json`` output."""
+    import highspy
+
+    global _BANNER_SHOWN
+    if _BANNER_SHOWN:
+        h = highspy.Highs()
+    else:
+        sys.stdout.flush()
+        saved = os.dup(1)
+        try:
+            with open(os.devnull, "w") as null:
+                os.dup2(null.fileno(), 1)
+                h = highspy.Highs()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+        _BANNER_SHOWN = True
+    h.setOptionValue("output_flag", False)
+    return h
+
+
+_BANNER_SHOWN = False
+
+
+class _Master:
+    """The restricted master LP, kept in one HiGHS model so each round warm-starts from the last basis.
+
+    minimise sum(s+ + s-)  subject to  A lam + s+ - s- = 0 (one row per bet),
+    mass . lam = 1, everything >= 0; the columns of A are the payoff vectors of the worlds.
+    """
+
+    def __init__(self, n: int):
+        import highspy
+
+        self.n = n
+        self.k = 0
+        h = _new_highs()
+        h.setOptionValue("simplex_strategy", 1)  # dual simplex, as in the phase-1 literature
+        inf = highspy.kHighsInf
+        h.addRows(n + 1, np.r_[np.zeros(n), 1.0], np.r_[np.zeros(n), 1.0], 0, np.zeros(0, np.int32),
+                  np.zeros(0, np.int32), np.zeros(0))
+        rows = np.repeat(np.arange(n, dtype=np.int32), 2)
+        h.addCols(2 * n, np.ones(2 * n), np.zeros(2 * n), np.full(2 * n, inf), 2 * n,
+                  np.arange(2 * n, dtype=np.int32), rows, np.tile([1.0, -1.0], n))
+        self.h = h
+        self._inf = inf
+
+    def add_column(self, payoff: np.ndarray, mass: float) -> None:
+        values = np.r_[payoff, mass]
+        nz = np.flatnonzero(values).astype(np.int32)
+        self.h.addCol(0.0, 0.0, self._inf, len(nz), nz, values[nz])
+        self.k += 1
+
+    def solve(self) -> tuple[float, np.ndarray, np.ndarray, float]:
+        """The objective, the world weights, the bet duals and the mass dual."""
+        import highspy
+
+        self.h.run()
+        if self.h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            raise SolverUnknownError(f"the master LP failed: {self.h.modelStatusToString(self.h.getModelStatus())}")
+        sol = self.h.getSolution()
+        duals = np.asarray(sol.row_dual)
+        lam = np.asarray(sol.col_value)[2 * self.n:]
+        return float(self.h.getInfo().objective_function_value), lam, duals[: self.n], float(duals[self.n])
 
 
 def _round(value: float, grid: int | None) -> Fraction:
@@ -440,14 +485,28 @@ def _exact_solve(columns: list[list[Fraction]], rhs: list[Fraction]) -> list[Fra
     return lam
 
 
+#: Greedy worlds per round: one in order of the stakes, the rest in perturbed orders.
+_GREEDY_WORLDS = 4
+_GREEDY_NOISE = 0.3
+
+
 def _run_layer(layer: _Layer, *, stop_at_first: bool, progress) -> dict:
-    """Column generation on one layer. Returns a dict describing the outcome."""
+    """Column generation on one layer. Returns a dict describing the outcome.
+
+    Each round the master LP gives stakes; greedy searches propose worlds where the stakes
+    do badly (columns). z3 is asked for the exact worst world (:meth:`WorldSearch.minimum`)
+    only when the rounded stakes look like a Dutch book, or when the greedy search finds
+    nothing better.
+    """
+    rng = np.random.default_rng(0)
+    search = layer.search
+    probe = layer.mass_idx is not None
     grid_i = 0
     rounds = 0
-    obj = math.inf
-    # a first world: any world (carrying mass, for a positive-mass probe)
-    _, w0 = layer.best_world({} if layer.mass_idx is None else {layer.mass_idx: Fraction(1)})
-    layer.add(w0)
+    start = np.zeros(len(layer.psi))
+    if probe:
+        start[layer.mass_idx] = -1.0
+    layer.add(search.greedy(start))
     lower = -math.inf
     while True:
         rounds += 1
@@ -458,26 +517,47 @@ def _run_layer(layer: _Layer, *, stop_at_first: bool, progress) -> dict:
             progress(rounds, len(layer.worlds), max(lower, 0.0), obj)
         if obj <= FEASIBILITY_TOL:
             return {"status": "feasible", "lam": lam, "rounds": rounds, "obj": obj}
-        # the current book: stakes x = -y (buy x_i units of bet i)
+        # the current book buys x_i units of bet i; a world improves the master when
+        # x . payoff(w) - y0 [mass](w) < 0 (for a plain layer y0 = obj)
         x = -y
+        weights, const = layer.linear(x, y0)
+        weights = np.array(weights)
+        added = 0
+        for j in range(_GREEDY_WORLDS):
+            world = search.greedy(weights, rng=rng, noise=0.0 if j == 0 else _GREEDY_NOISE)
+            if float(weights @ np.array(world, dtype=float)) + const < -1e-9 and layer.add(world):
+                added += 1
         grid = _GRIDS[grid_i]
-        stakes = _round_stakes(x, grid)
-        if layer.mass_idx is None:
-            profit, world = layer.worst_world_for(stakes)
+        if not probe:
+            stakes = _round_stakes(x, grid)
+            exact, exact_const = layer.linear(stakes)
+            known, _ = layer.known_minimum(exact, exact_const)
+            if added and not (stop_at_first and known > 0):
+                continue
+            # exact: the world where the rounded book pays least (z3 MaxSAT)
+            value, world = search.minimum(dict(enumerate(exact)))
+            profit = value + exact_const
             if profit > 0 and (layer.best_book is None or profit > layer.best_book[0]):
                 layer.best_book = (profit, stakes, world)
             lower = max(lower, float(profit))
             if layer.best_book is not None and stop_at_first:
                 return {"status": "book", "rounds": rounds, "obj": obj, "lower": lower}
-            improving = float(layer.payoff_vector(world) @ x) < obj - 1e-9
+            if profit < known and layer.add(world):
+                continue
+            if lower >= obj - 1e-9 * max(1.0, obj):
+                return {"status": "optimal", "rounds": rounds, "obj": obj, "lower": lower, "lam": lam}
+            if added:
+                continue
         else:
-            # positive-mass LP: improving when y.a(w) + y0 [mass](w) > 0
-            _, world = layer.worst_world_for(stakes, mass_weight=-_round(y0, grid))
-            improving = float(layer.payoff_vector(world) @ y) + y0 * layer.mass_of(world) > 1e-9
-        if lower >= obj - 1e-9 * max(1.0, obj):
-            return {"status": "optimal", "rounds": rounds, "obj": obj, "lower": lower, "lam": lam}
-        if improving and layer.add(world):
-            continue
+            if added:
+                continue
+            stakes = _round_stakes(x, grid)
+            exact, exact_const = layer.linear(stakes, _round(y0, grid))
+            known, _ = layer.known_minimum(exact, exact_const)
+            if known >= 0:
+                value, world = search.minimum(dict(enumerate(exact)))
+                if value + exact_const < 0 and layer.add(world):
+                    continue
         if grid_i + 1 < len(_GRIDS):
             grid_i += 1
             continue
@@ -511,6 +591,7 @@ def check_coherence(
     profit: str = "optimal",
     time_limit: float | None = None,
     progressbar: bool = False,
+    worlds: Iterable[Sequence[bool]] | None = None,
 ) -> CoherenceReport:
     """Check whether prices on sentences are coherent; certify the answer either way.
 
@@ -531,6 +612,11 @@ def check_coherence(
         was already certified (then INCOHERENT with profit bounds).
     progressbar : bool
         Show rounds and bounds while working.
+    worlds : iterable of truth-vectors, optional
+        Worlds known to be possible, each the truth values of the priced sentences in input
+        order (unconditional prices only), used as the first columns. A market that keeps its
+        quotes in the convex hull of known worlds is certified in milliseconds this way. Each
+        world is checked against the theory first.
 
     Returns
     -------
@@ -572,7 +658,7 @@ def check_coherence(
     progress = _Progress(progressbar)
     try:
         with progress:
-            return _check(bets, theory, profit == "first", deadline, started, progress)
+            return _check(bets, theory, profit == "first", deadline, started, progress, worlds)
     except SolverUnknownError as err:
         return CoherenceReport(Verdict.UNKNOWN, tuple(bets), reason=str(err),
                                stats={"seconds": time.monotonic() - started})
@@ -600,11 +686,11 @@ class _Progress:
             self._status.update(f"round {rounds}: {worlds} worlds, max profit in [{lower:.4g}, {upper:.4g}]")
 
 
-def _check(bets, theory, stop_at_first, deadline, started, progress) -> CoherenceReport:
+def _check(bets, theory, stop_at_first, deadline, started, progress, known_worlds=None) -> CoherenceReport:
     conditional = any(b.given is not None for b in bets)
     remaining = list(range(len(bets)))
     layers = []
-    stats = {"rounds": 0, "worlds": 0, "oracle_calls": 0}
+    stats = {"rounds": 0, "worlds": 0, "oracle_calls": 0, "exact_calls": 0}
     while remaining:
         layer_bets = [bets[i] for i in remaining]
         if any(b.given is None for b in layer_bets):
@@ -614,9 +700,11 @@ def _check(bets, theory, stop_at_first, deadline, started, progress) -> Coherenc
             for b in layer_bets[1:]:
                 restriction = restriction | b.given
         layer = _Layer(theory, layer_bets, restriction, TRUE, deadline)
+        if known_worlds is not None and not layers:
+            _seed(layer, known_worlds)
         try:
             out = _run_layer(layer, stop_at_first=stop_at_first, progress=progress)
-        except _OutOfTime:
+        except OutOfTime:
             out = {"status": "timeout"}
         except SolverUnknownError as err:
             if layer.best_book is None:
@@ -624,7 +712,8 @@ def _check(bets, theory, stop_at_first, deadline, started, progress) -> Coherenc
             out = {"status": "timeout", "why": str(err)}  # a certified book stands; only the bounds stay open
         stats["rounds"] += layer.rounds
         stats["worlds"] += len(layer.worlds)
-        stats["oracle_calls"] += layer.oracle_calls
+        stats["oracle_calls"] += layer.search.greedy_calls + layer.search.exact_calls
+        stats["exact_calls"] += layer.search.exact_calls
         stats["seconds"] = time.monotonic() - started
         if out["status"] != "feasible":
             if layer.best_book is None:
@@ -669,9 +758,10 @@ def _check(bets, theory, stop_at_first, deadline, started, progress) -> Coherenc
             probe = _Layer(theory, layer_bets, restriction, b.given, deadline)
             try:
                 res = _run_layer(probe, stop_at_first=False, progress=None)
-            except _OutOfTime:
+            except OutOfTime:
                 return CoherenceReport(Verdict.UNKNOWN, tuple(bets), reason=_timeout_reason(started), stats=stats)
-            stats["oracle_calls"] += probe.oracle_calls
+            stats["oracle_calls"] += probe.search.greedy_calls + probe.search.exact_calls
+            stats["exact_calls"] += probe.search.exact_calls
             if res["status"] == "feasible":
                 positive.add(i)
             else:
@@ -685,6 +775,25 @@ def _check(bets, theory, stop_at_first, deadline, started, progress) -> Coherenc
     stats["seconds"] = time.monotonic() - started
     return CoherenceReport(Verdict.COHERENT, tuple(bets), distribution=first_layer, layers=tuple(layers),
                            max_profit=0.0, stats=stats)
+
+
+def _seed(layer: _Layer, worlds: Iterable[Sequence[bool]]) -> None:
+    """Add worlds given as truth values of the bets' sentences, after checking each is possible."""
+    if layer.mass_idx is not None or any(a is not None for a in layer.act_idx):
+        raise DeclarationError("worlds= is supported for unconditional prices only")
+    for j, given in enumerate(worlds):
+        given = tuple(given)
+        if len(given) != len(layer.bets):
+            raise DeclarationError(f"world {j} has {len(given)} truth values; expected one per price "
+                                   f"({len(layer.bets)})")
+        world: list[bool | None] = [None] * len(layer.psi)
+        for i, v in enumerate(given):
+            if world[layer.win_idx[i]] not in (None, bool(v)):
+                raise DeclarationError(f"world {j} gives the sentence {layer.bets[i].sentence} two truth values")
+            world[layer.win_idx[i]] = bool(v)
+        if not layer.search.is_possible(world):
+            raise DeclarationError(f"world {j} is not possible under the theory; worlds= must hold possible worlds")
+        layer.add(tuple(world))
 
 
 def _full_world(layer: _Layer, item):

@@ -1,0 +1,253 @@
+"""Searching the possible worlds of a theory for ones where a weighted sum of sentences is small.
+
+Coherence checking asks, round after round, for a possible world that makes a book of bets
+pay little. :class:`WorldSearch` answers in two ways:
+
+* :meth:`WorldSearch.greedy`, fast and without a guarantee: the sentences are taken in order of
+  their weight and each is given its preferred truth value if some possible world still allows
+  it (incremental SAT under assumptions). Propositional theories go through a Tseitin CNF and
+  the MiniSat-family solvers of PySAT; anything else (arithmetic, general cardinality) through
+  z3.
+* :meth:`WorldSearch.minimum`, exact: the least weighted sum over all possible worlds, by
+  weighted MaxSAT in z3 with rational weights. This is what certificates rest on.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from fractions import Fraction
+
+import numpy as np
+import z3
+
+from deepmarkets.errors import DeclarationError, SolverUnknownError
+from deepmarkets.logic.sentence import Sentence
+from deepmarkets.logic.theory import Theory
+
+__all__ = ["WorldSearch", "OutOfTime"]
+
+
+class OutOfTime(Exception):
+    """The deadline passed during a search."""
+
+
+class _NotPropositional(Exception):
+    pass
+
+
+class _Tseitin:
+    """Tseitin CNF of propositional z3 formulas: every subformula gets a literal (an int)."""
+
+    def __init__(self):
+        self.n = 0
+        self.clauses: list[list[int]] = []
+        self._memo: dict[int, int] = {}
+        self._true: int | None = None
+
+    def _new(self) -> int:
+        self.n += 1
+        return self.n
+
+    def _const_true(self) -> int:
+        if self._true is None:
+            self._true = self._new()
+            self.clauses.append([self._true])
+        return self._true
+
+    def literal(self, e: z3.ExprRef) -> int:
+        key = e.get_id()
+        if key not in self._memo:
+            self._memo[key] = self._encode(e)
+        return self._memo[key]
+
+    def _encode(self, e: z3.ExprRef) -> int:
+        if not z3.is_bool(e):
+            raise _NotPropositional
+        if z3.is_true(e):
+            return self._const_true()
+        if z3.is_false(e):
+            return -self._const_true()
+        kind, kids = e.decl().kind(), e.children()
+        if kind == z3.Z3_OP_UNINTERPRETED and not kids:
+            return self._new()
+        if kind == z3.Z3_OP_NOT:
+            return -self.literal(kids[0])
+        if kind in (z3.Z3_OP_AND, z3.Z3_OP_OR, z3.Z3_OP_IMPLIES):
+            lits = [self.literal(c) for c in kids]
+            if kind == z3.Z3_OP_IMPLIES:
+                lits[0] = -lits[0]
+            if kind == z3.Z3_OP_AND:
+                return -self._or([-x for x in lits])
+            return self._or(lits)
+        if kind in (z3.Z3_OP_EQ, z3.Z3_OP_IFF, z3.Z3_OP_XOR, z3.Z3_OP_DISTINCT) and len(kids) == 2:
+            a, b = (self.literal(c) for c in kids)
+            v = self._new()  # v <-> (a <-> b)
+            self.clauses += [[-v, -a, b], [-v, a, -b], [v, a, b], [v, -a, -b]]
+            return v if kind in (z3.Z3_OP_EQ, z3.Z3_OP_IFF) else -v
+        if kind == z3.Z3_OP_ITE:
+            c, a, b = (self.literal(x) for x in kids)
+            v = self._new()
+            self.clauses += [[-v, -c, a], [-v, c, b], [v, -c, -a], [v, c, -b]]
+            return v
+        if kind == z3.Z3_OP_PB_AT_MOST and e.params()[0] == 1:
+            return self._at_most_one([self.literal(c) for c in kids])
+        if kind == z3.Z3_OP_PB_EQ and list(e.params()) == [1] + [1] * len(kids):
+            lits = [self.literal(c) for c in kids]
+            return -self._or([-self._at_most_one(lits), -self._or(lits)])
+        raise _NotPropositional
+
+    def _or(self, lits: list[int]) -> int:
+        v = self._new()  # v <-> OR(lits)
+        self.clauses.append([-v, *lits])
+        self.clauses += [[v, -x] for x in lits]
+        return v
+
+    def _at_most_one(self, lits: list[int]) -> int:
+        # v <-> no two are true: v -> (~a | ~b) for every pair; (a & b) -> ~v
+        v = self._new()
+        pairs = [(a, b) for i, a in enumerate(lits) for b in lits[i + 1:]]
+        both = [-self._or([-a, -b]) for a, b in pairs]
+        self.clauses += [[-v, -x] for x in both]
+        self.clauses.append([v, *both])
+        return v
+
+
+class WorldSearch:
+    """Possible worlds of ``theory`` (within ``restriction``) seen through ``sentences``.
+
+    A world is the tuple of truth values of ``sentences``. ``deadline`` is a
+    ``time.monotonic()`` instant after which every search raises :class:`OutOfTime`.
+    """
+
+    def __init__(self, theory: Theory, sentences: Sequence[Sentence], restriction: Sentence | None = None,
+                 deadline: float | None = None):
+        self.theory = theory
+        self.sentences = list(sentences)
+        self.deadline = deadline
+        self.greedy_calls = 0
+        self.exact_calls = 0
+        hard = [a.z3 for a in theory.axioms] + ([restriction.z3] if restriction is not None else [])
+        self._hard = hard
+        self._sat = None
+        try:
+            cnf = _Tseitin()
+            roots = [cnf.literal(h) for h in hard]
+            self._lits = [cnf.literal(s.z3) for s in self.sentences]
+        except _NotPropositional:
+            cnf = None
+        if cnf is not None:
+            from pysat.solvers import Solver
+
+            self._sat = Solver(name="minisat22", bootstrap_with=cnf.clauses + [[r] for r in roots])
+        else:
+            self._flags = [z3.FreshBool("psi") for _ in self.sentences]
+            self._z3 = z3.Solver()
+            self._z3.set("rlimit", theory.rlimit)
+            self._z3.add(*hard, *(f == s.z3 for f, s in zip(self._flags, self.sentences, strict=True)))
+
+    def close(self) -> None:
+        if self._sat is not None:
+            self._sat.delete()
+            self._sat = None
+
+    def __del__(self):
+        self.close()
+
+    # incremental SAT under assumptions ------------------------------------------------
+    def _solve(self, assumptions: list[tuple[int, bool]]) -> np.ndarray | None:
+        """Truth values of the sentences in a world meeting ``(index, value)`` assumptions, or None."""
+        self._tick()
+        if self._sat is not None:
+            lits = [self._lits[k] if v else -self._lits[k] for k, v in assumptions]
+            if not self._sat.solve(assumptions=lits):
+                return None
+            model = self._sat.get_model()  # variables in no clause are missing: they are free, say false
+            return np.array([(abs(x) <= len(model) and model[abs(x) - 1] > 0) == (x > 0) for x in self._lits],
+                            dtype=bool)
+        flags = [self._flags[k] if v else z3.Not(self._flags[k]) for k, v in assumptions]
+        self._set_timeout(self._z3)
+        result = self._z3.check(*flags)
+        if result == z3.unknown:
+            self._unknown(self._z3, "a possible world under the current assumptions")
+        if result == z3.unsat:
+            return None
+        m = self._z3.model()
+        return np.array([z3.is_true(m.eval(f, model_completion=True)) for f in self._flags], dtype=bool)
+
+    def is_possible(self, world: Sequence[bool]) -> bool:
+        """Whether some possible world gives the sentences exactly these truth values."""
+        return self._solve([(k, bool(v)) for k, v in enumerate(world)]) is not None
+
+    def greedy(self, weights: np.ndarray, *, rng: np.random.Generator | None = None,
+               noise: float = 0.0) -> tuple[bool, ...]:
+        """A possible world with a small ``sum_k weights[k] [sentence_k]`` (a heuristic, no guarantee).
+
+        Sentences are visited by decreasing ``|weight|`` (perturbed by ``noise`` when ``rng`` is
+        given); each keeps its preferred value if a possible world allows it with the choices so far.
+        """
+        self.greedy_calls += 1
+        w = np.asarray(weights, dtype=float)
+        key = np.abs(w)
+        if rng is not None and noise > 0:
+            key = key * np.exp(noise * rng.standard_normal(len(w)))
+        values = self._solve([])
+        if values is None:
+            raise DeclarationError("the theory has no possible world where these bets are active")
+        chosen: list[tuple[int, bool]] = []
+        for k in np.argsort(-key, kind="stable"):
+            if w[k] == 0:
+                break  # sorted by |weight|: the rest are zero too
+            want = bool(w[k] < 0)
+            if values[k] == want:
+                chosen.append((int(k), want))
+                continue
+            found = self._solve([*chosen, (int(k), want)])
+            if found is None:
+                chosen.append((int(k), not want))
+            else:
+                chosen.append((int(k), want))
+                values = found
+        return tuple(bool(v) for v in values)
+
+    # exact ------------------------------------------------------------------------------
+    def minimum(self, weights: Mapping[int, Fraction], *,
+                rlimit: int | None = None) -> tuple[Fraction, tuple[bool, ...]]:
+        """Exact minimum of ``sum_k weights[k] [sentence_k]`` over possible worlds, and a world attaining it.
+
+        Weighted MaxSAT in z3 with rational weights; ``rlimit`` caps the work (default: the theory's).
+        """
+        self._tick()
+        self.exact_calls += 1
+        opt = z3.Optimize()
+        opt.set("rlimit", rlimit or self.theory.rlimit)
+        self._set_timeout(opt)
+        opt.add(*self._hard)
+        for k, w in weights.items():
+            if w:  # minimise: a positive weight prefers the sentence false
+                text = str(abs(w.numerator)) if w.denominator == 1 else f"{abs(w.numerator)}/{w.denominator}"
+                opt.add_soft(z3.Not(self.sentences[k].z3) if w > 0 else self.sentences[k].z3, text)
+        result = opt.check()
+        if result == z3.unknown:
+            self._unknown(opt, "the world where the book pays least", rlimit)
+        if result == z3.unsat:
+            raise DeclarationError("the theory has no possible world where these bets are active")
+        m = opt.model()
+        world = tuple(z3.is_true(m.eval(s.z3, model_completion=True)) for s in self.sentences)
+        value = sum((w for k, w in weights.items() if world[k]), Fraction(0))
+        return value, world
+
+    # plumbing ---------------------------------------------------------------------------
+    def _tick(self) -> None:
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise OutOfTime
+
+    def _set_timeout(self, s: z3.Solver | z3.Optimize) -> None:
+        if self.deadline is not None:
+            s.set("timeout", max(1, int(1000 * (self.deadline - time.monotonic()))))
+
+    def _unknown(self, s: z3.Solver | z3.Optimize, what: str, rlimit: int | None = None):
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            raise OutOfTime
+        raise SolverUnknownError(f"z3 could not decide {what} within rlimit={rlimit or self.theory.rlimit}",
+                                 s.reason_unknown())
