@@ -532,7 +532,9 @@ def _run_layer(layer: _Layer, *, stop_at_first: bool, progress) -> dict:
             stakes = _round_stakes(x, grid)
             exact, exact_const = layer.linear(stakes)
             known, _ = layer.known_minimum(exact, exact_const)
-            if added and not (stop_at_first and known > 0):
+            # certify as soon as the rounded stakes look like a Dutch book (in "optimal" mode
+            # too, for the first one: a certified book survives a later z3 resource limit)
+            if added and not (known > 0 and (stop_at_first or layer.best_book is None)):
                 continue
             # exact: the world where the rounded book pays least (z3 MaxSAT)
             value, world = search.minimum(dict(enumerate(exact)))
