@@ -22,6 +22,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/coherence.py
+	$(BIN)/python benchmarks/markets.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,1 +1,93 @@
-"""deepmarkets.beliefs: markets, securities, market makers, books and scoring rules."""
+"""deepmarkets.beliefs: markets, securities, market makers, books, scoring rules and arbitrage-free pricing.
+
+Prices are beliefs. A :class:`Market` declares securities on sentences of
+:mod:`deepmarkets.logic`, an outcome theory and a cost-function market maker
+(:class:`LMSR`, :class:`LSLMSR`, :class:`Quadratic` or any sympy cost with
+:class:`MarketMaker`); the prices are the gradient of the cost, and
+:meth:`MarketMaker.verify` proves the maker's properties with sympy. A :class:`Book`
+is a validated table of trades or reports; :func:`replay` runs a trades book through
+a market and settles it. :class:`ArbitrageFreeMarket` keeps the quotes of a
+combinatorial market coherent by projecting them onto the marginal polytope.
+
+The modules are
+
+==========================================  ==============================================
+:mod:`deepmarkets.beliefs.makers`           cost-function market makers and their proofs
+:mod:`deepmarkets.beliefs.scoring`          scoring rules, properness, market scoring rules
+:mod:`deepmarkets.beliefs.market`           declaring a market (``with Market(...):``)
+:mod:`deepmarkets.beliefs.book`             books of trades or reports (CSV, Parquet, JSONL)
+:mod:`deepmarkets.beliefs.replay`           replaying and settling a book
+:mod:`deepmarkets.beliefs.arbitrage`        arbitrage-free pricing on combinatorial spaces
+:mod:`deepmarkets.beliefs.io`               atomic file writes
+==========================================  ==============================================
+
+``from deepmarkets.beliefs import replay`` is the function; the module is
+``deepmarkets.beliefs.replay`` (import names from it explicitly).
+
+Examples
+--------
+>>> from deepmarkets.beliefs import LMSR, Market, contract
+>>> with Market("coin", maker=LMSR(b=1.0)) as m:
+...     _ = contract("heads")
+...     _ = contract("~heads", name="tails")
+>>> m.prices().tolist()
+[0.5, 0.5]
+"""
+
+from __future__ import annotations
+
+from deepmarkets.beliefs.arbitrage import (
+    ArbitrageFreeMarket,
+    Projection,
+    QuoteCertificate,
+    TradeRecord,
+    exact_projection,
+    project,
+    world_lmsr_prices,
+)
+from deepmarkets.beliefs.book import Book
+from deepmarkets.beliefs.io import atomic_path, atomic_write
+from deepmarkets.beliefs.makers import LMSR, LSLMSR, MakerReport, MarketMaker, PricePath, PropertyCheck, Quadratic
+from deepmarkets.beliefs.market import Market, Security, conditional, contract, current_market, index
+from deepmarkets.beliefs.replay import Replay, replay
+from deepmarkets.beliefs.scoring import LogScore, QuadraticScore, ScoringRule, SphericalScore, is_proper, msr_payout
+
+__all__ = [
+    # makers
+    "MarketMaker",
+    "LMSR",
+    "LSLMSR",
+    "Quadratic",
+    "MakerReport",
+    "PropertyCheck",
+    "PricePath",
+    # scoring rules
+    "ScoringRule",
+    "LogScore",
+    "QuadraticScore",
+    "SphericalScore",
+    "is_proper",
+    "msr_payout",
+    # markets
+    "Market",
+    "Security",
+    "contract",
+    "conditional",
+    "index",
+    "current_market",
+    # books and replay
+    "Book",
+    "Replay",
+    "replay",
+    # arbitrage-free pricing
+    "ArbitrageFreeMarket",
+    "Projection",
+    "QuoteCertificate",
+    "TradeRecord",
+    "project",
+    "exact_projection",
+    "world_lmsr_prices",
+    # files
+    "atomic_write",
+    "atomic_path",
+]

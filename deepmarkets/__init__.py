@@ -3,6 +3,15 @@
 The facade re-exports the public API lazily so that ``import deepmarkets`` and
 the command line start fast; the heavy work lives in ``deepmarkets.logic``,
 ``deepmarkets.beliefs`` and ``deepmarkets.models``.
+
+Examples
+--------
+>>> import deepmarkets
+>>> with deepmarkets.Market("coin", maker=deepmarkets.LMSR(b=1.0)) as m:
+...     _ = deepmarkets.contract("heads")
+...     _ = deepmarkets.contract("~heads", name="tails")
+>>> round(m.trade("heads", 1.0), 6)     # log((e + 1) / 2)
+0.620115
 """
 
 from __future__ import annotations
@@ -43,6 +52,21 @@ _LAZY = {
     "CoherenceReport": "deepmarkets.logic",
     "DutchBook": "deepmarkets.logic",
     "Verdict": "deepmarkets.logic",
+    "Market": "deepmarkets.beliefs",
+    "contract": "deepmarkets.beliefs",
+    "conditional": "deepmarkets.beliefs",
+    "MarketMaker": "deepmarkets.beliefs",
+    "LMSR": "deepmarkets.beliefs",
+    "LSLMSR": "deepmarkets.beliefs",
+    "Quadratic": "deepmarkets.beliefs",
+    "LogScore": "deepmarkets.beliefs",
+    "QuadraticScore": "deepmarkets.beliefs",
+    "SphericalScore": "deepmarkets.beliefs",
+    "Book": "deepmarkets.beliefs",
+    "replay": "deepmarkets.beliefs",
+    "Replay": "deepmarkets.beliefs",
+    "ArbitrageFreeMarket": "deepmarkets.beliefs",
+    "project": "deepmarkets.beliefs",
 }
 
 __all__ = [

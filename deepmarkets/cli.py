@@ -1,20 +1,30 @@
-"""Command line: ``deepmarkets check``, ``deepmarkets demo``.
+"""Command line: ``deepmarkets check``, ``deepmarkets replay``, ``deepmarkets demo``.
 
-Heavy modules (z3, scipy) are imported inside the commands so ``--help`` is instant.
+Heavy modules (z3, scipy, sympy, pandas, matplotlib) are imported inside the commands so
+``--help`` is instant.
 Exit codes of ``check``: 0 coherent, 1 incoherent, 3 unknown, 2 bad input.
+Exit codes of ``replay``: 0 replayed (every recorded price matches), 1 replayed but some
+recorded prices differ from the replay, 3 z3 could not decide, 2 bad input.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import sys
+from pathlib import Path
 
 import click
 
-from deepmarkets.errors import DeepMarketsError
+from deepmarkets.errors import DeclarationError, DeepMarketsError, SolverUnknownError
 
 EXIT_CODES = {"coherent": 0, "incoherent": 1, "unknown": 3}
 BAD_INPUT = 2
+#: Exit status of ``replay`` when recorded prices differ from the replayed ones.
+PRICE_MISMATCH = 1
+UNDECIDED = 3
+#: Mismatching trades listed in the text report.
+SHOWN_MISMATCHES = 10
 
 
 class _Group(click.Group):
@@ -28,7 +38,8 @@ class _Group(click.Group):
 def cli() -> None:
     """deepmarkets: markets as models of intelligence.
 
-    Check quoted prices for coherence and find Dutch books.
+    Check quoted prices for coherence and find Dutch books; replay books of trades
+    through a declared market.
     """
 
 
@@ -67,10 +78,152 @@ def check(prices_csv: str, theory_txt: str | None, as_json: bool, first: bool, t
     sys.exit(EXIT_CODES[report.verdict.value])
 
 
+@cli.command("replay")
+@click.argument("book_path", metavar="BOOK", type=click.Path(dir_okay=False))
+@click.option("--market", "market_toml", required=True, type=click.Path(dir_okay=False),
+              help="The market declaration (TOML: name, theory, [maker], [[securities]]).")
+@click.option("--world", "world", metavar="WORLD",
+              help="What happened, to settle the book: a file of facts (one sentence per line, # comments) "
+              "or the name of an outcome.")
+@click.option("--json", "as_json", is_flag=True, help="Print the replay's to_dict() as JSON.")
+@click.option("--plot", "plot_png", type=click.Path(dir_okay=False),
+              help="Write the price path of every security to this PNG file.")
+@click.option("--price-tol", type=float, default=1e-6, show_default=True,
+              help="Recorded and replayed prices per unit further apart than this are mismatches.")
+def replay_command(book_path: str, market_toml: str, world: str | None, as_json: bool, plot_png: str | None,
+                   price_tol: float) -> None:
+    """Replay the trades in BOOK (CSV, Parquet or JSON lines) through the market maker of MARKET.toml.
+
+    Prints each trader's cash, payout and profit (given --world), the final prices, the
+    maker's revenue and loss, and the trades whose recorded price differs from the replay.
+
+    Exit status: 0 replayed, 1 some recorded prices differ from the replay, 3 z3 could
+    not decide, 2 bad input (nothing is written).
+    """
+    if not (math.isfinite(price_tol) and price_tol >= 0):
+        _fail(f"--price-tol {price_tol!r}: expected a finite number >= 0, e.g. 1e-6")
+    if plot_png is not None and Path(plot_png).suffix.lower() != ".png":
+        _fail(f"--plot {plot_png}: the plot is written as PNG; give a file name ending in .png")
+
+    from deepmarkets.beliefs.book import Book
+    from deepmarkets.beliefs.market import Market
+    from deepmarkets.beliefs.replay import replay
+
+    try:
+        market = _named(market_toml, Market.from_toml, market_toml)
+        book = Book.read(book_path, kind="trades")
+        truth = _world(world, market)
+        result = replay(book, market, truth, price_tol=price_tol)
+        if plot_png is not None:
+            _write_plot(result, plot_png)
+    except SolverUnknownError as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(UNDECIDED)
+    except DeepMarketsError as err:
+        _fail(str(err))
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2))
+    else:
+        click.echo(_replay_report(result, market, book, price_tol, plot_png))
+    sys.exit(PRICE_MISMATCH if result.mismatches else 0)
+
+
+def _world(world: str | None, market):
+    """A world for :func:`replay`: a facts file, or an outcome's name when no such file exists."""
+    if world is None:
+        return None
+    path = Path(world)
+    if path.is_file():
+        _named(world, market.outcome_truth, path)  # checked here so that the message names the file
+        return path
+    if world in market.outcomes:
+        return world
+    if path.is_dir():
+        _fail(f"--world {world}: is a folder; give a file of facts (one sentence per line) or an outcome name")
+    _fail(
+        f"--world {world}: no such world file, and not an outcome of market {market.name!r} "
+        f"({', '.join(market.outcomes)}); give a file of facts (one sentence per line) or an outcome name"
+    )
+
+
+def _named(path: str, fn, *args):
+    """``fn(*args)``, with a DeclarationError's message prefixed by ``path`` when it does not name it."""
+    try:
+        return fn(*args)
+    except SolverUnknownError:
+        raise
+    except DeclarationError as err:
+        message = str(err)
+        if message.startswith(str(path)):
+            raise
+        raise DeclarationError(f"{path}: {message}") from None
+
+
+def _write_plot(result, path: str) -> None:
+    from deepmarkets.beliefs.io import atomic_write
+
+    fig = result.plot_prices()
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight"))
+
+
+def _fmt(value: float) -> str:
+    return "-" if value != value else f"{value:.6g}"
+
+
+def _columns(header: list[str], rows: list[list[str]], left: int = 1) -> list[str]:
+    """Rows of text cells aligned under a header; the first ``left`` columns are left-aligned."""
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.ljust(w) if i < left else c.rjust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
+
+    return [line(header), *(line(r) for r in rows)]
+
+
+def _replay_report(result, market, book, price_tol: float, plot_png: str | None) -> str:
+    traders = result.traders
+    settled = result.outcome is not None
+    head = f"replay of {len(result.trades)} trades on market {result.market!r} ({market.maker!r})"
+    lines = [head + (f"; outcome: {result.outcome}" if settled else "; not settled (give --world to settle)"), ""]
+    rows = [[str(name), str(int(r["trades"])), _fmt(r["cash"]), _fmt(r["payout"]), _fmt(r["pnl"])]
+            for name, r in traders.iterrows()]
+    rows.append(["total", str(len(result.trades)), _fmt(traders["cash"].sum()),
+                 _fmt(traders["payout"].sum(min_count=1)), _fmt(traders["pnl"].sum(min_count=1))])
+    lines += _columns(["trader", "trades", "cash", "payout", "pnl"], rows)
+    lines += ["", "final prices"]
+    start, final = result.prices.iloc[0], result.prices.iloc[-1]
+    lines += _columns(["security", "start", "final"],
+                      [[str(k), f"{start[k]:.6g}", f"{final[k]:.6g}"] for k in result.prices.columns])
+    lines.append("")
+    lines.append(f"maker revenue (C(q_T) - C(q_0)): {result.maker_revenue:.6g}")
+    if settled:
+        lines.append(f"maker loss (payout - revenue): {result.maker_loss:.6g}  (the traders' total pnl)")
+    trades = result.trades
+    if result.mismatches:
+        bad = [i for i, flag in enumerate(trades["price_mismatch"].to_numpy()) if flag]
+        lines += ["", f"price mismatches: {result.mismatches} of {len(trades)} trades recorded a price per unit "
+                  f"more than {price_tol:g} away from the replay"]
+        recorded, replayed = trades["recorded_price"].to_numpy(), trades["replayed_price"].to_numpy()
+        rows = [[book.row_origin(i), str(trades["trader"].iloc[i]), str(trades["security"].iloc[i]),
+                 f"{trades['quantity'].iloc[i]:g}", f"{recorded[i]:.10g}", f"{replayed[i]:.10g}",
+                 f"{recorded[i] - replayed[i]:+.3g}"] for i in bad[:SHOWN_MISMATCHES]]
+        lines += _columns(["row", "trader", "security", "quantity", "recorded", "replayed", "difference"], rows,
+                          left=3)
+        if len(bad) > SHOWN_MISMATCHES:
+            lines.append(f"... and {len(bad) - SHOWN_MISMATCHES} more")
+    else:
+        recorded = int((~trades["recorded_price"].isna()).sum())
+        lines += ["", f"price mismatches: none ({recorded} recorded price(s) checked, tolerance {price_tol:g})"]
+    if plot_png is not None:
+        lines.append(f"price paths written to {plot_png}")
+    return "\n".join(lines)
+
+
 @cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Print the reports as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the coherence reports as JSON (and nothing else).")
 def demo(as_json: bool) -> None:
-    """Run the built-in examples: an overpriced field of candidates and a logically related pair."""
+    """Run the built-in examples: coherence and Dutch books, a declared market replayed, arbitrage-free prices."""
     from deepmarkets.demo import run_demo
 
     run_demo(as_json=as_json)

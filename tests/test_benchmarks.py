@@ -34,3 +34,35 @@ def test_coherence_benchmark_smoke(tmp_path):
     assert data["part_a"]["rows"] and data["part_b"]["rows"]
     assert all(r["agree"] and r["profit_ok"] for r in data["part_a"]["runs"])
     assert not any(r["certificate"].startswith("CERT-INVALID") for r in data["part_b"]["runs"])
+
+
+MARKETS_SCRIPT = SCRIPT.parent / "markets.py"
+
+
+@pytest.mark.slow
+def test_markets_benchmark_smoke(tmp_path):
+    out_json = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [sys.executable, str(MARKETS_SCRIPT), "--smoke", "--quiet", "--json", str(out_json)],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )
+    out = proc.stdout
+    assert proc.returncode == 0, f"exit {proc.returncode}\nstdout:\n{out}\nstderr:\n{proc.stderr}"
+    for text in ("python", "cpu_count", "date",
+                 "Part A: replaying", "ours s", "loop s", "loop/ours", "target", "result",
+                 "replay(book, market, world)", "maker.price_path(q0, deltas)",
+                 "Part B: per-trade latency", "ours/trade", "exact/trade", "exact/ours", "max |dmu|", "agree"):
+        assert text in out, f"{text!r} missing from the output:\n{out}"
+    assert "DISAGREE" not in out and "NOT CERTIFIED" not in out
+    assert "Part C" not in out  # the acceptance run is for the full benchmark only
+    data = json.loads(out_json.read_text())
+    a = data["part_a"]
+    assert a["agree"] and a["loop_trades"] == a["n_trades"] == 20_000
+    assert max(a["relative_cost_differences"].values()) <= 1e-6
+    assert a["loop_total_cost"] == pytest.approx(a["replay_total_cost"], rel=1e-9)
+    assert {r["method"] for r in a["rows"]} == {"replay(book, market, world)", "maker.price_path(q0, deltas)"}
+    assert all(r["result"] in ("PASS", "FAIL") and r["ratio"] > 0 for r in a["rows"])
+    rows = data["part_b"]["rows"]
+    assert [r["n_atoms"] for r in rows] == [6, 10]
+    assert all(r["agree"] and r["compared"] > 0 for r in rows)
+    assert all(r["max_abs_mu_difference"] <= r["error_bound"] for r in rows)

@@ -15,7 +15,20 @@ MODULES = [
     "deepmarkets.logic.coherence",
     "deepmarkets.logic.parse",
     "deepmarkets.logic.sympy_bridge",
+    "deepmarkets",
+    "deepmarkets.demo",
+    "deepmarkets.beliefs",
+    "deepmarkets.beliefs.makers",
+    "deepmarkets.beliefs.scoring",
+    "deepmarkets.beliefs.market",
+    "deepmarkets.beliefs.book",
+    "deepmarkets.beliefs.replay",
+    "deepmarkets.beliefs.io",
+    "deepmarkets.beliefs.arbitrage",
 ]
+
+#: Modules that ``deepmarkets --help`` must not import (it should start in well under a second).
+HEAVY = ["z3", "scipy", "sympy", "pandas", "matplotlib", "pyarrow", "pymc", "arviz"]
 
 
 @pytest.mark.parametrize("name", ["logic", "beliefs", "models"])
@@ -35,6 +48,52 @@ def test_facade_is_lazy_and_complete(tmp_path):
 
     for name in deepmarkets.__all__:
         assert getattr(deepmarkets, name) is not None
+
+
+def test_help_imports_no_heavy_module(tmp_path):
+    code = (
+        "import sys\n"
+        "from deepmarkets.cli import main\n"
+        "assert main(['--help']) == 0\n"
+        "assert main(['replay', '--help']) == 0\n"
+        f"heavy = [m for m in {HEAVY!r} if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "replay" in proc.stdout and "--market" in proc.stdout
+
+
+def test_beliefs_exports():
+    import deepmarkets
+    import deepmarkets.beliefs as beliefs
+    arbitrage, book, makers, market, replay, scoring = (
+        importlib.import_module(f"deepmarkets.beliefs.{m}")
+        for m in ("arbitrage", "book", "makers", "market", "replay", "scoring")
+    )
+    homes = {"Market": market, "contract": market, "conditional": market, "index": market, "LMSR": makers,
+             "LSLMSR": makers, "Quadratic": makers, "MarketMaker": makers, "LogScore": scoring, "Book": book,
+             "replay": replay, "Replay": replay, "ArbitrageFreeMarket": arbitrage, "project": arbitrage}
+    for name, module in homes.items():
+        assert getattr(beliefs, name) is getattr(module, name), name
+        assert name in beliefs.__all__, name
+    assert len(set(beliefs.__all__)) == len(beliefs.__all__)
+    for name in beliefs.__all__:
+        assert getattr(beliefs, name).__module__.startswith("deepmarkets.beliefs."), name
+    # the function, not the module of the same name, whatever was imported first
+    assert callable(beliefs.replay) and beliefs.replay.__name__ == "replay"
+    # the facade hands out the same objects
+    for name in ("Market", "LMSR", "LSLMSR", "Quadratic", "MarketMaker", "Book", "replay", "ArbitrageFreeMarket"):
+        assert name in deepmarkets.__all__ and getattr(deepmarkets, name) is getattr(beliefs, name), name
+
+
+def test_beliefs_do_not_import_inference_libraries(tmp_path):
+    code = (
+        "import sys, deepmarkets.beliefs; "
+        "bad = [m for m in ('pymc', 'arviz', 'matplotlib') if m in sys.modules]; assert not bad, bad"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
 
 
 @pytest.mark.parametrize("name", MODULES)

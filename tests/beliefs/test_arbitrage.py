@@ -1,0 +1,358 @@
+"""Arbitrage-free pricing: closed forms, brute force over worlds, exact certificates, bad input."""
+
+from __future__ import annotations
+
+import doctest
+import itertools
+import json
+import math
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy.optimize import minimize
+
+import deepmarkets.beliefs.arbitrage as arbitrage
+from deepmarkets.beliefs.arbitrage import (
+    ArbitrageFreeMarket,
+    exact_projection,
+    project,
+    world_lmsr_prices,
+)
+from deepmarkets.errors import DeclarationError
+from deepmarkets.logic import Theory, Verdict, atoms, check_coherence
+from deepmarkets.logic.testing import possible_truth_table, random_cnf_instance
+
+PROPERTY = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+# ---------------------------------------------------------------------------
+# independent reference formulas (written out here, not taken from the module)
+# ---------------------------------------------------------------------------
+def binary_cost(q: float, b: float) -> float:
+    """The binary LMSR cost ``b log(1 + exp(q / b))``."""
+    return b * float(np.logaddexp(0.0, q / b))
+
+
+def kl(mu: np.ndarray, p: np.ndarray, b: float) -> float:
+    """``b * sum KL(mu_i || p_i)`` for interior ``mu``."""
+    mu, p = np.asarray(mu, dtype=float), np.asarray(p, dtype=float)
+    return b * float(np.sum(mu * np.log(mu / p) + (1 - mu) * np.log((1 - mu) / (1 - p))))
+
+
+def trade_payoff(delta, p, b, world) -> float:
+    """Payoff of buying ``delta`` shares from independent binary LMSRs quoting ``p``, in ``world``."""
+    q = b * np.log(np.asarray(p) / (1 - np.asarray(p)))
+    return sum(d * float(v) - (binary_cost(qi + d, b) - binary_cost(qi, b))
+               for d, qi, v in zip(delta, q, world, strict=True))
+
+
+def scipy_projection(p, table, b=1.0) -> np.ndarray:
+    """The projection by SLSQP over distributions on the distinct rows of a truth table."""
+    rows = np.unique(np.asarray(table, dtype=float), axis=0)
+    p = np.asarray(p, dtype=float)
+    k = len(rows)
+
+    def objective(x):
+        mu = np.clip(x @ rows, 1e-12, 1 - 1e-12)
+        grad = rows @ (b * (np.log(mu / (1 - mu)) - np.log(p / (1 - p))))
+        return kl(mu, p, b), grad
+
+    res = minimize(objective, np.full(k, 1.0 / k), jac=True, method="SLSQP", bounds=[(0, 1)] * k,
+                   constraints=[{"type": "eq", "fun": lambda x: x.sum() - 1, "jac": lambda x: np.ones_like(x)}],
+                   options={"ftol": 1e-16, "maxiter": 5000})
+    return res.x @ rows
+
+
+def brute_gap(result, table) -> float:
+    """Frank–Wolfe gap of a projection, minimised over every row of an explicit truth table."""
+    free = np.isfinite(result.arbitrage)
+    g = result.arbitrage[free]
+    values = np.asarray(table, dtype=float)[:, free] @ g
+    return float(g @ result.mu[free] - values.min())
+
+
+# ---------------------------------------------------------------------------
+# closed form
+# ---------------------------------------------------------------------------
+def test_closed_form_three_securities():
+    a, b = atoms("a b")
+    p = np.array([0.6, 0.7, 0.2])
+    r = project(p, [a, b, a & b])
+    assert r.converged
+    np.testing.assert_allclose(r.mu, [0.561215, 0.665506, 0.226720], atol=1e-6)
+    assert r.divergence == pytest.approx(0.0080409, abs=1e-6)
+    assert r.divergence == pytest.approx(kl(r.mu, p, 1.0), abs=1e-14)
+    assert r.gap < 1e-12
+    # the arbitrage trade moves each binary LMSR from p to mu
+    np.testing.assert_allclose(r.arbitrage, np.log(r.mu / (1 - r.mu)) - np.log(p / (1 - p)), atol=1e-12)
+    # ... and earns at least the divergence in every one of the four worlds (brute force)
+    worlds = [(x, y, x and y) for x, y in itertools.product([False, True], repeat=2)]
+    payoffs = [trade_payoff(r.arbitrage, p, 1.0, w) for w in worlds]
+    assert min(payoffs) >= r.divergence - r.gap - 1e-12
+    assert min(payoffs) == pytest.approx(r.guaranteed_profit, abs=1e-12)
+    assert r.guaranteed_profit == pytest.approx(r.divergence - r.gap, abs=1e-12)
+    # the worlds of the active set are possible and their exact mixture is exactly the quote
+    assert sum(r.weights) == 1 and all(w > 0 for w in r.weights)
+    for i in range(3):
+        assert sum(w for w, world in zip(r.weights, r.worlds, strict=True) if world[i]) == r.mu_exact[i]
+    assert all(world[2] == (world[0] and world[1]) for world in r.worlds)
+
+
+def test_closed_form_is_certified_coherent_and_matches_scipy():
+    a, b = atoms("a b")
+    r = project([0.6, 0.7, 0.2], [a, b, a & b])
+    report = check_coherence(list(zip([a, b, a & b], r.mu_exact, strict=True)))
+    assert report.verdict is Verdict.COHERENT
+    np.testing.assert_allclose(scipy_projection([0.6, 0.7, 0.2], [[0, 0, 0], [1, 0, 0], [0, 1, 0], [1, 1, 1]]),
+                               r.mu, atol=1e-6)
+
+
+def test_liquidity_scales_the_divergence_not_the_projection():
+    a, b, c = atoms("a b c")
+    sents = [a, b, c, a | b, b & c]
+    p = [0.3, 0.8, 0.5, 0.2, 0.7]
+    r1, r3 = project(p, sents), project(p, sents, b=3.0)
+    np.testing.assert_allclose(r1.mu, r3.mu, atol=1e-9)
+    assert r3.divergence == pytest.approx(3 * r1.divergence, rel=1e-9)
+    np.testing.assert_allclose(r3.arbitrage, 3 * r1.arbitrage, rtol=1e-7)
+
+
+def test_coherent_prices_project_to_themselves():
+    a, b = atoms("a b")
+    p = [0.6, 0.7, 0.4]  # P(a & b) = 0.4 is within [0.3, 0.6]: coherent, and interior
+    r = project(p, [a, b, a & b])
+    np.testing.assert_allclose(r.mu, p, atol=1e-9)
+    assert r.divergence < 1e-15 and abs(r.guaranteed_profit) < 1e-12
+
+
+def test_entailed_and_impossible_sentences_are_fixed():
+    a, b = atoms("a b")
+    theory = Theory([a.implies(b)])
+    sents = [a, b, a & ~b, ~a | b]  # a & ~b is impossible, ~a | b entailed
+    p = np.array([0.5, 0.4, 0.3, 0.6])
+    r = project(p, sents, theory)
+    assert r.impossible == (2,) and r.entailed == (3,)
+    assert r.mu[2] == 0 and r.mu[3] == 1 and r.mu_exact[2] == 0 and r.mu_exact[3] == 1
+    assert r.arbitrage[2] == -math.inf and r.arbitrage[3] == math.inf
+    # the free part: a -> b, with independent prices 0.5 and 0.4 (incoherent: P(a) > P(b))
+    e = exact_projection(p, sents, theory)
+    np.testing.assert_allclose(r.mu, e.mu, atol=1e-9)
+    fixed = math.log(1 / 0.7) + math.log(1 / 0.6)  # KL(0 || 0.3) + KL(1 || 0.6)
+    assert r.divergence == pytest.approx(kl(r.mu[:2], p[:2], 1.0) + fixed, abs=1e-12)
+    # profit: the limit payoff of the fixed legs plus the free legs, in each of the three worlds
+    for x, y in [(False, False), (False, True), (True, True)]:
+        free = trade_payoff(r.arbitrage[:2], p[:2], 1.0, (x, y))
+        assert r.payoff((x, y, False, True)) == pytest.approx(free + fixed, abs=1e-12)
+        assert free + fixed >= r.divergence - r.gap - 1e-12
+    assert r.guaranteed_profit == pytest.approx(r.divergence - r.gap, abs=1e-12)
+
+
+def test_only_fixed_sentences():
+    a, = atoms("a")
+    r = project([0.3, 0.9], [a | ~a, a & ~a])
+    assert r.mu.tolist() == [1.0, 0.0] and r.iterations == 0
+    assert r.divergence == pytest.approx(math.log(1 / 0.3) + math.log(1 / 0.1), abs=1e-12)
+    assert r.guaranteed_profit == pytest.approx(r.divergence, abs=1e-12)
+    assert r.worlds == ((True, False),) and r.weights == (Fraction(1),)
+
+
+# ---------------------------------------------------------------------------
+# brute force over worlds
+# ---------------------------------------------------------------------------
+@PROPERTY
+@given(seed=st.integers(0, 10_000), n_atoms=st.integers(3, 8), n_sents=st.integers(2, 7),
+       b=st.sampled_from([0.5, 1.0, 4.0]))
+def test_profit_property_random_incoherent_prices(seed, n_atoms, n_sents, b):
+    inst = random_cnf_instance(n_atoms, n_sents, coherent=False, rng=seed)
+    prices = np.clip(np.asarray(inst.prices), 0.02, 0.98)
+    r = project(prices, inst.sentences, inst.theory, b=b, rng=seed)
+    table = possible_truth_table(list(inst.sentences), inst.theory)
+    assert r.converged
+    payoffs = [r.payoff(row) for row in table]
+    assert min(payoffs) >= r.divergence - r.gap - 1e-9
+    assert min(payoffs) == pytest.approx(r.guaranteed_profit, abs=1e-9)
+    assert brute_gap(r, table) <= r.gap + 1e-12
+    e = exact_projection(prices, inst.sentences, inst.theory, b, table=table)
+    np.testing.assert_allclose(r.mu, e.mu, atol=1e-6)
+    assert r.divergence == pytest.approx(e.divergence, abs=1e-9)
+
+
+@settings(max_examples=8, deadline=None)
+@given(seed=st.integers(0, 10_000), n_atoms=st.integers(2, 5), n_sents=st.integers(2, 5))
+def test_exact_projection_is_optimal_and_matches_scipy(seed, n_atoms, n_sents):
+    inst = random_cnf_instance(n_atoms, n_sents, coherent=False, rng=seed)
+    prices = np.clip(np.asarray(inst.prices), 0.05, 0.95)
+    table = possible_truth_table(list(inst.sentences), inst.theory)
+    e = exact_projection(prices, inst.sentences, inst.theory)
+    assert brute_gap(e, table) < 1e-12
+    free = np.isfinite(e.arbitrage)
+    np.testing.assert_allclose(e.mu[free], scipy_projection(prices[free], table[:, free]), atol=1e-6)
+
+
+def test_world_lmsr_prices_closed_form():
+    a, b = atoms("a b")
+    q = np.array([0.4, -1.2, 2.0])
+    worlds = [(0, 0, 0), (1, 0, 0), (0, 1, 0), (1, 1, 1)]
+    weights = np.array([math.exp(np.dot(q, w) / 2.0) for w in worlds])
+    expected = (weights / weights.sum()) @ np.array(worlds, dtype=float)
+    np.testing.assert_allclose(world_lmsr_prices(q, [a, b, a & b], b=2.0), expected, rtol=1e-12)
+    # a theory removes worlds: with a -> b the assignment (a, ~b) is gone
+    kept = [0, 2, 3]
+    expected = (weights[kept] / weights[kept].sum()) @ np.array(worlds, dtype=float)[kept]
+    np.testing.assert_allclose(world_lmsr_prices(q, [a, b, a & b], Theory([a.implies(b)]), 2.0), expected,
+                               rtol=1e-12)
+    # prices are coherent by construction: the world LMSR quotes are in the marginal polytope
+    prices = world_lmsr_prices(q, [a, b, a & b])
+    assert project(prices, [a, b, a & b]).divergence < 1e-12
+
+
+# ---------------------------------------------------------------------------
+# the market
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("seed", [3, 8])
+def test_market_random_trades_certified_and_exact(seed):
+    inst = random_cnf_instance(12, 12, coherent=False, rng=seed)
+    rng = np.random.default_rng(seed)
+    market = ArbitrageFreeMarket(inst.sentences, inst.theory, prices=rng.uniform(0.2, 0.8, 12), rng=seed)
+    table = possible_truth_table(list(inst.sentences), inst.theory)
+    for _ in range(30):
+        i, x = int(rng.integers(12)), float(rng.uniform(-1, 1))
+        q = market.state
+        before = market.prices
+        cost = market.trade(i, x)
+        if math.isfinite(q[i]):
+            assert cost == pytest.approx(binary_cost(q[i] + x, 1.0) - binary_cost(q[i], 1.0), abs=1e-12)
+            # the projection is the gradient of a convex function: buying never lowers the quote
+            assert (market.prices[i] - before[i]) * x >= -1e-9
+        else:
+            assert cost == pytest.approx(x if q[i] > 0 else 0.0)
+        # exactly coherent: an exact mixture of possible worlds, certified by check_coherence
+        assert market.certificate().verify()
+        assert market.check().verdict is Verdict.COHERENT
+        # and the right quote: the exact projection of the post-trade independent prices
+        q[i] += x
+        finite = np.isfinite(q)
+        p = np.where(finite, 1 / (1 + np.exp(-np.where(finite, q, 0.0))), 0.5)
+        exact = exact_projection(p, inst.sentences, inst.theory, table=table)
+        np.testing.assert_allclose(market.prices, exact.mu, atol=1e-6)
+        last = market.history[-1]
+        assert last.guaranteed_profit >= last.divergence - last.gap - 1e-9
+    # warm starts: a trade usually needs one or two oracle calls
+    assert np.median([h.oracle_calls for h in market.history]) <= 2
+    assert market.certificate().verify(inst.theory)
+
+
+def test_market_quotes_respect_the_theory():
+    a, b, c = atoms("a b c")
+    theory = Theory([a.implies(b), b.implies(c)])
+    m = ArbitrageFreeMarket([a, b, c, a & c], theory, b=2.0)
+    for sec, x in [(0, 5.0), (c, -3.0), (a & c, -4.0), (1, 2.5)]:
+        m.trade(sec, x)
+        pa, pb, pc, pac = m.prices_exact
+        assert pa <= pb <= pc and pac == pa  # a -> b -> c, and a & c is a
+    assert m.index(a & c) == 3 and m.price(a) == pytest.approx(float(m.prices_exact[0]))
+    assert m.check().verdict is Verdict.COHERENT
+    assert m.cash == pytest.approx(sum(h.cost for h in m.history))
+    d = m.to_dict()
+    assert d["trades"] == 4 and json.dumps(d) and json.dumps(m.history[0].to_dict())
+    assert "ArbitrageFreeMarket(4 securities" in repr(m) and "TradeRecord(buy 5" in repr(m.history[0])
+
+
+def test_entailed_security_trades_at_one():
+    a, = atoms("a")
+    m = ArbitrageFreeMarket([a, a | ~a])
+    assert m.prices[1] == 1.0 and math.isinf(m.state[1])
+    assert m.trade(1, 3.0) == pytest.approx(3.0)
+    assert m.prices[1] == 1.0 and m.history[-1].oracle_calls == 0
+
+
+def test_extreme_trades_keep_exact_certificates():
+    inst = random_cnf_instance(8, 8, coherent=False, rng=11)
+    rng = np.random.default_rng(11)
+    m = ArbitrageFreeMarket(inst.sentences, inst.theory, rng=0)
+    table = possible_truth_table(list(inst.sentences), inst.theory)
+    for _ in range(12):
+        m.trade(int(rng.integers(8)), float(rng.normal(0, 8)))
+        cert = m.certificate()
+        assert cert.verify()
+        assert all(any(row.tolist() == list(w) for row in table) for w in cert.worlds)
+        assert m.history[-1].status == "converged"
+
+
+def test_projection_result_objects():
+    a, b = atoms("a b")
+    r = project([0.6, 0.7, 0.2], [a, b, a & b])
+    d = r.to_dict()
+    assert json.dumps(d) and d["status"] == "converged" and len(d["worlds"]) == len(d["weights_exact"])
+    assert sum(Fraction(w) for w in d["weights_exact"]) == 1
+    text = repr(r)
+    assert text.startswith("Projection(mu=[0.561215, 0.665506, 0.22672]") and "converged" in text
+    assert r.error_bound == pytest.approx(math.sqrt(r.gap / 2))
+
+
+# ---------------------------------------------------------------------------
+# bad input
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("prices, match", [
+    ([0.5, 1.0], "strictly between 0 and 1"),
+    ([0.0, 0.5], "strictly between 0 and 1"),
+    ([0.5, float("nan")], "not be NaN"),
+    ([0.5, -0.2], "strictly between"),
+    ([0.5], "2 sentences but 1 prices"),
+    (["x", 0.5], "numbers in"),
+])
+def test_bad_prices(prices, match):
+    a, b = atoms("a b")
+    with pytest.raises(DeclarationError, match=match):
+        project(prices, [a, b])
+
+
+@pytest.mark.parametrize("liquidity", [0, -1.0, float("nan"), float("inf"), "big", True])
+def test_bad_liquidity(liquidity):
+    a, = atoms("a")
+    with pytest.raises(DeclarationError, match="liquidity b"):
+        project([0.5], [a], b=liquidity)
+    with pytest.raises(DeclarationError, match="liquidity b"):
+        ArbitrageFreeMarket([a], b=liquidity)
+
+
+def test_bad_declarations():
+    a, b = atoms("a b")
+    with pytest.raises(DeclarationError, match="no securities"):
+        project([], [])
+    with pytest.raises(DeclarationError, match="no securities"):
+        ArbitrageFreeMarket([])
+    with pytest.raises(DeclarationError, match="no possible world"):
+        project([0.5], [a], Theory([a, ~a]))
+    with pytest.raises(DeclarationError, match="no possible world"):
+        ArbitrageFreeMarket([a, b], [b & ~b])
+    with pytest.raises(DeclarationError, match="tol"):
+        project([0.5], [a], tol=-1)
+    with pytest.raises(DeclarationError, match="max_iter"):
+        project([0.5], [a], max_iter=0)
+    with pytest.raises(DeclarationError, match="finite share counts"):
+        world_lmsr_prices([0.0, float("nan")], [a, b])
+
+
+def test_bad_trades():
+    a, b, c = atoms("a b c")
+    m = ArbitrageFreeMarket([a, b])
+    with pytest.raises(DeclarationError, match=r"unknown security index 2; the market has securities 0\.\.1"):
+        m.trade(2, 1.0)
+    with pytest.raises(DeclarationError, match="unknown security index -1"):
+        m.trade(-1, 1.0)
+    with pytest.raises(DeclarationError, match="unknown security c"):
+        m.trade(c, 1.0)
+    with pytest.raises(DeclarationError, match="finite number of shares"):
+        m.trade(0, float("nan"))
+    with pytest.raises(DeclarationError, match="number of shares"):
+        m.trade(0, "lots")
+    assert m.history == []
+
+
+def test_docstring_examples_run():
+    failures, tried = doctest.testmod(arbitrage, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert tried > 0 and failures == 0
