@@ -563,34 +563,38 @@ def _relative_correction(rows: list[list[int]], base: list[int], scale: int,
 
     ``x_j = base_j / scale`` are the weights; the corrected weights ``x_j (1 + f_j)`` then meet
     the constraints ``A x' = A x + rhs``. Scaling each weight by a small factor (not shifting it)
-    keeps tiny weights positive and equal weights equal. None when the constraints conflict.
+    keeps tiny weights positive and equal weights equal. Redundant rows are dropped first (a
+    pivoted QR in floating point); the answer is solved and re-checked in exact arithmetic
+    (python-flint). None when the constraints cannot all be met.
     """
-    r = len(rows)
-    gram = [[Fraction(sum(x * a * c for x, a, c in zip(base, rows[i], rows[k], strict=True) if a and c), scale)
-             for k in range(r)] for i in range(r)]
-    aug = [gram[i] + [Fraction(rhs[i])] for i in range(r)]
-    pivots = []
-    row = 0
-    for col in range(r):
-        piv = next((i for i in range(row, r) if aug[i][col] != 0), None)
-        if piv is None:
-            continue
-        aug[row], aug[piv] = aug[piv], aug[row]
-        p = aug[row][col]
-        aug[row] = [v / p for v in aug[row]]
-        for i in range(r):
-            if i != row and aug[i][col] != 0:
-                f = aug[i][col]
-                aug[i] = [v - f * w for v, w in zip(aug[i], aug[row], strict=True)]
-        pivots.append(col)
-        row += 1
-    if any(aug[i][r] != 0 for i in range(row, r)):
+    import flint
+    from scipy.linalg import qr
+
+    A = np.array(rows, dtype=np.int64)
+    if len(rows) > 1:
+        _, R, perm = qr(A.T.astype(float), mode="economic", pivoting=True)
+        diag = np.abs(np.diag(R))
+        keep = np.sort(perm[: int(np.sum(diag > 1e-9 * diag[0]))])
+    else:
+        keep = np.arange(1)
+    Ak = A[keep]
+    r, m = Ak.shape
+    a_mat = flint.fmpz_mat(r, m, [int(v) for v in Ak.ravel()])
+    dat = flint.fmpz_mat(m, r, [int(base[j]) * int(Ak[k, j]) for j in range(m) for k in range(r)])
+    gram = flint.fmpq_mat(a_mat * dat)  # scale * (A diag(x) A^T)
+    target = flint.fmpq_mat(r, 1, [flint.fmpq(rhs[k].numerator * scale, rhs[k].denominator) for k in keep])
+    try:
+        y = gram.solve(target)
+    except ZeroDivisionError:
         return None
-    y = [Fraction(0)] * r
-    for i, col in enumerate(pivots):
-        y[col] = aug[i][r]
-    return [sum((y[k] * rows[k][j] for k in range(r) if rows[k][j] and y[k]), Fraction(0))
-            for j in range(len(base))]
+    f = flint.fmpq_mat(a_mat.transpose()) * y
+    # every constraint, dropped ones included, must hold exactly
+    shift = flint.fmpq_mat(m, 1, [f[j, 0] * base[j] for j in range(m)])  # scale * x_j f_j
+    full = flint.fmpq_mat(flint.fmpz_mat(len(rows), m, [int(v) for v in A.ravel()])) * shift
+    if any(full[k, 0] != flint.fmpq(t.numerator * scale, t.denominator) for k, t in enumerate(rhs)):
+        return None
+    factors = [Fraction(int(f[j, 0].p), int(f[j, 0].q)) for j in range(m)]
+    return factors
 
 
 def _reduce_support(V: np.ndarray, lam: np.ndarray) -> np.ndarray:

@@ -26,22 +26,17 @@ certificate fails its re-check (CERT-INVALID); PASS/FAIL against the targets doe
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import gc
 import json
 import math
-import os
-import platform
 import statistics
-import subprocess
 import sys
 import time
 from collections import Counter
 from fractions import Fraction
 
 import numpy as np
-import scipy
 import z3
+from harness import fmt_s, log, machine_info, median, table, timed  # noqa: E402  (benchmarks/ is on sys.path)
 
 from deepmarkets.logic import Verdict, check_coherence
 from deepmarkets.logic import testing as lt
@@ -57,31 +52,15 @@ CERT_TIMEOUT_S = 60
 # ---------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------
-def log(msg: str, quiet: bool) -> None:
-    if not quiet:
-        print(msg, file=sys.stderr, flush=True)
-
-
 def rng_for(seed: int, part: int, n_atoms: int, n_sentences: int, ratio: float, coherent: bool, rep: int):
     """A generator for one instance: different per repeat, identical for every method run on it."""
     return np.random.default_rng([seed, part, n_atoms, n_sentences, round(ratio * 100), int(coherent), rep])
-
-
-def fmt_s(x: float | None) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "-"
-    return f"{x:.3f}" if x < 10 else f"{x:.1f}"
 
 
 def fmt_num(x) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "-"
     return f"{x:g}" if isinstance(x, int) or float(x).is_integer() else f"{x:.1f}"
-
-
-def median(values):
-    values = [v for v in values if v is not None]
-    return statistics.median(values) if values else None
 
 
 def verdict_summary(verdicts: list[str]) -> str:
@@ -92,58 +71,6 @@ def verdict_summary(verdicts: list[str]) -> str:
 def truncate(text: str, width: int = 70) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 3] + "..."
-
-
-def table(headers: list[str], rows: list[list[str]], right: set[int]) -> str:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-
-    def line(cells):
-        out = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))]
-        return "  ".join(out).rstrip()
-
-    sep = "  ".join("-" * w for w in widths)
-    return "\n".join([line(headers), sep, *(line(r) for r in rows)])
-
-
-def timed(fn, *args, **kwargs):
-    gc.collect()
-    t0 = time.perf_counter()
-    out = fn(*args, **kwargs)
-    return out, time.perf_counter() - t0
-
-
-def machine_info() -> dict:
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count()
-    cpu = platform.processor() or ""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for ln in fh:
-                if ln.startswith("model name"):
-                    cpu = ln.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    try:
-        repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        commit = subprocess.run(["git", "-C", repo, "describe", "--always", "--dirty"], capture_output=True,
-                                text=True, timeout=10).stdout.strip() or "?"
-    except (OSError, subprocess.SubprocessError):
-        commit = "?"
-    return {
-        "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "commit": commit,
-        "python": f"{platform.python_implementation()} {platform.python_version()}",
-        "platform": platform.platform(),
-        "cpu": cpu,
-        "cpu_count": os.cpu_count(),
-        "cpus_usable": usable,
-        "z3": z3.get_version_string(),
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-    }
 
 
 # ---------------------------------------------------------------------------
