@@ -15,13 +15,16 @@ earns at least ``D(mu* || p)`` in every possible world.
 
 The projection is computed by fully-corrective Frank–Wolfe. The linear minimisation oracle is an
 exact weighted MaxSAT call to z3 (its ``wmax`` engine) over the theory's possible worlds, so no
-world is ever enumerated; the correction step re-optimises the weights of the active worlds by
-an active-set Newton method on the simplex (pairwise Frank–Wolfe steps when Newton is blocked, a
-barrier method when quotes close to 0 or 1 make the problem badly conditioned). Sentences that
-the theory entails or rules out are detected first and fixed at 1 or 0, which keeps the
-divergence's gradient finite. The stopping rule is the Frank–Wolfe duality gap, computed with
-the exact oracle in rational arithmetic. Quotes are exact rational convex combinations of the
-active worlds, so they are coherent in exact arithmetic, not just up to round-off.
+world is ever enumerated. A fast greedy search (incremental SAT) is tried first and its world is
+used whenever it already improves on the current quote (lazy Frank–Wolfe); the exact oracle then
+runs when the greedy search finds nothing, and always to certify the final duality gap
+(``certify=False`` skips it). The correction step re-optimises the weights of the active worlds
+by an active-set Newton method on the simplex (pairwise Frank–Wolfe steps when Newton is
+blocked, a barrier method when quotes close to 0 or 1 make the problem badly conditioned).
+Sentences that the theory entails or rules out are detected first and fixed at 1 or 0, which
+keeps the divergence's gradient finite. The duality gap is computed with the exact oracle in
+rational arithmetic. Quotes are exact rational convex combinations of the active worlds, so
+they are coherent in exact arithmetic, not just up to round-off.
 
 Public API
 ----------
@@ -177,6 +180,7 @@ class _Z3Oracle:
         self.calls = 0
         self.greedy_calls = 0
         self._solver: z3.Solver | None = None
+        self._negations = [z3.Not(s.z3) for s in self.sentences]
 
     def minimize(self, weights: Sequence[Any]) -> tuple[Fraction, tuple[bool, ...]]:
         ws = [w if isinstance(w, Fraction) else Fraction(float(w)) for w in weights]
@@ -231,19 +235,23 @@ class _Z3Oracle:
         self.greedy_calls += 1
         if solver.check() != z3.sat:
             raise SolverUnknownError("z3 could not find a possible world of the theory", solver.reason_unknown())
-        model = solver.model()
+        values = self._values(solver.model())
         chosen: list[z3.BoolRef] = []
         for i in np.argsort(-np.abs(weights), kind="stable"):
             if weights[i] == 0:
                 break
-            lit = z3.Not(self.sentences[i].z3) if weights[i] > 0 else self.sentences[i].z3
-            if z3.is_true(model.eval(lit, model_completion=True)):
+            want = bool(weights[i] < 0)
+            lit = self.sentences[i].z3 if want else self._negations[i]
+            if values[i] == want:
                 chosen.append(lit)
             elif solver.check(*chosen, lit) == z3.sat:
-                model = solver.model()
+                values = self._values(solver.model())
                 chosen.append(lit)
-        world = tuple(z3.is_true(model.eval(s.z3, model_completion=True)) for s in self.sentences)
+        world = tuple(values)
         return float(np.dot(weights, world)), world
+
+    def _values(self, model: z3.ModelRef) -> list[bool]:
+        return [z3.is_true(model.eval(s.z3, model_completion=True)) for s in self.sentences]
 
 
 def _z3_weight(w: Fraction) -> str:
@@ -1274,15 +1282,20 @@ class QuoteCertificate:
             "prices": [str(p) for p in self.prices],
         }
 
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{float(w):.4g}" for w in self.weights[:6]) + (", ..." if len(self.weights) > 6 else "")
+        return f"QuoteCertificate({len(self.worlds)} possible worlds with exact weights [{shown}])"
+
 
 class ArbitrageFreeMarket:
     """A combinatorial market of binary LMSRs whose quotes are always coherent.
 
     Security ``i`` pays 1 when ``sentences[i]`` holds. A trader buys shares of one security at
     its binary LMSR's cost; the maker then projects the independent prices back onto the
-    coherent prices (warm-started Frank–Wolfe, usually one or two z3 calls) and executes the
-    arbitrage trade, which earns at least the divergence in every possible world. The quotes
-    are exact convex combinations of possible worlds (see :meth:`certificate`).
+    coherent prices (Frank–Wolfe warm-started from the previous active worlds: one exact z3 call
+    for a small move, a few for a large one) and executes the arbitrage trade, which earns at
+    least the divergence in every possible world. The quotes are exact convex combinations of
+    possible worlds (see :meth:`certificate`).
 
     Parameters
     ----------
@@ -1447,6 +1460,8 @@ class ArbitrageFreeMarket:
         """Certify the quote with :func:`deepmarkets.logic.check_coherence` (exact prices).
 
         The active worlds are passed as starting columns when ``check_coherence`` accepts them.
+        Its floating-point LP can answer UNKNOWN for quotes within about ``1e-7`` of 0 or 1 (a
+        world weight that small); :meth:`certificate` is exact in every case.
         """
         from deepmarkets.logic.coherence import check_coherence
 

@@ -259,6 +259,9 @@ def test_market_quotes_respect_the_theory():
     d = m.to_dict()
     assert d["trades"] == 4 and json.dumps(d) and json.dumps(m.history[0].to_dict())
     assert "ArbitrageFreeMarket(4 securities" in repr(m) and "TradeRecord(buy 5" in repr(m.history[0])
+    cert = m.certificate()
+    assert repr(cert).startswith(f"QuoteCertificate({len(cert.worlds)} possible worlds")
+    assert [Fraction(p) for p in cert.to_dict()["prices"]] == list(m.prices_exact)
 
 
 def test_entailed_security_trades_at_one():
@@ -280,6 +283,49 @@ def test_extreme_trades_keep_exact_certificates():
         assert cert.verify()
         assert all(any(row.tolist() == list(w) for row in table) for w in cert.worlds)
         assert m.history[-1].status == "converged"
+
+
+def test_market_opens_at_a_coherent_quote():
+    inst = random_cnf_instance(10, 10, coherent=False, rng=4)
+    m = ArbitrageFreeMarket(inst.sentences, inst.theory, rng=1)
+    first = m.initial
+    assert first.status == "converged" and first.gap == 0 and first.divergence < 1e-15
+    assert m.certificate().verify(inst.theory) and m.check().verdict is Verdict.COHERENT
+    # opening needs no projection: the arbitrage trade is zero and earns nothing
+    assert np.all(first.arbitrage[np.isfinite(first.arbitrage)] == 0) and first.guaranteed_profit == 0
+
+
+def test_uncertified_mode_keeps_quotes_exactly_coherent():
+    inst = random_cnf_instance(10, 12, coherent=False, rng=6)
+    rng = np.random.default_rng(6)
+    prices = rng.uniform(0.1, 0.9, 12)
+    fast = project(prices, inst.sentences, inst.theory, certify=False, rng=0)
+    assert fast.status == "uncertified" and not fast.converged and fast.oracle_calls == 0
+    assert math.isnan(fast.gap) and math.isnan(fast.guaranteed_profit) and fast.greedy_calls > 0
+    assert sum(fast.weights) == 1
+    for i in range(12):
+        assert sum(w for w, world in zip(fast.weights, fast.worlds, strict=True) if world[i]) == fast.mu_exact[i]
+    table = possible_truth_table(list(inst.sentences), inst.theory)
+    rows = {tuple(bool(v) for v in row) for row in table}
+    assert all(w in rows for w in fast.worlds)
+    # the certified projection is at least as close to the prices, in divergence
+    exact = project(prices, inst.sentences, inst.theory, rng=0)
+    assert exact.converged and exact.divergence <= fast.divergence + 1e-12
+
+
+def test_z3_oracle_is_exact_and_greedy_is_possible():
+    inst = random_cnf_instance(9, 10, coherent=False, rng=2)
+    table = possible_truth_table(list(inst.sentences), inst.theory).astype(float)
+    oracle = arbitrage._Z3Oracle(inst.theory, list(inst.sentences))
+    rng = np.random.default_rng(2)
+    rows = {tuple(bool(v) for v in row) for row in table}
+    for _ in range(10):
+        g = rng.normal(size=10)
+        value, world = oracle.minimize(g)
+        assert float(value) == pytest.approx((table @ g).min(), abs=1e-12)
+        assert value == sum(Fraction(float(x)) for x, v in zip(g, world, strict=True) if v)
+        greedy_value, greedy_world = oracle.greedy(g)
+        assert greedy_world in rows and greedy_value >= float(value) - 1e-12
 
 
 def test_projection_result_objects():
