@@ -1,4 +1,4 @@
-"""The coherence benchmark script runs end to end in its smoke configuration and finds no disagreement."""
+"""The benchmark scripts run end to end in their smoke configuration and find no disagreement."""
 
 from __future__ import annotations
 
@@ -9,18 +9,24 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "coherence.py"
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _smoke(script: str, tmp_path: Path) -> tuple[subprocess.CompletedProcess, dict]:
+    """Run ``benchmarks/<script> --smoke``; the process (exit status 0 asserted) and its JSON record."""
+    out_json = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), "--smoke", "--quiet", "--json", str(out_json)],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )
+    assert proc.returncode == 0, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    return proc, json.loads(out_json.read_text())
 
 
 @pytest.mark.slow
 def test_coherence_benchmark_smoke(tmp_path):
-    out_json = tmp_path / "bench.json"
-    proc = subprocess.run(
-        [sys.executable, str(SCRIPT), "--smoke", "--quiet", "--json", str(out_json)],
-        capture_output=True, text=True, timeout=300, cwd=tmp_path,
-    )
+    proc, data = _smoke("coherence.py", tmp_path)
     out = proc.stdout
-    assert proc.returncode == 0, f"exit {proc.returncode}\nstdout:\n{out}\nstderr:\n{proc.stderr}"
     # header and both tables with their column headers
     for text in ("python", "cpu_count", "date",
                  "Part A: ours vs brute force", "ours s", "brute s", "brute/ours", "verdicts agree", "max |dprofit|",
@@ -30,24 +36,15 @@ def test_coherence_benchmark_smoke(tmp_path):
     # no mismatch marker anywhere
     assert "DISAGREE" not in out and "DISAGREE" not in proc.stderr
     assert "CERT-INVALID" not in out
-    data = json.loads(out_json.read_text())
     assert data["part_a"]["rows"] and data["part_b"]["rows"]
     assert all(r["agree"] and r["profit_ok"] for r in data["part_a"]["runs"])
     assert not any(r["certificate"].startswith("CERT-INVALID") for r in data["part_b"]["runs"])
 
 
-MARKETS_SCRIPT = SCRIPT.parent / "markets.py"
-
-
 @pytest.mark.slow
 def test_markets_benchmark_smoke(tmp_path):
-    out_json = tmp_path / "bench.json"
-    proc = subprocess.run(
-        [sys.executable, str(MARKETS_SCRIPT), "--smoke", "--quiet", "--json", str(out_json)],
-        capture_output=True, text=True, timeout=300, cwd=tmp_path,
-    )
+    proc, data = _smoke("markets.py", tmp_path)
     out = proc.stdout
-    assert proc.returncode == 0, f"exit {proc.returncode}\nstdout:\n{out}\nstderr:\n{proc.stderr}"
     for text in ("python", "cpu_count", "date",
                  "Part A: replaying", "ours s", "loop s", "loop/ours", "target", "result",
                  "replay(book, market, world)", "maker.price_path(q0, deltas)",
@@ -55,7 +52,6 @@ def test_markets_benchmark_smoke(tmp_path):
         assert text in out, f"{text!r} missing from the output:\n{out}"
     assert "DISAGREE" not in out and "NOT CERTIFIED" not in out
     assert "Part C" not in out  # the acceptance run is for the full benchmark only
-    data = json.loads(out_json.read_text())
     a = data["part_a"]
     assert a["agree"] and a["loop_trades"] == a["n_trades"] == 20_000
     assert max(a["relative_cost_differences"].values()) <= 1e-6
