@@ -777,10 +777,11 @@ class Market:
     def summary(self) -> str:
         """A text table of the securities and their prices."""
         prices = self.prices()
-        width = max(len(s) for s in self._securities)
-        lines = [f"market {self.name!r} with {self.maker!r}", f"{'security':<{width}}  {'kind':<11}  price"]
+        width = max(len("security"), *(len(s) for s in self._securities))
+        kinds = max(len("kind"), *(len(s.kind) for s in self._securities.values()))
+        lines = [f"market {self.name!r} with {self.maker!r}", f"{'security':<{width}}  {'kind':<{kinds}}  price"]
         for s in self._securities.values():
-            lines.append(f"{s.name:<{width}}  {s.kind:<11}  {prices[s.name]:.6g}")
+            lines.append(f"{s.name:<{width}}  {s.kind:<{kinds}}  {prices[s.name]:.6g}")
         return "\n".join(lines)
 
     def _repr_markdown_(self) -> str:

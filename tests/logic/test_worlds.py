@@ -81,6 +81,20 @@ def test_known_worlds_certify_a_mixture_without_exact_calls():
     assert report.stats["rounds"] == 1 and report.stats["exact_calls"] == 0
 
 
+@pytest.mark.parametrize("eps", [Fraction(1, 10**9), Fraction(1, 10**12)])
+def test_known_worlds_certify_quotes_within_tolerance_of_a_face(eps):
+    # weights of 1e-9 and below sit inside HiGHS's tolerance; the exact hull still finds them
+    a, b, c = atoms("a b c")
+    worlds = [(True, False, False), (False, True, False), (False, False, True), (True, True, False)]
+    weights = [eps, Fraction(1, 2), Fraction(1, 2) - 2 * eps, eps]
+    prices = [sum((w for w, world in zip(weights, worlds, strict=True) if world[i]), Fraction(0)) for i in range(3)]
+    report = check_coherence(list(zip((a, b, c), prices, strict=True)), worlds=worlds)
+    assert report.verdict is Verdict.COHERENT
+    assert sum(p for p, _ in report.distribution) == 1
+    for i in range(3):
+        assert sum((p for p, w in report.distribution if w[i][0]), Fraction(0)) == prices[i]
+
+
 def test_bad_known_worlds_are_rejected():
     a, b = atoms("a b")
     theory = Theory([a.implies(b)])
