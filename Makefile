@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/deepmarkets demo
+	$(BIN)/deepmarkets demo --plot latent_market.png
 
 test: $(STAMP)
 	$(BIN)/ruff check .
@@ -23,6 +23,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/coherence.py
 	$(BIN)/python benchmarks/markets.py
+	$(BIN)/python benchmarks/inference.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -67,6 +67,11 @@ _LAZY = {
     "Replay": "deepmarkets.beliefs",
     "ArbitrageFreeMarket": "deepmarkets.beliefs",
     "project": "deepmarkets.beliefs",
+    "infer": "deepmarkets.models",
+    "Reports": "deepmarkets.models",
+    "LatentClassFit": "deepmarkets.models",
+    "LatentMarket": "deepmarkets.models",
+    "simulate_reports": "deepmarkets.models",
 }
 
 __all__ = [

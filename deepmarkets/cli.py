@@ -1,10 +1,11 @@
-"""Command line: ``deepmarkets check``, ``deepmarkets replay``, ``deepmarkets demo``.
+"""Command line: ``deepmarkets check``, ``replay``, ``infer`` and ``demo``.
 
 Heavy modules (z3, scipy, sympy, pandas, matplotlib) are imported inside the commands so
 ``--help`` is instant.
 Exit codes of ``check``: 0 coherent, 1 incoherent, 3 unknown, 2 bad input.
 Exit codes of ``replay``: 0 replayed (every recorded price matches), 1 replayed but some
 recorded prices differ from the replay, 3 z3 could not decide, 2 bad input.
+Exit codes of ``infer``: 0 fitted, 1 fitted but the NUTS diagnostics failed, 2 bad input.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ PRICE_MISMATCH = 1
 UNDECIDED = 3
 #: Mismatching trades listed in the text report.
 SHOWN_MISMATCHES = 10
+#: Traders listed in the text report of ``infer`` (most reliable first).
+SHOWN_TRADERS = 20
 
 
 class _Group(click.Group):
@@ -39,7 +42,7 @@ def cli() -> None:
     """deepmarkets: markets as models of intelligence.
 
     Check quoted prices for coherence and find Dutch books; replay books of trades
-    through a declared market.
+    through a declared market; infer the hidden truth behind books of reports.
     """
 
 
@@ -220,13 +223,135 @@ def _replay_report(result, market, book, price_tol: float, plot_png: str | None)
     return "\n".join(lines)
 
 
+@cli.command("infer")
+@click.argument("book_path", metavar="BOOK", type=click.Path(dir_okay=False))
+@click.option("--classes", type=int, default=None,
+              help="Latent classes K (latent class analysis). Without it: Dawid-Skene, or forecasts.")
+@click.option("--model", type=click.Choice(["lca", "dawid-skene", "forecast"]), default=None,
+              help="The model (default: chosen from the book and --classes).")
+@click.option("--method", type=click.Choice(["em", "nuts"]), default="em", show_default=True,
+              help="Maximum likelihood by EM, or the posterior by NUTS started from EM.")
+@click.option("--wide", is_flag=True, help="BOOK is a CSV with one row per question and one column per trader.")
+@click.option("--json", "as_json", is_flag=True, help="Print the fit's to_dict() as JSON.")
+@click.option("--labels", "labels_csv", type=click.Path(dir_okay=False),
+              help="Write question,label,probability (the most probable class of each question) to this CSV.")
+@click.option("--posterior", "posterior_nc", type=click.Path(dir_okay=False),
+              help="Write the posterior (an ArviZ DataTree) to this netCDF file (--method nuts).")
+@click.option("--restarts", type=int, default=10, show_default=True, help="EM starts.")
+@click.option("--draws", type=int, default=1000, show_default=True, help="NUTS draws per chain.")
+@click.option("--tune", type=int, default=1000, show_default=True, help="NUTS tuning steps per chain.")
+@click.option("--chains", type=int, default=4, show_default=True, help="NUTS chains.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the EM starts and the sampler.")
+def infer_command(book_path: str, classes: int | None, model: str | None, method: str, wide: bool, as_json: bool,
+                  labels_csv: str | None, posterior_nc: str | None, restarts: int, draws: int, tune: int,
+                  chains: int, seed: int) -> None:
+    """Infer the hidden truth behind the reports in BOOK, and how reliable each trader is.
+
+    BOOK has columns question,trader,answer (aliases item/worker/label; or probability for
+    forecasts), as CSV, Parquet or JSON lines; or, with --wide, one row per question and one
+    column per trader. Prints class shares, the log-likelihood, each trader's reliability and,
+    for NUTS, the convergence diagnostics.
+
+    Exit status: 0 fitted, 1 fitted but NUTS diagnostics failed (R-hat > 1.01 or not computable
+    with one chain, bulk ESS < 400, or divergences), 2 bad input (nothing is written).
+    """
+    if posterior_nc is not None and method != "nuts":
+        _fail("--posterior writes posterior draws, which only --method nuts makes; add --method nuts")
+    for option, path, suffix in (("--labels", labels_csv, ".csv"), ("--posterior", posterior_nc, ".nc")):
+        if path is not None and Path(path).suffix.lower() != suffix:
+            _fail(f"{option} {path}: give a file name ending in {suffix}")
+        if path is not None and not Path(path).resolve().parent.is_dir():
+            _fail(f"{option} {path}: the folder {Path(path).resolve().parent} does not exist")
+
+    import warnings
+
+    from deepmarkets.models.infer import infer
+
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fit = infer(book_path, classes=classes, model=model, method=method, wide=wide, restarts=restarts,
+                        draws=draws, tune=tune, chains=chains, rng=seed,
+                        progressbar=sys.stderr.isatty() and not as_json)
+        for w in _unique_messages(caught):
+            click.echo(f"warning: {w}", err=True)
+        _write_fit(fit, labels_csv, posterior_nc)
+    except DeepMarketsError as err:
+        _fail(str(err))
+    if as_json:
+        click.echo(json.dumps(fit.to_dict(), indent=2))
+    else:
+        click.echo(_fit_report(fit, labels_csv, posterior_nc))
+    sys.exit(0 if _diagnostics_ok(fit.diagnostics) else 1)
+
+
+def _unique_messages(caught) -> list[str]:
+    seen: list[str] = []
+    for w in caught:
+        text = str(w.message)
+        if issubclass(w.category, UserWarning) and text not in seen:
+            seen.append(text)
+    return seen
+
+
+def _diagnostics_ok(d: dict | None) -> bool:
+    if not d:
+        return True
+    rhat, ess = d.get("max_rhat"), d.get("min_ess_bulk")
+    return rhat is not None and rhat <= 1.01 and ess is not None and ess >= 400 and not d.get("divergences")
+
+
+def _write_fit(fit, labels_csv: str | None, posterior_nc: str | None) -> None:
+    from deepmarkets.beliefs.io import atomic_write
+
+    if labels_csv is not None:
+        atomic_write(labels_csv, lambda tmp: fit.labels().to_csv(tmp, index=False))
+    if posterior_nc is not None:
+        atomic_write(posterior_nc, lambda tmp: fit.idata.to_netcdf(tmp))
+
+
+def _fit_report(fit, labels_csv: str | None, posterior_nc: str | None) -> str:
+    d = fit.to_dict()
+    lines = [fit._headline(), ""]
+    lines += _columns(["class", "share"], [[c, f"{v:.4f}"] for c, v in d["class_shares"].items()])
+    lines.append("")
+    what = "P(answer = truth)" if fit.model == "dawid-skene" else "I(class; answer) / H(class)"
+    rows = sorted(d["traders"], key=lambda t: -t["reliability"])
+    shown = rows[:SHOWN_TRADERS]
+    lines.append(f"reliability = {what}, most reliable first")
+    lines += _columns(["trader", "reliability"], [[t["trader"], f"{t['reliability']:.3f}"] for t in shown])
+    if len(rows) > len(shown):
+        lines.append(f"... {len(rows) - len(shown)} more traders (--json lists them all)")
+    lines += ["", f"BIC {d['bic']:.2f}, AIC {d['aic']:.2f}, {d['n_parameters']} parameters"]
+    diag = d["diagnostics"]
+    if diag:
+        ok = "ok" if _diagnostics_ok(diag) else "FAILED (R-hat <= 1.01, bulk ESS >= 400, no divergences expected)"
+        rhat, ess = diag.get("max_rhat") or math.nan, diag.get("min_ess_bulk") or math.nan
+        lines.append(f"NUTS: {diag.get('chains')} chains x {diag.get('draws')} draws; max R-hat {rhat:.4f}, "
+                     f"min bulk ESS {ess:.0f}, {diag.get('divergences')} divergences: {ok}")
+        if diag.get("gauge"):
+            lines.append(f"gauge fixed: {diag['gauge']}")
+    for what_, path in (("labels", labels_csv), ("posterior", posterior_nc)):
+        if path is not None:
+            lines.append(f"{what_} written to {path}")
+    return "\n".join(lines)
+
+
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the coherence reports as JSON (and nothing else).")
-def demo(as_json: bool) -> None:
-    """Run the built-in examples: coherence and Dutch books, a declared market replayed, arbitrage-free prices."""
+@click.option("--plot", "plot_png", type=click.Path(dir_okay=False),
+              help="Write the latent market's tables (market, truth, posterior) to this PNG file.")
+def demo(as_json: bool, plot_png: str | None) -> None:
+    """Run the built-in examples: coherence and Dutch books, a declared market replayed, arbitrage-free
+    prices, and a latent-variable market with the posterior over its tables."""
+    if plot_png is not None and Path(plot_png).suffix.lower() != ".png":
+        _fail(f"--plot {plot_png}: the plot is written as PNG; give a file name ending in .png")
     from deepmarkets.demo import run_demo
 
-    run_demo(as_json=as_json)
+    try:
+        run_demo(as_json=as_json, plot=plot_png)
+    except DeepMarketsError as err:
+        _fail(str(err))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,7 +6,9 @@ Three parts, all deterministic (fixed seeds):
 2. a declared market: a weather market with an LMSR maker, its properties proven with sympy,
    a simulated book of trades replayed and settled;
 3. arbitrage-free pricing: the projection of incoherent prices onto the coherent ones, and a
-   small combinatorial market whose every quote is certified coherent.
+   small combinatorial market whose every quote is certified coherent;
+4. a latent-variable market ("did the suspect do it?"): informed traders move it toward the
+   truth, and NUTS gives the posterior over its tables from the cases behind their trades.
 """
 
 from __future__ import annotations
@@ -160,11 +162,86 @@ def run_market_demo(*, n_trades: int = 200, combinatorial_trades: int = 20, echo
             "combinatorial": cm, "certified": certified}
 
 
-def run_demo(*, as_json: bool = False) -> list:
-    """Check every coherence case and print its verdict and Dutch book, then run the market demo.
+#: The suspect market's observables and their levels.
+SUSPECT_EVIDENCE = {
+    "motive": ["yes", "no"],
+    "alibi": ["yes", "no"],
+    "witness": ["saw the suspect", "saw someone else", "saw nothing"],
+    "fingerprints": ["found", "not found"],
+}
+
+
+def suspect_market():
+    """The demo's latent market and the true state its cases come from.
+
+    Examples
+    --------
+    >>> market, truth = suspect_market()
+    >>> market.n_outcomes, [round(float(p), 2) for p in truth.prior]
+    (24, [0.35, 0.65])
+    """
+    from deepmarkets.models.latent_market import LatentMarket
+
+    market = LatentMarket("did the suspect do it?", latent=["guilty", "innocent"], observables=SUSPECT_EVIDENCE)
+    truth = market.state_from(prior=[0.35, 0.65], tables={
+        "motive": [[0.85, 0.15], [0.30, 0.70]],
+        "alibi": [[0.15, 0.85], [0.60, 0.40]],
+        "witness": [[0.60, 0.10, 0.30], [0.10, 0.40, 0.50]],
+        "fingerprints": [[0.70, 0.30], [0.10, 0.90]],
+    })
+    return market, truth
+
+
+def run_latent_demo(*, draws: int = 300, plot: str | None = None, echo: bool = True) -> dict:
+    """The latent-market part of the demo: informed traders, then the posterior from their cases.
+
+    Twenty traders have each seen 50 resolved cases (the evidence, never the verdict) and trade
+    in three rounds; NUTS (two chains of ``draws``) then gives the posterior over the market's
+    tables. ``plot`` names a PNG for the market, true and posterior tables.
+
+    Returns
+    -------
+    dict
+        ``market``, ``truth``, ``simulation`` (:class:`~deepmarkets.models.InformedTraders`)
+        and ``posterior`` (:class:`~deepmarkets.models.MarketPosterior`).
+    """
+    import warnings
+
+    from deepmarkets.models.latent_market import plot_tables
+
+    say = click.echo if echo else (lambda *args, **kwargs: None)
+    market, truth = suspect_market()
+    say(f"\n== A latent-variable market: {market.name!r}; Y = guilty or innocent, never observed")
+    say("observables: " + "; ".join(f"{k} ({', '.join(v)})" for k, v in SUSPECT_EVIDENCE.items()))
+    sim = market.simulate_informed_traders(truth, n_traders=20, cases_per_trader=50, rounds=3, rng=2,
+                                           progressbar=False)
+    say(f"20 traders with 50 resolved cases each, 3 rounds: KL(true || market) {sim.kl_initial:.4f} -> "
+        f"{sim.kl[-1]:.4f} nats, below 0.02 after {sim.trades_to_threshold} trades")
+    say(f"the market's tables match the true ones up to relabelling {sim.permutation} "
+        f"(largest error {sim.table_error:.3f})")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # short chains: the report below shows the diagnostics
+        posterior = market.infer(market.decode(sim.cases), state=sim.aligned_state, draws=draws, tune=draws,
+                                 chains=2, rng=4, progressbar=False)
+    d = posterior.fit.diagnostics
+    say(f"NUTS on the {len(sim.cases)} cases behind the trades ({posterior.seconds:.1f} s; max R-hat "
+        f"{d['max_rhat']:.3f}, min bulk ESS {d['min_ess_bulk']:.0f}, {d['divergences']} divergences):")
+    say(f"the market is within {posterior.max_abs_difference:.3f} of the posterior mean; "
+        f"{100 * posterior.covered:.0f}% of its parameters lie inside the 90% credible intervals")
+    if plot is not None:
+        from deepmarkets.beliefs.io import atomic_write
+
+        fig = plot_tables(posterior.market_state, truth, posterior)
+        atomic_write(plot, lambda tmp: fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight"))
+        say(f"plot of the market, true and posterior tables written to {plot}")
+    return {"market": market, "truth": truth, "simulation": sim, "posterior": posterior}
+
+
+def run_demo(*, as_json: bool = False, plot: str | None = None) -> list:
+    """Check every coherence case and print its verdict and Dutch book, then run the market demos.
 
     With ``as_json`` only the coherence reports are printed, as a JSON list of their ``to_dict()``.
-    Returns the coherence reports.
+    ``plot`` names a PNG for the latent market's posterior. Returns the coherence reports.
     """
     from deepmarkets.logic import check_coherence
 
@@ -179,4 +256,5 @@ def run_demo(*, as_json: bool = False) -> list:
         click.echo(json.dumps([r.to_dict() for r in reports], indent=2))
     else:
         run_market_demo()
+        run_latent_demo(plot=plot)
     return reports

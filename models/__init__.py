@@ -1,1 +1,50 @@
-"""deepmarkets.models: latent-variable markets, inference, natural latents, agent economies."""
+"""deepmarkets.models: inference on trader books, latent-variable markets, natural latents, agent economies.
+
+* :func:`infer` -- the hidden truth behind a book of reports (Dawid–Skene, latent class
+  analysis, probability forecasts), by EM or by NUTS (PyMC), as a :class:`LatentClassFit`.
+* :class:`Reports` -- a reports book encoded for inference; :func:`fit_em`, :func:`fit_nuts`.
+* :class:`LatentMarket` -- a market in P(Y) and P(X_i | Y), paid by the log score of the
+  implied joint of the observables.
+* :func:`align_draws` -- one labelling for class-indexed posterior draws (gauge fixing).
+
+PyMC and ArviZ are imported only when NUTS runs.
+"""
+
+from deepmarkets.models.data import Reports
+from deepmarkets.models.em import fit_em, log_likelihood
+from deepmarkets.models.fit import LatentClassFit
+from deepmarkets.models.infer import infer
+from deepmarkets.models.latent_market import (
+    InformedTraders,
+    LatentMarket,
+    LatentState,
+    MarketPosterior,
+    Move,
+    Settlement,
+    plot_kl,
+    plot_tables,
+)
+from deepmarkets.models.metrics import adjusted_rand_index
+from deepmarkets.models.nuts import fit_nuts
+from deepmarkets.models.relabel import align_draws
+from deepmarkets.models.simulate import simulate_reports
+
+__all__ = [
+    "InformedTraders",
+    "LatentClassFit",
+    "LatentMarket",
+    "LatentState",
+    "MarketPosterior",
+    "Move",
+    "Reports",
+    "Settlement",
+    "adjusted_rand_index",
+    "align_draws",
+    "fit_em",
+    "fit_nuts",
+    "infer",
+    "log_likelihood",
+    "plot_kl",
+    "plot_tables",
+    "simulate_reports",
+]

@@ -62,3 +62,16 @@ def test_markets_benchmark_smoke(tmp_path):
     assert [r["n_atoms"] for r in rows] == [6, 10]
     assert all(r["agree"] and r["compared"] > 0 for r in rows)
     assert all(r["max_abs_mu_difference"] <= r["error_bound"] for r in rows)
+
+
+@pytest.mark.slow
+def test_inference_benchmark_smoke(tmp_path):
+    proc, data = _smoke("inference.py", tmp_path)
+    out = proc.stdout
+    for text in ("python", "cpu_count", "date", "Part A: EM and NUTS", "EM s", "ours ESS/s", "base ESS/s",
+                 "ours/base", "first fit", "target", "result", "Part B: EM at scale", "seconds"):
+        assert text in out, f"{text!r} missing from the output:\n{out}"
+    assert "DISAGREE" not in out
+    rows = data["part_a"]["rows"]
+    assert rows and all(r["agree"] and r["result"] in ("PASS", "FAIL") for r in rows)
+    assert all(r["result"] == "PASS" for r in data["part_b"]["rows"])

@@ -25,6 +25,13 @@ MODULES = [
     "deepmarkets.beliefs.replay",
     "deepmarkets.beliefs.io",
     "deepmarkets.beliefs.arbitrage",
+    "deepmarkets.models.data",
+    "deepmarkets.models.fit",
+    "deepmarkets.models.em",
+    "deepmarkets.models.simulate",
+    "deepmarkets.models.metrics",
+    "deepmarkets.models.infer",
+    "deepmarkets.models.relabel",
 ]
 
 #: Modules that ``deepmarkets --help`` must not import (it should start in well under a second).

@@ -112,10 +112,10 @@ def test_subprocess_bad_input_has_no_traceback(tmp_path):
     assert str(missing) in proc.stderr and "no such prices file" in proc.stderr
 
 
-def test_subprocess_demo():
-    proc = run_module("demo")
+def test_subprocess_demo_json():
+    proc = run_module("demo", "--json")
     assert proc.returncode == 0, proc.stderr
-    assert "INCOHERENT" in proc.stdout and "COHERENT" in proc.stdout.replace("INCOHERENT", "")
+    assert [r["verdict"] for r in json.loads(proc.stdout)] == ["incoherent", "incoherent", "coherent", "incoherent"]
     assert "Traceback" not in proc.stderr
 
 
@@ -373,12 +373,24 @@ def test_help_and_version(capsys):
     assert code == 0 and "0.1.0" in out
 
 
-def test_demo(capsys):
-    code, out, err = run_cli(capsys, "demo")
+@pytest.mark.slow
+def test_demo(capsys, tmp_path):
+    png = tmp_path / "latent.png"
+    code, out, err = run_cli(capsys, "demo", "--plot", str(png))
     assert code == 0, err
     assert "verdict: INCOHERENT" in out
     assert "verdict: COHERENT" in out
     assert "Wins(Biden)" in out
+    kl = re.search(r"KL\(true \|\| market\) [0-9.]+ -> ([0-9.]+) nats, below 0.02 after (\d+) trades", out)
+    assert kl and float(kl.group(1)) < 0.02
+    inside = re.search(r"(\d+)% of its parameters lie inside the 90% credible intervals", out)
+    assert inside and int(inside.group(1)) >= 80
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_demo_rejects_a_plot_that_is_not_png(capsys, tmp_path):
+    code, out, err = run_cli(capsys, "demo", "--plot", str(tmp_path / "x.jpg"))
+    assert code == 2 and "ending in .png" in err and not (tmp_path / "x.jpg").exists()
 
 
 def test_demo_json(capsys):

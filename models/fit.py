@@ -1,0 +1,360 @@
+"""The result of fitting a latent class model to a reports book.
+
+:class:`LatentClassFit` holds the estimate (class shares, each trader's response
+probabilities, each question's posterior class probabilities), the log-likelihood at the
+estimate, and how it was obtained (EM with restarts, or NUTS with diagnostics). It is the
+same object for the three models:
+
+``"lca"``
+    Latent class analysis: K hidden classes; trader j answers from its own categorical
+    distribution over its levels in each class (poLCA's model).
+``"dawid-skene"``
+    Dawid–Skene: the hidden classes are the true labels; each trader has a confusion matrix
+    ``P(answer = l | truth = k)`` over the shared label set.
+``"forecast"``
+    Quoted probabilities: ``logit(p) ~ Normal(mean[j, k], sigma[j])`` for trader j on a
+    question of class k.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from deepmarkets.models.data import Reports
+
+__all__ = ["LatentClassFit", "MODELS", "count_parameters", "entropy_reliability"]
+
+#: The latent class models, with one line each.
+MODELS: dict[str, str] = {
+    "lca": "latent class analysis: K classes, each trader a categorical distribution over its own levels per class",
+    "dawid-skene": "Dawid-Skene: the classes are the true labels, each trader a confusion matrix",
+    "forecast": "forecasts: logit(p) ~ Normal(mean[trader, class], sigma[trader])",
+}
+
+
+def count_parameters(model: str, n_classes: int, n_levels: np.ndarray, n_traders: int) -> int:
+    """Free parameters of a latent class model.
+
+    ``lca``: ``(K - 1) + K * sum_j (L_j - 1)``; ``dawid-skene``: ``(K - 1) + K * J * (K - 1)``
+    (``K = L`` labels); ``forecast``: ``(K - 1) + J * K`` means ``+ J`` standard deviations.
+
+    Examples
+    --------
+    >>> count_parameters("lca", 2, np.array([2, 2, 2, 2]), 4)  # values data, K=2
+    9
+    """
+    K = int(n_classes)
+    if model == "lca":
+        return (K - 1) + K * int(np.sum(np.asarray(n_levels) - 1))
+    if model == "dawid-skene":
+        return (K - 1) + K * int(n_traders) * (K - 1)
+    if model == "forecast":
+        return (K - 1) + int(n_traders) * K + int(n_traders)
+    raise ValueError(f"unknown model {model!r}")
+
+
+def _entropy(p: np.ndarray) -> float:
+    p = p[p > 0]
+    return float(-(p * np.log(p)).sum())
+
+
+def entropy_reliability(shares: np.ndarray, response: np.ndarray) -> float:
+    """``I(class; answer) / H(class)`` for one trader with ``(K, L)`` response probabilities.
+
+    Examples
+    --------
+    >>> entropy_reliability(np.array([0.5, 0.5]), np.eye(2))  # answers reveal the class
+    1.0
+    >>> entropy_reliability(np.array([0.5, 0.5]), np.full((2, 2), 0.5))  # answers say nothing
+    0.0
+    """
+    h = _entropy(np.asarray(shares, dtype=float))
+    if h <= 0 or response.shape[1] == 0:
+        return 0.0
+    joint = shares[:, None] * response
+    marginal = joint.sum(axis=0)
+    mi = _entropy(marginal) - float(np.sum(shares * np.array([_entropy(r) for r in response])))
+    return float(min(max(mi / h, 0.0), 1.0))
+
+
+def _gaussian_reliability(shares: np.ndarray, means: np.ndarray, sigma: float) -> float:
+    """``I(class; logit p) / H(class)`` for a mixture of normals with a common sd (Gauss–Hermite quadrature)."""
+    h = _entropy(np.asarray(shares, dtype=float))
+    if h <= 0 or not sigma > 0:
+        return 0.0
+    nodes, weights = np.polynomial.hermite.hermgauss(80)
+    weights = weights / math.sqrt(math.pi)
+    mi = 0.0
+    for k, (pk, mk) in enumerate(zip(shares, means, strict=True)):
+        if pk <= 0:
+            continue
+        x = mk + math.sqrt(2.0) * sigma * nodes
+        z = (x[:, None] - means[None, :]) / sigma
+        logc = -0.5 * z**2  # common normalising constants cancel in the ratio
+        log_mix = np.log(np.maximum(np.exp(logc) @ shares, 1e-300))
+        mi += pk * float(weights @ (logc[:, k] - log_mix))
+    return float(min(max(mi / h, 0.0), 1.0))
+
+
+@dataclass(eq=False)
+class LatentClassFit:
+    """A fitted latent class model (LCA, Dawid–Skene or forecasts) on a reports book.
+
+    Attributes
+    ----------
+    model : str
+        ``"lca"``, ``"dawid-skene"`` or ``"forecast"`` (see :data:`MODELS`).
+    method : str
+        ``"em"`` (maximum likelihood or MAP by EM) or ``"nuts"`` (posterior means from PyMC).
+    reports : Reports
+        The data.
+    classes : numpy.ndarray
+        ``(K,)`` class names: ``"1".."K"`` for lca and forecast, the labels for Dawid–Skene.
+    class_shares : numpy.ndarray
+        ``(K,)`` estimated ``P(class)``.
+    response : tuple of numpy.ndarray
+        For each trader j, ``(K, L_j)`` ``P(answer = level | class)`` over the levels it used;
+        for Dawid–Skene, ``(K, L)`` confusion matrices over all labels. Forecast books without
+        answers have ``(K, 0)`` arrays.
+    posterior : numpy.ndarray
+        ``(Q, K)`` ``P(class | that question's reports)`` at the estimate.
+    loglik : float
+        Log-likelihood of the reports at the estimate.
+    n_parameters : int
+        Free parameters (see :func:`count_parameters`).
+    n_iter : int
+        EM iterations of the best start (NUTS: draws per chain).
+    converged : bool
+        Whether the best start met the tolerance (NUTS: the diagnostics passed).
+    restarts_loglik : numpy.ndarray
+        Log-likelihood each EM start reached.
+    seconds : float
+        Wall time of the fit.
+    mean, sigma : numpy.ndarray or None
+        Forecast model only: ``(J, K)`` mean of ``logit(p)`` and ``(J,)`` its sd per trader.
+    idata : xarray.DataTree or None
+        NUTS only: the ArviZ data tree.
+    diagnostics : dict or None
+        NUTS only: ``max_rhat``, ``min_ess_bulk``, ``min_ess_tail``, ``divergences``, ``chains``,
+        ``draws``, ``gauge`` (which labelling was fixed) and ``switched_draws``.
+    prior : float
+        Dirichlet pseudo-count added to every cell (0: maximum likelihood).
+
+    Examples
+    --------
+    >>> from deepmarkets.models.data import Reports
+    >>> from deepmarkets.models.em import fit_em
+    >>> from deepmarkets.models.simulate import simulate_reports
+    >>> book, truth, _ = simulate_reports(200, 5, classes=2, model="dawid-skene", rng=0)
+    >>> fit = fit_em(Reports.from_book(book), model="dawid-skene", classes=None, rng=0)
+    >>> fit.classes.tolist(), fit.labels().columns.tolist()
+    (['1', '2'], ['question', 'label', 'probability'])
+    """
+
+    model: str
+    method: str
+    reports: Reports
+    classes: np.ndarray
+    class_shares: np.ndarray
+    response: tuple[np.ndarray, ...]
+    posterior: np.ndarray
+    loglik: float
+    n_parameters: int
+    n_iter: int
+    converged: bool
+    restarts_loglik: np.ndarray
+    seconds: float
+    mean: np.ndarray | None = None
+    sigma: np.ndarray | None = None
+    idata: Any = field(default=None, repr=False)
+    diagnostics: dict | None = None
+    prior: float = 0.0
+
+    # -- derived quantities ----------------------------------------------------
+
+    @property
+    def n_classes(self) -> int:
+        """Number of classes ``K``."""
+        return len(self.classes)
+
+    @property
+    def bic(self) -> float:
+        """Bayesian information criterion ``-2 loglik + n_parameters * log(Q)`` (Q questions, as poLCA)."""
+        return float(-2.0 * self.loglik + self.n_parameters * math.log(self.reports.n_questions))
+
+    @property
+    def aic(self) -> float:
+        """Akaike information criterion ``-2 loglik + 2 n_parameters``."""
+        return float(-2.0 * self.loglik + 2.0 * self.n_parameters)
+
+    def reliability(self) -> np.ndarray:
+        """``(J,)`` how much each trader's answers reveal the class.
+
+        Dawid–Skene: ``P(answer == truth) = sum_k pi_k theta_j[k, k]``. LCA and forecasts: the
+        share of the class entropy the trader's answer removes, ``I(class; answer_j) / H(class)``
+        in [0, 1] (0 when there is one class).
+
+        Examples
+        --------
+        >>> from deepmarkets.models.data import Reports
+        >>> from deepmarkets.models.em import fit_em
+        >>> from deepmarkets.models.simulate import simulate_reports
+        >>> book, truth, _ = simulate_reports(200, 5, classes=2, model="dawid-skene", rng=0)
+        >>> fit = fit_em(Reports.from_book(book), model="dawid-skene", classes=None, rng=0)
+        >>> rel = fit.reliability()  # P(answer == truth) per trader
+        >>> rel.shape, bool(((rel > 0.5) & (rel <= 1)).all())
+        ((5,), True)
+        """
+        pi = np.asarray(self.class_shares, dtype=float)
+        if self.model == "dawid-skene":
+            return np.array([float(np.sum(pi * np.diag(r))) for r in self.response])
+        if self.model == "forecast" and self.mean is not None and self.sigma is not None:
+            return np.array([_gaussian_reliability(pi, self.mean[j], float(self.sigma[j]))
+                             for j in range(self.reports.n_traders)])
+        return np.array([entropy_reliability(pi, r) for r in self.response])
+
+    def response_levels(self, j: int) -> np.ndarray:
+        """The answer labels indexing the columns of ``response[j]``."""
+        if self.model == "dawid-skene":
+            return self.reports.labels
+        return self.reports.levels[j]
+
+    def labels(self):
+        """The most probable class of each question, as a table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``question``, ``label`` (the argmax class name; for Dawid–Skene an answer
+            label) and ``probability`` (its posterior probability).
+
+        Examples
+        --------
+        >>> from deepmarkets.models.data import Reports
+        >>> from deepmarkets.models.em import fit_em
+        >>> from deepmarkets.models.simulate import simulate_reports
+        >>> book, truth, _ = simulate_reports(200, 5, classes=2, model="dawid-skene", rng=0)
+        >>> fit = fit_em(Reports.from_book(book), model="dawid-skene", classes=None, rng=0)
+        >>> table = fit.labels()
+        >>> float((table["label"].astype(int) - 1 == truth).mean())  # the simulated truth is class k = label k+1
+        1.0
+        """
+        import pandas as pd
+
+        best = np.argmax(self.posterior, axis=1)
+        return pd.DataFrame({
+            "question": pd.Series(self.reports.questions.astype(object), dtype="str"),
+            "label": pd.Series(self.classes.astype(object)[best], dtype="str"),
+            "probability": self.posterior[np.arange(len(best)), best].astype(np.float64),
+        })
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary (plain floats, lists and str).
+
+        Keys: ``model``, ``method``, ``classes``, ``loglik``, ``class_shares`` (class -> share),
+        ``traders`` (a list of ``{trader, reliability, response: {class: {level: p}}}``, plus
+        ``mean`` and ``sigma`` for forecasts), ``diagnostics``, ``n_questions``, ``n_traders``,
+        ``n_answers``, ``bic``, ``aic``, ``n_parameters``, ``prior``, ``converged``, ``n_iter``,
+        ``restarts_loglik``, ``seconds``.
+
+        Examples
+        --------
+        >>> from deepmarkets.models.data import Reports
+        >>> from deepmarkets.models.em import fit_em
+        >>> from deepmarkets.models.simulate import simulate_reports
+        >>> book, truth, _ = simulate_reports(200, 5, classes=2, model="dawid-skene", rng=0)
+        >>> fit = fit_em(Reports.from_book(book), model="dawid-skene", classes=None, rng=0)
+        >>> import json
+        >>> d = fit.to_dict()
+        >>> sorted(d["class_shares"]), len(json.loads(json.dumps(d))["traders"])
+        (['1', '2'], 5)
+        """
+        names = [str(c) for c in self.classes]
+        rel = self.reliability()
+        traders = []
+        for j, t in enumerate(self.reports.traders):
+            lv = [str(v) for v in self.response_levels(j)]
+            resp = self.response[j]
+            entry: dict[str, Any] = {
+                "trader": str(t),
+                "reliability": float(rel[j]),
+                "response": {c: {lv[i]: float(resp[k, i]) for i in range(resp.shape[1])} for k, c in enumerate(names)},
+            }
+            if self.mean is not None:
+                entry["mean"] = {c: float(self.mean[j, k]) for k, c in enumerate(names)}
+            if self.sigma is not None:
+                entry["sigma"] = float(self.sigma[j])
+            traders.append(entry)
+        return {
+            "model": self.model,
+            "method": self.method,
+            "classes": names,
+            "loglik": float(self.loglik),
+            "class_shares": {c: float(s) for c, s in zip(names, self.class_shares, strict=True)},
+            "traders": traders,
+            "diagnostics": _plain(self.diagnostics) if self.diagnostics is not None else None,
+            "n_questions": int(self.reports.n_questions),
+            "n_traders": int(self.reports.n_traders),
+            "n_answers": int(self.reports.n_answers),
+            "bic": self.bic,
+            "aic": self.aic,
+            "n_parameters": int(self.n_parameters),
+            "prior": float(self.prior),
+            "converged": bool(self.converged),
+            "n_iter": int(self.n_iter),
+            "restarts_loglik": [float(v) for v in np.asarray(self.restarts_loglik, dtype=float)],
+            "seconds": float(self.seconds),
+        }
+
+    # -- display ---------------------------------------------------------------
+
+    def _headline(self) -> str:
+        how = "EM" if self.method == "em" else self.method.upper()
+        est = "MAP" if self.prior > 0 else ("ML" if self.method == "em" else "posterior mean")
+        return (f"{self.model} fit by {how} ({est}): {self.n_classes} classes, loglik {self.loglik:.4f}, "
+                f"{self.reports.n_questions} questions, {self.reports.n_traders} traders, "
+                f"{self.reports.n_answers} answers")
+
+    def __repr__(self) -> str:
+        shares = ", ".join(f"{c}: {s:.4f}" for c, s in zip(self.classes, self.class_shares, strict=True))
+        status = "converged" if self.converged else "NOT converged"
+        extra = f", prior={self.prior:g}" if self.prior > 0 else ""
+        return (f"LatentClassFit({self._headline()}; shares {{{shares}}}; bic {self.bic:.2f}; "
+                f"{status} after {self.n_iter} iterations{extra})")
+
+    def _repr_markdown_(self) -> str:
+        names = [str(c) for c in self.classes]
+        lines = [f"**LatentClassFit**: {self._headline()}", "",
+                 "| class | share |", "|---|---|"]
+        lines += [f"| {c} | {s:.4f} |" for c, s in zip(names, self.class_shares, strict=True)]
+        rel = self.reliability()
+        lines += ["", "| trader | reliability |", "|---|---|"]
+        shown = min(len(rel), 20)
+        lines += [f"| {t} | {r:.3f} |" for t, r in zip(self.reports.traders[:shown], rel[:shown], strict=True)]
+        if len(rel) > shown:
+            lines += ["", f"(first {shown} of {len(rel)} traders)"]
+        if self.diagnostics:
+            lines += ["", "diagnostics: " + ", ".join(f"{k}={v}" for k, v in self.diagnostics.items())]
+        lines += ["", f"BIC {self.bic:.2f}, AIC {self.aic:.2f}, {self.n_parameters} parameters"]
+        return "\n".join(lines)
+
+
+def _plain(value: Any) -> Any:
+    """Numpy scalars and arrays inside dicts/lists to plain Python for JSON."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist())
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    return value

@@ -1,0 +1,214 @@
+"""One front door for inference on a book of reports: :func:`infer`.
+
+``infer(book)`` reads the book (a :class:`~deepmarkets.beliefs.Book`, a pandas DataFrame, or a
+file), chooses the model (Dawid–Skene, latent class analysis or forecasts) unless told, checks
+that the model can be identified from the book, and fits it by EM (:func:`fit_em`) or by NUTS
+started from EM (:func:`fit_nuts`).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from deepmarkets.errors import BookError, InferenceError
+from deepmarkets.models.data import Reports
+from deepmarkets.models.fit import MODELS, LatentClassFit
+
+__all__ = ["infer", "reports_of", "choose_model", "METHODS"]
+
+#: How a model is fitted.
+METHODS: dict[str, str] = {
+    "em": "maximum likelihood by EM with seeded restarts",
+    "nuts": "posterior by NUTS (PyMC), started from the EM optimum, chains aligned to its labelling",
+}
+
+
+def reports_of(book: Any, *, wide: bool = False) -> Reports:
+    """Encode a book given as a Book, a DataFrame, a file path or a Reports.
+
+    Parameters
+    ----------
+    book : Book, pandas.DataFrame, str, os.PathLike or Reports
+        A reports :class:`~deepmarkets.beliefs.Book`; a DataFrame in long layout
+        (``question, trader, answer`` and/or ``probability``, aliases accepted) or wide layout
+        (``wide=True``: one row per question, one column per trader); a path read with
+        :meth:`Book.read <deepmarkets.beliefs.Book.read>` (CSV, Parquet, JSON lines), or with
+        pandas as a CSV of text cells when ``wide=True``.
+    wide : bool, default False
+
+    Returns
+    -------
+    Reports
+
+    Raises
+    ------
+    BookError
+        For a trades book, a missing file, or a table that is not a reports book.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> reports_of(pd.DataFrame({"A": ["x", "y"], "B": ["x", "x"]}), wide=True).n_answers
+    4
+    """
+    from deepmarkets.beliefs.book import Book
+
+    if isinstance(book, Reports):
+        return book
+    if isinstance(book, Book):
+        if wide:
+            raise BookError("wide=True applies to a DataFrame or a CSV file; a Book is always long "
+                            "(one row per report): drop wide=True")
+        return Reports.from_book(book)
+    if isinstance(book, str | os.PathLike):
+        path = Path(book)
+        if not wide:
+            return Reports.from_book(Book.read(path, kind="reports"))
+        if not path.exists():
+            raise BookError(f"{path}: no such file; check the path (the working folder is {os.getcwd()})")
+        if path.is_dir():
+            raise BookError(f"{path}: is a folder, not a file; give the path of a wide CSV file")
+        import pandas as pd
+
+        try:
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=True,
+                                compression="infer")
+        except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, OSError) as err:
+            raise BookError(f"{path}: cannot read it as a wide CSV table ({type(err).__name__}: {err}); expected a "
+                            f"header with one column per trader (and optionally a question column)") from None
+        frame = frame.replace("", np.nan)
+        return Reports.from_frame(frame, wide=True)
+    import pandas as pd
+
+    if isinstance(book, pd.DataFrame):
+        return Reports.from_frame(book, wide=wide)
+    raise BookError(
+        f"infer takes a reports Book, a pandas DataFrame or a file path, got a {type(book).__name__}; "
+        f"for a list of dicts use Book.from_records(records, kind='reports')"
+    )
+
+
+def choose_model(reports: Reports, *, classes: int | None = None, model: str | None = None) -> str:
+    """The model :func:`infer` fits when ``model`` is None.
+
+    ``"forecast"`` for a book with probabilities and no answers; ``"lca"`` when ``classes`` is
+    given; otherwise ``"dawid-skene"`` (the classes are the answer labels).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> r = Reports.from_frame(pd.DataFrame({"A": ["x", "y"], "B": ["x", "x"]}), wide=True)
+    >>> choose_model(r), choose_model(r, classes=3)
+    ('dawid-skene', 'lca')
+    """
+    if model is not None:
+        if model not in MODELS:
+            raise InferenceError(
+                f"model={model!r} is not a latent class model; expected one of {sorted(MODELS)} or None "
+                f"(chosen from the book: 'forecast' for probabilities only, 'lca' when classes is given, else "
+                f"'dawid-skene')"
+            )
+        return model
+    has_answers = bool((reports.answer >= 0).any())
+    if reports.probability is not None and not has_answers:
+        return "forecast"
+    if classes is not None:
+        return "lca"
+    return "dawid-skene"
+
+
+def infer(book: Any, *, classes: int | None = None, model: str | None = None, method: str = "em",
+          wide: bool = False, restarts: int = 10, draws: int = 1000, tune: int = 1000, chains: int = 4,
+          rng: int | np.random.Generator | None = None, progressbar: bool = True) -> LatentClassFit:
+    """Infer the hidden truth behind a book of reports, and each trader's reliability.
+
+    Parameters
+    ----------
+    book : Book, pandas.DataFrame, str, os.PathLike or Reports
+        The reports (see :func:`reports_of`).
+    classes : int, optional
+        Number of latent classes K (latent class analysis). Leave None for Dawid–Skene (the
+        classes are the answer labels) and for forecasts (2 classes).
+    model : {"lca", "dawid-skene", "forecast"}, optional
+        Chosen from the book when None (see :func:`choose_model`).
+    method : {"em", "nuts"}, default "em"
+        ``"em"``: maximum likelihood with ``restarts`` seeded starts. ``"nuts"``: the posterior
+        by NUTS with ``draws``, ``tune`` and ``chains``, started from the EM fit.
+    wide : bool, default False
+        The DataFrame or CSV file has one row per question and one column per trader.
+    restarts : int, default 10
+        EM starts.
+    draws, tune, chains : int
+        NUTS settings (``method="nuts"`` only).
+    rng : int, numpy.random.Generator or None
+        Seed for the EM starts and the sampler.
+    progressbar : bool, default True
+        Show progress bars.
+
+    Returns
+    -------
+    LatentClassFit
+
+    Raises
+    ------
+    BookError
+        For a book that cannot be read as reports.
+    InferenceError
+        For an unknown model or method, and for a model that the book cannot identify: one
+        question, one trader answering each question once, more classes than questions, more
+        parameters than possible answer patterns, NaN probabilities in a forecast book.
+
+    Warns
+    -----
+    UserWarning
+        When the parameters outnumber the distinct answer patterns seen (some are then not
+        determined), when probabilities of exactly 0 or 1 are moved inside (0, 1), and when
+        NUTS diagnostics fail.
+
+    Examples
+    --------
+    >>> from deepmarkets.models.simulate import simulate_reports
+    >>> book, truth, _ = simulate_reports(200, 5, classes=2, model="dawid-skene", rng=0)
+    >>> fit = infer(book, rng=0, progressbar=False)
+    >>> fit.model, fit.classes.tolist()
+    ('dawid-skene', ['1', '2'])
+    >>> float((fit.labels()["label"].astype(int) - 1 == truth).mean())  # the truth of question q is label truth[q] + 1
+    1.0
+    """
+    if method not in METHODS:
+        raise InferenceError(f"method={method!r}; expected one of {sorted(METHODS)} "
+                             f"({'; '.join(f'{k}: {v}' for k, v in METHODS.items())})")
+    if not isinstance(wide, bool | np.bool_):
+        raise InferenceError(f"wide={wide!r}; expected True or False")
+    reports = reports_of(book, wide=bool(wide))
+    model = choose_model(reports, classes=classes, model=model)
+    from deepmarkets.models.em import check_identifiable, fit_em
+    from deepmarkets.models.nuts import _IDENTIFIABILITY_WARNINGS
+
+    if model == "forecast" and reports.probability is None:
+        raise InferenceError("model='forecast' needs probabilities, but the book has a categorical answer column "
+                             "only; use model='dawid-skene' or model='lca' (with classes=K)")
+    check_identifiable(reports, model=model, classes=classes)  # raises, or warns once, before any work
+    gen = rng if isinstance(rng, np.random.Generator) else _generator(rng)
+    with warnings.catch_warnings():
+        for said in _IDENTIFIABILITY_WARNINGS:  # check_identifiable gave them above; the fits would repeat them
+            warnings.filterwarnings("ignore", message=said)
+        start = fit_em(reports, model=model, classes=classes, restarts=restarts, rng=gen,
+                       progressbar=progressbar)
+        if method == "em":
+            return start
+        from deepmarkets.models.nuts import fit_nuts
+
+        return fit_nuts(reports, model=model, classes=classes, draws=draws, tune=tune, chains=chains,
+                        start=start, rng=gen, progressbar=progressbar)
+
+
+def _generator(rng: Any) -> np.random.Generator:
+    if rng is None or (isinstance(rng, int | np.integer) and not isinstance(rng, bool)):
+        return np.random.default_rng(rng)
+    raise InferenceError(f"rng={rng!r}; expected an int seed, a numpy.random.Generator or None")

@@ -1,0 +1,1664 @@
+"""Latent-variable prediction markets: trading P(Y) and P(X_i | Y) with log-score payouts.
+
+After tailcalled (2023, "Latent variables for prediction markets"). The market's state
+``θ`` is a latent-class model: a distribution ``P(Y)`` over ``K`` hidden states and, for
+each observable ``X_i``, a table ``P(X_i | Y)``. The state implies a joint distribution of
+the observables,
+
+.. math::
+
+    q_θ(x) = \\sum_y P(y) \\prod_i P(x_i \\mid y),
+
+and a trader who moves the state from ``θ`` to ``θ'`` is paid, when a case ``x`` resolves,
+``b [log q_θ'(x) - log q_θ(x)]`` (the logarithmic market scoring rule on the implied joint).
+When the observables resolve one at a time the same payout arrives in pieces,
+``b [log q_θ'(x_i | x_<i) - log q_θ(x_i | x_<i)]``, which sum to the full payout. Payouts
+only depend on ``q_θ``, so relabelling the hidden states (a gauge transformation) changes
+no payout.
+
+Every parameter is a sympy symbol (:meth:`LatentMarket.symbols`); :meth:`LatentMarket.joint_expression`
+is the exact joint of one case in those symbols. For numbers, the same sum is compiled with
+:func:`sympy.lambdify` in log space, ``log q = m + log sum_y exp(a_y - m)`` with
+``a_y = log P(y) + sum_i log P(x_i | y)`` and ``m = max_y a_y`` (log-sum-exp), into a numpy
+function vectorised over cases.
+
+Examples
+--------
+>>> m = LatentMarket("suspect", latent=["guilty", "innocent"],
+...                  observables={"motive": ["yes", "no"], "alibi": ["yes", "no"]})
+>>> round(m.probability({"motive": "yes", "alibi": "no"}), 12)      # the uniform starting state
+0.25
+>>> move = m.move("ann", prior=[0.5, 0.5], tables={"motive": [[0.8, 0.2], [0.3, 0.7]],
+...                                              "alibi": [[0.1, 0.9], [0.6, 0.4]]})
+>>> round(m.payout(move.before, move.after, {"motive": "yes", "alibi": "no"}), 4)   # log(0.42 / 0.25)
+0.5188
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time as _time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import sympy
+
+from deepmarkets.beliefs.makers import as_rng
+from deepmarkets.errors import DeclarationError, InferenceError
+
+__all__ = [
+    "LatentMarket",
+    "LatentState",
+    "Move",
+    "Settlement",
+    "InformedTraders",
+    "MarketPosterior",
+    "plot_kl",
+    "plot_tables",
+]
+
+#: Rows of a state must sum to 1 within this tolerance.
+SIMPLEX_TOL = 1e-9
+#: Largest outcome space enumerated for joints, KL divergences and expected payouts.
+MAX_OUTCOMES = 1_000_000
+#: The informed-trader rule, as stated in :class:`InformedTraders`.
+TRADER_RULE = (
+    "incremental EM (Neal & Hinton 1998) as trading: the market's state stands for the expected counts of the "
+    "N cases behind the earlier trades plus `smoothing` pseudo-cases of the starting state (N = cases_per_trader "
+    "times the number of traders who have traded, or market_cases); a trader removes the counts it put in at its "
+    "previous trade, runs em_steps EM steps on its private sample with the rest held fixed (P(Y) and each "
+    "P(X_i|Y) row proportional to fixed + sample expected counts), and moves the market to the result; when the "
+    "market's hidden states are indistinguishable the EM start is randomly perturbed so that they can separate"
+)
+
+
+# ---------------------------------------------------------------------------
+# small helpers
+# ---------------------------------------------------------------------------
+def _lse(a: np.ndarray, axis: int = -1) -> np.ndarray:
+    """log-sum-exp along ``axis`` with the maximum subtracted first."""
+    m = np.max(a, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    return np.squeeze(m, axis=axis) + np.log(np.sum(np.exp(a - m), axis=axis))
+
+
+def _positive_int(value: Any, what: str, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise DeclarationError(f"{what} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.4g}"
+
+
+def _permutation(perm: Any, k: int) -> np.ndarray:
+    try:
+        p = np.asarray(perm)
+    except (TypeError, ValueError):
+        p = np.array([])
+    if (p.shape != (k,) or not np.issubdtype(p.dtype, np.integer)
+            or sorted(p.tolist()) != list(range(k))):
+        raise DeclarationError(
+            f"perm must be a permutation of 0..{k - 1} (new state j is old state perm[j]), got {perm!r}"
+        )
+    return p.astype(np.int64)
+
+
+# ---------------------------------------------------------------------------
+# the state
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class LatentState:
+    """A state θ of a latent market: ``P(Y)`` and one table ``P(X_i | Y)`` per observable.
+
+    Build states with :meth:`LatentMarket.state_from`, :meth:`LatentMarket.uniform_state` or
+    :meth:`LatentMarket.random_state`; a state is immutable (its arrays are read-only).
+
+    Attributes
+    ----------
+    classes : tuple of str
+        Names of the ``K`` hidden states.
+    observables : tuple of str
+        Names of the observables, in declaration order.
+    levels : tuple of tuple of str
+        The levels of each observable (as text).
+    prior : ndarray, shape (K,)
+        ``P(Y)``.
+    tables : tuple of ndarray, shape (K, L_i)
+        ``P(X_i | Y)``: row ``y`` is the distribution of ``X_i`` given ``Y = y``.
+
+    Examples
+    --------
+    >>> m = LatentMarket("m", latent=2, observables={"a": ["0", "1"]})
+    >>> s = m.state_from(prior=[0.25, 0.75], tables={"a": [[0.9, 0.1], [0.2, 0.8]]})
+    >>> s.table("a")[1].tolist()
+    [0.2, 0.8]
+    >>> s.relabel([1, 0]).prior.tolist()
+    [0.75, 0.25]
+    """
+
+    classes: tuple[str, ...]
+    observables: tuple[str, ...]
+    levels: tuple[tuple[str, ...], ...]
+    prior: np.ndarray
+    tables: tuple[np.ndarray, ...]
+
+    def __post_init__(self):
+        k = len(self.classes)
+        prior = _simplex(self.prior, (k,), "P(Y)", "a probability for each hidden state")
+        if len(self.tables) != len(self.observables):
+            raise DeclarationError(
+                f"a state needs one table per observable ({len(self.observables)}: "
+                f"{', '.join(self.observables)}), got {len(self.tables)}"
+            )
+        tables = tuple(
+            _simplex(t, (k, len(lv)), f"P({name} | Y)", f"one row per hidden state, one column per level of {name}")
+            for t, name, lv in zip(self.tables, self.observables, self.levels, strict=True)
+        )
+        object.__setattr__(self, "prior", prior)
+        object.__setattr__(self, "tables", tables)
+
+    @property
+    def n_classes(self) -> int:
+        """``K``, the number of hidden states."""
+        return len(self.classes)
+
+    def table(self, name: str) -> np.ndarray:
+        """``P(name | Y)`` as a (K, L) array."""
+        try:
+            return self.tables[self.observables.index(name)]
+        except ValueError:
+            raise DeclarationError(
+                f"no observable named {name!r}; the observables are {', '.join(self.observables)}"
+            ) from None
+
+    def relabel(self, perm: Sequence[int]) -> LatentState:
+        """The gauge-equivalent state with hidden state ``j`` taken from old state ``perm[j]``.
+
+        The names of the hidden states stay in place; only the numbers move. The implied
+        joint of the observables, and so every payout, is unchanged.
+        """
+        p = _permutation(perm, self.n_classes)
+        return LatentState(self.classes, self.observables, self.levels, self.prior[p],
+                           tuple(t[p] for t in self.tables))
+
+    def vector(self) -> np.ndarray:
+        """All parameters in one vector: ``P(Y)``, then each table row by row."""
+        return np.concatenate([self.prior, *(t.ravel() for t in self.tables)])
+
+    def distance(self, other: LatentState) -> float:
+        """Largest absolute difference between the parameters of two states (same labelling)."""
+        return float(np.max(np.abs(self.vector() - other.vector())))
+
+    def to_dict(self) -> dict:
+        """``{"prior": {class: p}, "tables": {observable: {class: {level: p}}}}`` as plain floats."""
+        return {
+            "prior": {c: float(p) for c, p in zip(self.classes, self.prior, strict=True)},
+            "tables": {
+                name: {c: {lv: float(v) for lv, v in zip(levels, row, strict=True)}
+                       for c, row in zip(self.classes, t, strict=True)}
+                for name, levels, t in zip(self.observables, self.levels, self.tables, strict=True)
+            },
+        }
+
+    def frame(self):
+        """The state as a pandas DataFrame: one row per hidden state, columns ``P(Y)`` and ``name=level``."""
+        import pandas as pd
+
+        data = {"P(Y)": self.prior}
+        for name, levels, t in zip(self.observables, self.levels, self.tables, strict=True):
+            for j, lv in enumerate(levels):
+                data[f"{name}={lv}"] = t[:, j]
+        return pd.DataFrame(data, index=pd.Index(list(self.classes), name="Y"))
+
+    def __repr__(self) -> str:
+        prior = ", ".join(f"{c}: {_fmt(p)}" for c, p in zip(self.classes, self.prior, strict=True))
+        return f"LatentState(P(Y) = {{{prior}}}; observables {', '.join(self.observables)})"
+
+    def _repr_markdown_(self) -> str:
+        head = ["Y", "P(Y)"] + [f"P({n}={lv} \\| Y)" for n, lvs in zip(self.observables, self.levels, strict=True)
+                                for lv in lvs]
+        rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for k, c in enumerate(self.classes):
+            cells = [c, _fmt(self.prior[k])] + [_fmt(v) for t in self.tables for v in t[k]]
+            rows.append("| " + " | ".join(cells) + " |")
+        return "\n".join(rows)
+
+
+def _simplex(values: Any, shape: tuple[int, ...], what: str, expected: str) -> np.ndarray:
+    try:
+        arr = np.array(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise DeclarationError(f"{what} must be numbers of shape {shape} ({expected}), got {values!r}") from None
+    if arr.shape != shape:
+        raise DeclarationError(f"{what} has shape {arr.shape}, expected {shape} ({expected})")
+    if not np.all(np.isfinite(arr)):
+        raise DeclarationError(f"{what} has a non-finite entry: {arr.tolist()}; probabilities must be finite")
+    if np.any(arr <= 0) or np.any(arr > 1):
+        bad = arr[(arr <= 0) | (arr > 1)][0]
+        raise DeclarationError(
+            f"{what} has the entry {bad!r}; probabilities must lie in (0, 1] (a zero would make the "
+            "log-score payout -inf when that value resolves): use a small positive number instead"
+        )
+    sums = arr.sum(axis=-1)
+    if np.any(np.abs(sums - 1.0) > SIMPLEX_TOL):
+        row = int(np.argmax(np.abs(np.atleast_1d(sums) - 1.0)))
+        where = f"row {row} " if arr.ndim == 2 else ""
+        raise DeclarationError(
+            f"{what} {where}sums to {float(np.atleast_1d(sums)[row]):.12g}, expected 1 within {SIMPLEX_TOL}; "
+            "each distribution must be on the simplex (divide by its sum)"
+        )
+    arr.setflags(write=False)
+    return arr
+
+
+# ---------------------------------------------------------------------------
+# result records
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class Move:
+    """One trade in a latent market: ``trader`` moved the state from ``before`` to ``after``.
+
+    ``changed`` names the parts of the state the trade set (``"P(Y)"``, ``"P(name | Y)"``).
+    """
+
+    time: float
+    trader: str
+    before: LatentState
+    after: LatentState
+    changed: tuple[str, ...]
+
+    def to_dict(self) -> dict:
+        return {"time": float(self.time), "trader": self.trader, "changed": list(self.changed),
+                "before": self.before.to_dict(), "after": self.after.to_dict()}
+
+    def __repr__(self) -> str:
+        return f"Move(time {self.time:g}, {self.trader!r} set {', '.join(self.changed) or 'nothing'})"
+
+
+@dataclass(frozen=True, eq=False)
+class Settlement:
+    """The payouts of a latent market's book of moves on a list of resolved cases.
+
+    Attributes
+    ----------
+    b : float
+        The market's liquidity.
+    n_cases : int
+        Number of resolved cases.
+    positions : dict of str to float
+        Each trader's total payout: the sum over its moves and over the cases of
+        ``b [log q_after(x) - log q_before(x)]``.
+    move_payouts : ndarray, shape (M,)
+        Each move's payout summed over the cases.
+    maker_loss : float
+        What the market maker pays out: the sum of all traders' positions.
+    telescoped : float
+        ``b sum_x [log q_final(x) - log q_initial(x)]``, which the moves' payouts telescope to.
+    """
+
+    b: float
+    n_cases: int
+    positions: dict[str, float]
+    move_payouts: np.ndarray
+    maker_loss: float
+    telescoped: float
+
+    @property
+    def conserved(self) -> bool:
+        """Whether the maker's loss equals the telescoped sum (money is conserved) within 1e-9 relative."""
+        return abs(self.maker_loss - self.telescoped) <= 1e-9 * max(1.0, abs(self.telescoped))
+
+    def to_dict(self) -> dict:
+        return {"b": self.b, "n_cases": self.n_cases, "positions": {k: float(v) for k, v in self.positions.items()},
+                "move_payouts": [float(v) for v in self.move_payouts], "maker_loss": float(self.maker_loss),
+                "telescoped": float(self.telescoped), "conserved": self.conserved}
+
+    def __repr__(self) -> str:
+        return (f"Settlement({self.n_cases} cases, {len(self.move_payouts)} moves, {len(self.positions)} traders, "
+                f"maker loss {self.maker_loss:.6g})")
+
+    def _repr_markdown_(self) -> str:
+        rows = [f"**settlement on {self.n_cases} cases** (b = {self.b:g}; maker loss {self.maker_loss:.6g}, "
+                f"telescoped {self.telescoped:.6g})", "", "| trader | payout |", "|---|---|"]
+        rows += [f"| {t} | {v:.6g} |" for t, v in sorted(self.positions.items(), key=lambda kv: -kv[1])]
+        return "\n".join(rows)
+
+
+@dataclass(frozen=True, eq=False)
+class InformedTraders:
+    """A simulation of informed traders moving a latent market toward the truth.
+
+    Attributes
+    ----------
+    true_state : LatentState
+        The state the cases were drawn from.
+    initial_state, final_state : LatentState
+        The market's state before the first and after the last simulated trade.
+    aligned_state : LatentState
+        ``final_state`` relabelled to best match ``true_state`` (see ``permutation``).
+    permutation : tuple of int
+        Hidden state ``j`` of ``aligned_state`` is state ``permutation[j]`` of ``final_state``;
+        it minimises the squared distance of all parameters to the true ones (over all
+        permutations, found exactly by the Hungarian algorithm since the cost separates by state).
+    kl_initial : float
+        ``KL(true || market)`` in nats before the first trade.
+    kl : ndarray, shape (T,)
+        ``KL(true || market)`` in nats after each trade.
+    threshold : float
+        The KL level of interest (nats).
+    trades_to_threshold : int or None
+        The first trade (1-based) after which the KL is below ``threshold``; None if never.
+    table_error : float
+        Largest absolute difference between ``aligned_state`` and ``true_state`` parameters.
+    cases : ndarray, shape (n_traders * cases_per_trader, n_observables)
+        The resolved cases the traders saw (level codes), trader by trader.
+    latent : ndarray, shape (n_traders * cases_per_trader,)
+        The hidden state of each case (index into ``true_state.classes``).
+    owner : ndarray, shape (n_traders * cases_per_trader,)
+        Which trader (0-based) saw each case.
+    n_traders, cases_per_trader, rounds, em_steps : int
+    rule : str
+        How each trader moved the market.
+    seconds : float
+    """
+
+    true_state: LatentState
+    initial_state: LatentState
+    final_state: LatentState
+    aligned_state: LatentState
+    permutation: tuple[int, ...]
+    kl_initial: float
+    kl: np.ndarray
+    threshold: float
+    trades_to_threshold: int | None
+    table_error: float
+    cases: np.ndarray
+    latent: np.ndarray
+    owner: np.ndarray
+    n_traders: int
+    cases_per_trader: int
+    rounds: int
+    em_steps: int
+    rule: str = TRADER_RULE
+    seconds: float = 0.0
+
+    @property
+    def n_trades(self) -> int:
+        return int(self.kl.shape[0])
+
+    def to_dict(self) -> dict:
+        return {
+            "n_traders": self.n_traders, "cases_per_trader": self.cases_per_trader, "rounds": self.rounds,
+            "em_steps": self.em_steps, "n_trades": self.n_trades, "kl_initial": float(self.kl_initial),
+            "kl": [float(v) for v in self.kl], "kl_final": float(self.kl[-1]) if self.n_trades else None,
+            "threshold": float(self.threshold), "trades_to_threshold": self.trades_to_threshold,
+            "table_error": float(self.table_error), "permutation": list(self.permutation),
+            "true_state": self.true_state.to_dict(), "final_state": self.final_state.to_dict(),
+            "aligned_state": self.aligned_state.to_dict(), "rule": self.rule, "seconds": float(self.seconds),
+        }
+
+    def _reached(self) -> str:
+        if self.trades_to_threshold is None:
+            return f"never below {self.threshold:g} nats"
+        return f"below {self.threshold:g} nats after {self.trades_to_threshold} trades"
+
+    def __repr__(self) -> str:
+        final = self.kl[-1] if self.n_trades else self.kl_initial
+        return (f"InformedTraders({self.n_traders} traders x {self.cases_per_trader} cases x {self.rounds} rounds: "
+                f"KL(true || market) {self.kl_initial:.4g} -> {final:.4g} nats, {self._reached()}; "
+                f"latent tables within {self.table_error:.3g} of the truth up to relabelling)")
+
+    def _repr_markdown_(self) -> str:
+        final = self.kl[-1] if self.n_trades else self.kl_initial
+        return "\n".join([
+            f"**informed traders**: {self.n_traders} traders, {self.cases_per_trader} private cases each, "
+            f"{self.rounds} rounds ({self.n_trades} trades, {self.seconds:.2f} s)",
+            "",
+            f"- KL(true ‖ market): {self.kl_initial:.4g} → {final:.4g} nats, {self._reached()}",
+            f"- latent tables (relabelled by {list(self.permutation)}): largest error {self.table_error:.3g}",
+            "",
+            "aligned market state:",
+            "",
+            self.aligned_state._repr_markdown_(),
+            "",
+            "true state:",
+            "",
+            self.true_state._repr_markdown_(),
+        ])
+
+
+@dataclass(frozen=True, eq=False)
+class MarketPosterior:
+    """The posterior over a latent market's state given resolved cases, next to the market's own state.
+
+    Attributes
+    ----------
+    market_state : LatentState
+        The market's state (the labelling everything is aligned to).
+    mean : LatentState
+        The posterior mean of θ, relabelled to the market's hidden states.
+    lower, upper : LatentState-shaped dicts
+        Equal-tailed credible interval bounds (``prob``), as ``{"prior": (K,), "tables": ((K, L_i), ...)}``.
+    prob : float
+        Mass of the credible intervals.
+    covered : float
+        Fraction of the market's parameters inside their credible interval.
+    max_abs_difference : float
+        Largest absolute difference between the market's parameters and the posterior mean.
+    latent : ndarray, shape (N, K)
+        Posterior probability of each case's hidden state (market labelling).
+    permutation : tuple of int
+        Class ``j`` of the market is class ``permutation[j]`` of the fit.
+    fit : LatentClassFit
+        The underlying fit (with ``idata`` and ``diagnostics``).
+    seconds : float
+    """
+
+    market_state: LatentState
+    mean: LatentState
+    lower: dict
+    upper: dict
+    prob: float
+    covered: float
+    max_abs_difference: float
+    latent: np.ndarray
+    permutation: tuple[int, ...]
+    fit: Any = field(repr=False)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        def arrays(d):
+            return {"prior": [float(v) for v in d["prior"]], "tables": [np.asarray(t).tolist() for t in d["tables"]]}
+
+        diag = getattr(self.fit, "diagnostics", None)
+        return {
+            "market_state": self.market_state.to_dict(), "mean": self.mean.to_dict(),
+            "lower": arrays(self.lower), "upper": arrays(self.upper), "prob": float(self.prob),
+            "covered": float(self.covered), "max_abs_difference": float(self.max_abs_difference),
+            "permutation": list(self.permutation), "n_cases": int(self.latent.shape[0]),
+            "diagnostics": _plain(diag), "seconds": float(self.seconds),
+        }
+
+    def __repr__(self) -> str:
+        return (f"MarketPosterior({self.latent.shape[0]} cases: market within {self.max_abs_difference:.3g} of the "
+                f"posterior mean; {100 * self.covered:.0f}% of its parameters inside the {100 * self.prob:.0f}% "
+                "credible intervals)")
+
+    def summary_frame(self):
+        """One row per parameter: market value, posterior mean, interval bounds, inside or not."""
+        import pandas as pd
+
+        s = self.market_state
+        rows = []
+        for k, c in enumerate(s.classes):
+            rows.append(("P(Y)", c, "", s.prior[k], self.mean.prior[k], self.lower["prior"][k],
+                         self.upper["prior"][k]))
+        for i, (name, levels) in enumerate(zip(s.observables, s.levels, strict=True)):
+            for k, c in enumerate(s.classes):
+                for j, lv in enumerate(levels):
+                    rows.append((f"P({name} | Y)", c, lv, s.tables[i][k, j], self.mean.tables[i][k, j],
+                                 self.lower["tables"][i][k, j], self.upper["tables"][i][k, j]))
+        frame = pd.DataFrame(rows, columns=["parameter", "Y", "level", "market", "mean", "lower", "upper"])
+        frame["inside"] = (frame["market"] >= frame["lower"]) & (frame["market"] <= frame["upper"])
+        return frame
+
+    def _repr_markdown_(self) -> str:
+        rows = [f"**posterior vs market** on {self.latent.shape[0]} cases: market within "
+                f"{self.max_abs_difference:.3g} of the posterior mean, {100 * self.covered:.0f}% of its parameters "
+                f"inside the {100 * self.prob:.0f}% credible intervals", "",
+                "| parameter | Y | level | market | mean | interval |", "|---|---|---|---|---|---|"]
+        for r in self.summary_frame().itertuples(index=False):
+            rows.append(f"| {r.parameter.replace('|', '\\|')} | {r.Y} | {r.level} | {r.market:.3f} | {r.mean:.3f} | "
+                        f"[{r.lower:.3f}, {r.upper:.3f}]{'' if r.inside else ' ✗'} |")
+        return "\n".join(rows)
+
+
+def _plain(value: Any) -> Any:
+    """JSON-friendly copy of nested dicts/lists of numpy scalars."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    return value
+
+
+# ---------------------------------------------------------------------------
+# the market
+# ---------------------------------------------------------------------------
+class LatentMarket:
+    """A prediction market on a latent-class model of some observables.
+
+    Parameters
+    ----------
+    name : str
+        A label.
+    latent : int or sequence of str
+        The hidden variable ``Y``: its number of states ``K >= 2`` (named ``"1"`` .. ``"K"``) or
+        their names.
+    observables : mapping of str to sequence
+        Each observable's name and its levels (at least two distinct levels; shown as text).
+    b : float
+        The liquidity: payouts are ``b`` times log-probability ratios (nats when ``b = 1``).
+    state : LatentState or mapping, optional
+        The starting state (see :meth:`state_from`); default uniform ``P(Y)`` and uniform tables.
+
+    Raises
+    ------
+    DeclarationError
+        For fewer than two hidden states or levels, duplicate names, no observables, a
+        non-positive ``b`` or an invalid starting state.
+
+    Examples
+    --------
+    >>> m = LatentMarket("suspect", latent=["guilty", "innocent"],
+    ...                  observables={"motive": ["yes", "no"], "witness": ["saw", "did not see"]})
+    >>> m.joint_expression({"motive": "yes", "witness": "saw"})     # doctest: +NORMALIZE_WHITESPACE
+    P(Y=guilty)*P(motive=yes|Y=guilty)*P(witness=saw|Y=guilty)
+      + P(Y=innocent)*P(motive=yes|Y=innocent)*P(witness=saw|Y=innocent)
+    >>> m.n_outcomes
+    4
+    """
+
+    def __init__(self, name: str = "latent market", *, latent: int | Sequence[str],
+                 observables: Mapping[str, Sequence[Any]], b: float = 1.0,
+                 state: LatentState | Mapping | None = None):
+        if not isinstance(name, str) or not name.strip():
+            raise DeclarationError(f"a market name must be a non-empty string, got {name!r}")
+        self.name = name
+        self.classes = _classes(latent)
+        if not isinstance(observables, Mapping) or not observables:
+            raise DeclarationError(
+                f"observables must be a non-empty mapping of name -> levels, e.g. "
+                f"{{'motive': ['yes', 'no']}}, got {observables!r}"
+            )
+        names, levels, values = [], [], []
+        for key, lv in observables.items():
+            if not isinstance(key, str) or not key.strip():
+                raise DeclarationError(f"an observable name must be a non-empty string, got {key!r}")
+            if isinstance(lv, (str, bytes)) or not isinstance(lv, Iterable):
+                raise DeclarationError(
+                    f"observable {key!r}: levels must be a sequence such as ['yes', 'no'], got {lv!r}"
+                )
+            lv = list(lv)
+            text = [str(v) for v in lv]
+            if len(lv) < 2:
+                raise DeclarationError(f"observable {key!r} has {len(lv)} level(s) {text}; it needs at least two")
+            if len(set(text)) != len(text):
+                dup = sorted({t for t in text if text.count(t) > 1})
+                raise DeclarationError(f"observable {key!r} repeats the level(s) {dup}; levels must be distinct")
+            names.append(key)
+            levels.append(tuple(text))
+            values.append(tuple(lv))
+        self.observables: tuple[str, ...] = tuple(names)
+        self.levels: tuple[tuple[str, ...], ...] = tuple(levels)
+        self._values = tuple(values)
+        self._lookup = []
+        for lv, text in zip(values, levels, strict=True):
+            table: dict[Any, int] = {}
+            for j, (v, t) in enumerate(zip(lv, text, strict=True)):
+                table[t] = j
+                try:
+                    table.setdefault(v, j)
+                except TypeError:  # unhashable level value: matched by its text only
+                    pass
+            self._lookup.append(table)
+        try:
+            bv = float(b)
+        except (TypeError, ValueError):
+            bv = float("nan")
+        if isinstance(b, bool) or not math.isfinite(bv) or bv <= 0:
+            raise DeclarationError(f"b (the liquidity) must be a positive finite number, got {b!r}; e.g. b=1.0")
+        self.b = bv
+        self._initial = self.uniform_state() if state is None else self._coerce(state, "state")
+        self._state = self._initial
+        self._moves: list[Move] = []
+
+    # declaration -------------------------------------------------------------
+    @property
+    def n_classes(self) -> int:
+        """``K``, the number of hidden states."""
+        return len(self.classes)
+
+    @property
+    def n_observables(self) -> int:
+        return len(self.observables)
+
+    @property
+    def n_outcomes(self) -> int:
+        """Number of joint outcomes of the observables, ``prod_i L_i``."""
+        return math.prod(len(lv) for lv in self.levels)
+
+    @property
+    def n_parameters(self) -> int:
+        """Free parameters of a state: ``(K - 1) + K sum_i (L_i - 1)``."""
+        k = self.n_classes
+        return (k - 1) + k * sum(len(lv) - 1 for lv in self.levels)
+
+    @property
+    def state(self) -> LatentState:
+        """The current state."""
+        return self._state
+
+    @property
+    def initial_state(self) -> LatentState:
+        """The state before the first move."""
+        return self._initial
+
+    @property
+    def moves(self) -> tuple[Move, ...]:
+        """The book of moves, in order."""
+        return tuple(self._moves)
+
+    def __repr__(self) -> str:
+        obs = ", ".join(f"{n}[{len(lv)}]" for n, lv in zip(self.observables, self.levels, strict=True))
+        return (f"LatentMarket({self.name!r}: Y in {{{', '.join(self.classes)}}}; observables {obs}; "
+                f"b={self.b:g}; {len(self._moves)} moves)")
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "classes": list(self.classes),
+                "observables": {n: list(lv) for n, lv in zip(self.observables, self.levels, strict=True)},
+                "b": self.b, "n_parameters": self.n_parameters, "n_moves": len(self._moves),
+                "state": self._state.to_dict()}
+
+    # symbols -------------------------------------------------------------------
+    @cached_property
+    def _prior_symbols(self) -> tuple[sympy.Symbol, ...]:
+        return tuple(sympy.Symbol(f"P(Y={c})", positive=True) for c in self.classes)
+
+    @cached_property
+    def _table_symbols(self) -> tuple[sympy.Matrix, ...]:
+        return tuple(
+            sympy.Matrix([[sympy.Symbol(f"P({name}={lv}|Y={c})", positive=True) for lv in levels]
+                          for c in self.classes])
+            for name, levels in zip(self.observables, self.levels, strict=True)
+        )
+
+    def symbols(self) -> dict:
+        """The parameter symbols: ``{"prior": (K,) symbols, "tables": {name: (K, L) sympy Matrix}}``.
+
+        Examples
+        --------
+        >>> m = LatentMarket("m", latent=2, observables={"a": ["x", "y"]})
+        >>> m.symbols()["tables"]["a"]
+        Matrix([
+        [P(a=x|Y=1), P(a=y|Y=1)],
+        [P(a=x|Y=2), P(a=y|Y=2)]])
+        """
+        return {"prior": self._prior_symbols,
+                "tables": dict(zip(self.observables, self._table_symbols, strict=True))}
+
+    def values(self, state: LatentState | Mapping | None = None, *, exact: bool = False) -> dict:
+        """``{symbol: value}`` for a state (the current one by default), for ``expr.subs(...)``.
+
+        With ``exact=True`` the values are sympy Rationals: for each float, the simplest
+        fraction (denominator at most 10**6) that rounds to that same float, else the float's
+        exact binary value (so ``1/3`` stored as a float gives ``Rational(1, 3)``).
+        """
+        s = self._state if state is None else self._coerce(state, "state")
+
+        def num(v):
+            return _rational(float(v)) if exact else float(v)
+
+        out = {sym: num(v) for sym, v in zip(self._prior_symbols, s.prior, strict=True)}
+        for mat, t in zip(self._table_symbols, s.tables, strict=True):
+            for (r, c), v in np.ndenumerate(t):
+                out[mat[r, c]] = num(v)
+        return out
+
+    def joint_expression(self, x: Any) -> sympy.Expr:
+        """The exact probability ``q_θ(x)`` of one case as a sympy expression of the parameter symbols.
+
+        Observables left unresolved in ``x`` (missing keys, None) are summed out, which drops
+        their factor: ``sum_y P(y) prod_{i resolved} P(x_i | y)``.
+        """
+        codes, single = self.encode(x)
+        if not single:
+            raise DeclarationError("joint_expression takes one case (a mapping or a sequence of levels)")
+        row = codes[0]
+        return sympy.Add(*[
+            sympy.Mul(self._prior_symbols[y],
+                      *[self._table_symbols[i][y, int(row[i])] for i in range(self.n_observables) if row[i] >= 0])
+            for y in range(self.n_classes)
+        ])
+
+    def _log_q_function(self, subset: tuple[int, ...]) -> Callable:
+        """Compiled ``log q(x_subset)`` of (log P(Y), log tables in subset, codes in subset)."""
+        cache = self.__dict__.setdefault("_compiled", {})
+        if subset not in cache:
+            lp = sympy.IndexedBase("lp")
+            lt = [sympy.IndexedBase(f"lt{i}") for i in subset]
+            xs = [sympy.Symbol(f"code{i}", integer=True) for i in subset]
+            a = [lp[y] + sum((t[y, x] for t, x in zip(lt, xs, strict=True)), sympy.S.Zero)
+                 for y in range(self.n_classes)]
+            top = sympy.Max(*a)
+            expr = top + sympy.log(sympy.Add(*[sympy.exp(ai - top) for ai in a]))
+            cache[subset] = sympy.lambdify([lp, *lt, *xs], expr, "numpy", cse=True)
+        return cache[subset]
+
+    # states ------------------------------------------------------------------------
+    def uniform_state(self) -> LatentState:
+        """Uniform ``P(Y)`` and uniform tables (the hidden states are then indistinguishable)."""
+        k = self.n_classes
+        return LatentState(self.classes, self.observables, self.levels, np.full(k, 1.0 / k),
+                           tuple(np.full((k, len(lv)), 1.0 / len(lv)) for lv in self.levels))
+
+    def random_state(self, rng: int | np.random.Generator | None = None, *, concentration: float = 1.0
+                     ) -> LatentState:
+        """A state with every distribution drawn from a symmetric Dirichlet(``concentration``)."""
+        gen = as_rng(rng)
+        if not (isinstance(concentration, (int, float)) and concentration > 0):
+            raise DeclarationError(f"concentration must be a positive number, got {concentration!r}")
+        k = self.n_classes
+        floor = 1e-12
+        prior = gen.dirichlet(np.full(k, float(concentration))) + floor
+        tables = []
+        for lv in self.levels:
+            t = gen.dirichlet(np.full(len(lv), float(concentration)), size=k) + floor
+            tables.append(t / t.sum(axis=1, keepdims=True))
+        return LatentState(self.classes, self.observables, self.levels, prior / prior.sum(), tuple(tables))
+
+    def state_from(self, *, prior: Any = None, tables: Mapping[str, Any] | Sequence[Any] | None = None,
+                   base: LatentState | Mapping | None = None) -> LatentState:
+        """A validated state: ``base`` (default: the current state) with ``prior`` and/or some tables replaced.
+
+        Parameters
+        ----------
+        prior : array_like, shape (K,), optional
+            ``P(Y)``.
+        tables : mapping of observable name to array_like (K, L), or a sequence of all tables
+            ``P(X_i | Y)``, rows = hidden states.
+        base : state, optional
+
+        Raises
+        ------
+        DeclarationError
+            Naming the table with a wrong shape, a non-finite or non-positive entry or a row
+            that does not sum to 1.
+        """
+        s = self._state if base is None else self._coerce(base, "base")
+        new_prior = s.prior if prior is None else prior
+        new_tables = list(s.tables)
+        if tables is not None:
+            if isinstance(tables, Mapping):
+                for key, value in tables.items():
+                    if key not in self.observables:
+                        raise DeclarationError(
+                            f"tables has {key!r}, which is not an observable; the observables are "
+                            f"{', '.join(self.observables)}"
+                        )
+                    new_tables[self.observables.index(key)] = value
+            elif isinstance(tables, (list, tuple)):
+                if len(tables) != self.n_observables:
+                    raise DeclarationError(
+                        f"tables as a sequence must have one table per observable ({self.n_observables}: "
+                        f"{', '.join(self.observables)}), got {len(tables)}; or give a mapping name -> table"
+                    )
+                new_tables = list(tables)
+            else:
+                raise DeclarationError(f"tables must be a mapping name -> (K, L) table, got {type(tables).__name__}")
+        return LatentState(self.classes, self.observables, self.levels, new_prior, tuple(new_tables))
+
+    def _coerce(self, state: Any, what: str) -> LatentState:
+        if isinstance(state, LatentState):
+            if (state.classes, state.observables, state.levels) != (self.classes, self.observables, self.levels):
+                raise DeclarationError(
+                    f"{what} belongs to another market (hidden states {list(state.classes)}, observables "
+                    f"{list(state.observables)}); this market has {list(self.classes)} and {list(self.observables)}"
+                )
+            return state
+        if isinstance(state, Mapping):
+            extra = set(state) - {"prior", "tables"}
+            if extra or "prior" not in state or "tables" not in state:
+                raise DeclarationError(
+                    f"{what} as a mapping needs exactly the keys 'prior' and 'tables', got {sorted(map(str, state))}"
+                )
+            try:
+                prior, tables = self._from_plain(state["prior"], state["tables"])
+            except KeyError as err:
+                raise DeclarationError(
+                    f"{what}: the mapping has no entry for {err.args[0]!r}; the to_dict() form names every hidden "
+                    f"state ({', '.join(self.classes)}) and every level"
+                ) from None
+            if isinstance(tables, Mapping):
+                missing = [n for n in self.observables if n not in tables]
+                if missing:
+                    raise DeclarationError(f"{what}: no table for {', '.join(missing)}")
+            base = self.uniform_state()
+            return self.state_from(prior=prior, tables=tables, base=base)
+        raise DeclarationError(
+            f"{what} must be a LatentState or a mapping {{'prior': ..., 'tables': ...}}, got {type(state).__name__}"
+        )
+
+    def _from_plain(self, prior: Any, tables: Any) -> tuple[Any, Any]:
+        """Arrays from the ``to_dict()`` form ({class: p} and {name: {class: {level: p}}}); others pass through."""
+        if isinstance(prior, Mapping):
+            prior = [prior[c] for c in self.classes]
+        if isinstance(tables, Mapping):
+            tables = {
+                n: [[t[c][lv] for lv in self.levels[self.observables.index(n)]] for c in self.classes]
+                if isinstance(t, Mapping) and n in self.observables else t
+                for n, t in tables.items()
+            }
+        return prior, tables
+
+    def relabel(self, perm: Sequence[int], state: LatentState | Mapping | None = None) -> LatentState:
+        """The gauge-equivalent state (the current one by default) with hidden states permuted.
+
+        New hidden state ``j`` carries the parameters of old state ``perm[j]``; the implied
+        joint of the observables and every payout are unchanged.
+
+        Examples
+        --------
+        >>> m = LatentMarket("m", latent=2, observables={"a": ["0", "1"]})
+        >>> s = m.state_from(prior=[0.3, 0.7], tables={"a": [[0.9, 0.1], [0.2, 0.8]]})
+        >>> t = m.relabel([1, 0], s)
+        >>> abs(m.log_probability({"a": "1"}, s) - m.log_probability({"a": "1"}, t)) < 1e-12
+        True
+        """
+        s = self._state if state is None else self._coerce(state, "state")
+        return s.relabel(perm)
+
+    # cases -------------------------------------------------------------------------
+    def encode(self, cases: Any) -> tuple[np.ndarray, bool]:
+        """Level codes of resolved cases: ``(codes (N, n_observables) int64, single)``; -1 = unresolved.
+
+        ``cases`` is one case (a mapping observable -> level, or a sequence of levels in
+        declaration order), many cases (a list of those, or a pandas DataFrame with one column
+        per observable) or an integer numpy array of codes (N, n) or (n,). Missing keys,
+        columns, None and NaN are unresolved observables.
+        """
+        n = self.n_observables
+        if isinstance(cases, np.ndarray) and np.issubdtype(cases.dtype, np.integer):
+            arr = cases.astype(np.int64)
+            single = arr.ndim == 1
+            arr = arr.reshape(-1, n) if arr.ndim == 1 and arr.shape[0] == n else arr
+            if arr.ndim != 2 or arr.shape[1] != n:
+                raise DeclarationError(f"integer codes must have shape ({n},) or (N, {n}), got {cases.shape}")
+            for i, lv in enumerate(self.levels):
+                bad = (arr[:, i] < -1) | (arr[:, i] >= len(lv))
+                if bad.any():
+                    raise DeclarationError(
+                        f"code {int(arr[bad, i][0])} for {self.observables[i]!r} is out of range: expected "
+                        f"0..{len(lv) - 1} ({', '.join(lv)}) or -1 for unresolved"
+                    )
+            return arr, single
+        try:
+            import pandas as pd
+        except ImportError:  # pragma: no cover
+            pd = None
+        if pd is not None and isinstance(cases, pd.DataFrame):
+            unknown = [c for c in cases.columns if c not in self.observables and str(c).lower() not in
+                       ("case", "question")]
+            if unknown:
+                raise DeclarationError(
+                    f"cases have the column(s) {unknown}, which are not observables; expected columns among "
+                    f"{', '.join(self.observables)} (and optionally 'case')"
+                )
+            rows = [{k: v for k, v in zip(cases.columns, r, strict=True) if k in self.observables}
+                    for r in cases.itertuples(index=False, name=None)]
+            return self._encode_rows(rows), False
+        if isinstance(cases, Mapping):
+            return self._encode_rows([cases]), True
+        if isinstance(cases, (list, tuple, np.ndarray)):
+            items = list(cases)
+            if not items:
+                raise DeclarationError("no cases given; give at least one resolved case")
+            if all(isinstance(c, Mapping) or (isinstance(c, (list, tuple, np.ndarray)) and not isinstance(c, str))
+                   for c in items):
+                return self._encode_rows(items), False
+            return self._encode_rows([items]), True
+        raise DeclarationError(
+            f"cases must be a mapping observable -> level, a sequence of levels, a list of those, a DataFrame "
+            f"or integer codes, got {type(cases).__name__}"
+        )
+
+    def _encode_rows(self, rows: list) -> np.ndarray:
+        n = self.n_observables
+        out = np.full((len(rows), n), -1, dtype=np.int64)
+        for r, case in enumerate(rows):
+            if isinstance(case, Mapping):
+                extra = [k for k in case if k not in self.observables]
+                if extra:
+                    raise DeclarationError(
+                        f"case {r}: {extra} is not an observable; the observables are {', '.join(self.observables)}"
+                    )
+                items = [(self.observables.index(k), v) for k, v in case.items()]
+            else:
+                case = list(case)
+                if len(case) != n:
+                    raise DeclarationError(
+                        f"case {r} has {len(case)} values, expected {n} (one per observable: "
+                        f"{', '.join(self.observables)}) or a mapping"
+                    )
+                items = list(enumerate(case))
+            for i, v in items:
+                if v is None or (isinstance(v, float) and math.isnan(v)):
+                    continue
+                code = self._level_code(i, v)
+                if code is None:
+                    raise DeclarationError(
+                        f"case {r}: {self.observables[i]} = {v!r} is not a level; expected one of "
+                        f"{', '.join(self.levels[i])} (or None for unresolved)"
+                    )
+                out[r, i] = code
+        return out
+
+    def _level_code(self, i: int, v: Any) -> int | None:
+        table = self._lookup[i]
+        try:
+            if v in table:
+                return table[v]
+        except TypeError:
+            pass
+        return table.get(str(v))
+
+    def decode(self, codes: np.ndarray):
+        """Level codes (N, n) back to a pandas DataFrame of levels (None where unresolved)."""
+        import pandas as pd
+
+        codes = np.asarray(codes, dtype=np.int64).reshape(-1, self.n_observables)
+        return pd.DataFrame({name: [lv[c] if c >= 0 else None for c in codes[:, i]]
+                             for i, (name, lv) in enumerate(zip(self.observables, self.levels, strict=True))})
+
+    def outcomes(self) -> np.ndarray:
+        """All joint outcomes as codes (prod L_i, n), in ``itertools.product`` order.
+
+        Raises
+        ------
+        DeclarationError
+            If there are more than ``MAX_OUTCOMES`` outcomes.
+        """
+        if self.n_outcomes > MAX_OUTCOMES:
+            raise DeclarationError(
+                f"the observables have {self.n_outcomes} joint outcomes, more than {MAX_OUTCOMES} that are "
+                "enumerated; use sampled cases instead"
+            )
+        return np.array(list(itertools.product(*(range(len(lv)) for lv in self.levels))), dtype=np.int64)
+
+    # probabilities -----------------------------------------------------------------
+    def _log_q(self, state: LatentState, codes: np.ndarray) -> np.ndarray:
+        out = np.empty(codes.shape[0])
+        lp = np.log(state.prior)
+        logs = [np.log(t) for t in state.tables]
+        seen = codes >= 0
+        if seen.all():  # the usual case: fully resolved cases, one compiled call
+            masks, inverse = np.ones((1, codes.shape[1]), dtype=bool), np.zeros(codes.shape[0], dtype=np.int64)
+        else:
+            masks, inverse = np.unique(seen, axis=0, return_inverse=True)
+        for p, mask in enumerate(masks):
+            rows = inverse.ravel() == p
+            subset = tuple(int(i) for i in np.flatnonzero(mask))
+            if not subset:
+                out[rows] = 0.0
+                continue
+            fn = self._log_q_function(subset)
+            with np.errstate(all="ignore"):
+                val = fn(lp, *[logs[i] for i in subset], *[codes[rows, i] for i in subset])
+            out[rows] = np.broadcast_to(np.asarray(val, dtype=float), (int(rows.sum()),))
+        return out
+
+    def _class_logits(self, state: LatentState, codes: np.ndarray) -> np.ndarray:
+        a = np.tile(np.log(state.prior), (codes.shape[0], 1))
+        for i, t in enumerate(state.tables):
+            seen = codes[:, i] >= 0
+            a[seen] += np.log(t)[:, codes[seen, i]].T
+        return a
+
+    def log_probability(self, x: Any, state: LatentState | Mapping | None = None) -> float | np.ndarray:
+        """``log q_θ(x)`` of one or many cases under a state (the current one by default)."""
+        s = self._state if state is None else self._coerce(state, "state")
+        codes, single = self.encode(x)
+        out = self._log_q(s, codes)
+        return float(out[0]) if single else out
+
+    def probability(self, x: Any, state: LatentState | Mapping | None = None) -> float | np.ndarray:
+        """``q_θ(x)`` of one or many cases (unresolved observables summed out)."""
+        out = np.exp(self.log_probability(x, state))
+        return float(out) if np.ndim(out) == 0 else out
+
+    def posterior_latent(self, x: Any, state: LatentState | Mapping | None = None) -> np.ndarray:
+        """``P(Y | x)`` under a state: (K,) for one case, (N, K) for many."""
+        s = self._state if state is None else self._coerce(state, "state")
+        codes, single = self.encode(x)
+        a = self._class_logits(s, codes)
+        r = np.exp(a - _lse(a)[:, None])
+        return r[0] if single else r
+
+    def joint(self, state: LatentState | Mapping | None = None):
+        """The implied joint of the observables as a pandas Series over all outcomes (MultiIndex of levels)."""
+        import pandas as pd
+
+        s = self._state if state is None else self._coerce(state, "state")
+        codes = self.outcomes()
+        index = pd.MultiIndex.from_arrays(
+            [[lv[c] for c in codes[:, i]] for i, lv in enumerate(self.levels)], names=list(self.observables)
+        )
+        return pd.Series(np.exp(self._log_q(s, codes)), index=index, name="q")
+
+    def kl(self, p: LatentState | Mapping, q: LatentState | Mapping | None = None) -> float:
+        """``KL(q_p || q_q)`` in nats between the joints implied by two states (q: the current state).
+
+        Computed by enumerating every joint outcome.
+        """
+        ps, qs = self._coerce(p, "p"), (self._state if q is None else self._coerce(q, "q"))
+        codes = self.outcomes()
+        lp, lq = self._log_q(ps, codes), self._log_q(qs, codes)
+        return float(np.sum(np.exp(lp) * (lp - lq)))
+
+    def sample(self, n: int, state: LatentState | Mapping | None = None,
+               rng: int | np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Draw ``n`` cases from a state: ``(codes (n, n_observables), latent (n,))``."""
+        n = _positive_int(n, "n")
+        s = self._state if state is None else self._coerce(state, "state")
+        gen = as_rng(rng)
+        y = _categorical(gen, np.broadcast_to(s.prior, (n, self.n_classes)))
+        codes = np.column_stack([_categorical(gen, t[y]) for t in s.tables])
+        return codes.astype(np.int64), y.astype(np.int64)
+
+    # trading -----------------------------------------------------------------------
+    def move(self, trader: str, state: LatentState | Mapping | None = None, *, prior: Any = None,
+             tables: Mapping[str, Any] | None = None, time: float | None = None) -> Move:
+        """Move the market to a new state and record the move in the book.
+
+        Give a whole ``state``, or only ``prior`` (``P(Y)``) and/or some ``tables``
+        (``{name: P(name | Y)}``), which replace those parts of the current state.
+
+        Parameters
+        ----------
+        trader : str
+        state : LatentState or mapping, optional
+        prior : array_like (K,), optional
+        tables : mapping, optional
+        time : float, optional
+            When the move happened (default: its 1-based number in the book).
+
+        Returns
+        -------
+        Move
+        """
+        if not isinstance(trader, str) or not trader.strip():
+            raise DeclarationError(f"trader must be a non-empty string, got {trader!r}")
+        before = self._state
+        if state is not None:
+            if prior is not None or tables is not None:
+                raise DeclarationError("give either a whole state or prior=/tables=, not both")
+            after = self._coerce(state, "state")
+            changed = ("P(Y)", *(f"P({n} | Y)" for n in self.observables))
+        elif prior is None and tables is None:
+            raise DeclarationError("a move needs a new state, prior=... or tables={name: table}")
+        else:
+            after = self.state_from(prior=prior, tables=tables)
+            changed = (("P(Y)",) if prior is not None else ()) + tuple(
+                f"P({n} | Y)" for n in (tables or {}))
+        t = len(self._moves) + 1 if time is None else time
+        try:
+            t = float(t)
+        except (TypeError, ValueError):
+            raise DeclarationError(f"time must be a number, got {time!r}") from None
+        mv = Move(t, trader, before, after, changed)
+        self._moves.append(mv)
+        self._state = after
+        return mv
+
+    def book(self):
+        """The book of moves as a pandas DataFrame: time, trader, changed, before, after (states)."""
+        import pandas as pd
+
+        return pd.DataFrame({
+            "time": [m.time for m in self._moves], "trader": [m.trader for m in self._moves],
+            "changed": [", ".join(m.changed) for m in self._moves],
+            "before": [m.before for m in self._moves], "after": [m.after for m in self._moves],
+        })
+
+    def payout(self, before: LatentState | Mapping, after: LatentState | Mapping, x: Any) -> float | np.ndarray:
+        """What moving ``before -> after`` pays when case(s) ``x`` resolve: ``b [log q_after(x) - log q_before(x)]``.
+
+        Examples
+        --------
+        >>> m = LatentMarket("m", latent=2, observables={"a": ["0", "1"]})
+        >>> s = m.state_from(prior=[0.5, 0.5], tables={"a": [[0.9, 0.1], [0.5, 0.5]]})
+        >>> round(m.payout(m.uniform_state(), s, {"a": "0"}), 6)     # log(0.7 / 0.5)
+        0.336472
+        """
+        b0, b1 = self._coerce(before, "before"), self._coerce(after, "after")
+        codes, single = self.encode(x)
+        out = self.b * (self._log_q(b1, codes) - self._log_q(b0, codes))
+        return float(out[0]) if single else out
+
+    def payout_sequential(self, before: LatentState | Mapping, after: LatentState | Mapping, x: Any,
+                          order: Sequence[str] | None = None) -> np.ndarray:
+        """The payout when the observables resolve one at a time, step by step.
+
+        Step ``i`` pays ``b [log q_after(x_i | x_<i) - log q_before(x_i | x_<i)]``, the
+        conditionals taken in ``order`` (default: declaration order); the steps sum to
+        :meth:`payout`.
+
+        Returns
+        -------
+        ndarray
+            (n_observables,) for one case, (N, n_observables) for many; columns in ``order``.
+        """
+        b0, b1 = self._coerce(before, "before"), self._coerce(after, "after")
+        codes, single = self.encode(x)
+        if order is None:
+            idx = list(range(self.n_observables))
+        else:
+            order = list(order)
+            if sorted(order) != sorted(self.observables):
+                raise DeclarationError(
+                    f"order must list every observable once ({', '.join(self.observables)}), got {order}"
+                )
+            idx = [self.observables.index(o) for o in order]
+        if np.any(codes < 0):
+            raise DeclarationError("payout_sequential needs fully resolved cases (every observable has a level)")
+        prev = {0: np.zeros(codes.shape[0]), 1: np.zeros(codes.shape[0])}
+        steps = np.empty((codes.shape[0], len(idx)))
+        partial = np.full_like(codes, -1)
+        for step, i in enumerate(idx):
+            partial[:, i] = codes[:, i]
+            now = {0: self._log_q(b0, partial), 1: self._log_q(b1, partial)}
+            steps[:, step] = self.b * ((now[1] - prev[1]) - (now[0] - prev[0]))
+            prev = now
+        return steps[0] if single else steps
+
+    def expected_payout(self, before: LatentState | Mapping, after: LatentState | Mapping,
+                        belief: LatentState | Mapping) -> float:
+        """The payout of ``before -> after`` expected by someone who believes ``belief`` (exact enumeration).
+
+        Moving ``q`` to ``p`` under belief ``p`` is worth ``b KL(p || q)``.
+
+        Examples
+        --------
+        >>> m = LatentMarket("m", latent=2, observables={"a": ["0", "1"], "c": ["0", "1"]})
+        >>> p, q = m.random_state(1), m.random_state(2)
+        >>> abs(m.expected_payout(q, p, p) - m.b * m.kl(p, q)) < 1e-12
+        True
+        """
+        b0, b1, bp = self._coerce(before, "before"), self._coerce(after, "after"), self._coerce(belief, "belief")
+        codes = self.outcomes()
+        return float(self.b * np.sum(np.exp(self._log_q(bp, codes)) * (self._log_q(b1, codes)
+                                                                        - self._log_q(b0, codes))))
+
+    def settle(self, cases: Any) -> Settlement:
+        """Pay every move of the book on the resolved ``cases`` and total each trader's position.
+
+        A trader's position is the sum over its moves and over the cases of
+        ``b [log q_after(x) - log q_before(x)]``. The maker's loss is the sum of all
+        positions, which telescopes to ``b sum_x [log q_final(x) - log q_initial(x)]``.
+        """
+        codes, _ = self.encode(cases)
+        if not self._moves:
+            raise DeclarationError("the book has no moves to settle; trade with move(...) first")
+        positions: dict[str, float] = {}
+        pays = np.empty(len(self._moves))
+        # the states are a chain: each move's payout is a difference of consecutive log-scores
+        logs = [self._log_q(self._moves[0].before, codes)]
+        for k, mv in enumerate(self._moves):
+            chained = k == 0 or mv.before is self._moves[k - 1].after
+            start = logs[-1] if chained else self._log_q(mv.before, codes)
+            end = self._log_q(mv.after, codes)
+            logs.append(end)
+            pays[k] = self.b * float(np.sum(end - start))
+            positions[mv.trader] = positions.get(mv.trader, 0.0) + pays[k]
+        telescoped = self.b * float(np.sum(logs[-1] - logs[0]))
+        return Settlement(self.b, int(codes.shape[0]), positions, pays, float(pays.sum()), telescoped)
+
+    # informed traders --------------------------------------------------------------
+    def simulate_informed_traders(
+        self,
+        true_state: LatentState | Mapping,
+        n_traders: int = 20,
+        cases_per_trader: int = 50,
+        rounds: int = 3,
+        rng: int | np.random.Generator | None = None,
+        progressbar: bool = True,
+        *,
+        em_steps: int = 30,
+        market_cases: float | None = None,
+        smoothing: float = 1.0,
+        threshold: float = 0.02,
+    ) -> InformedTraders:
+        """Simulate traders who each see a private sample of resolved cases and move the market.
+
+        Each trader draws ``cases_per_trader`` cases from ``true_state`` once (it sees the
+        observables, never ``Y``). In each of ``rounds`` rounds the traders trade in turn. The
+        rule is incremental EM (Neal & Hinton 1998) played as a market: the market's state is read
+        as the expected counts of the ``N`` cases behind the earlier trades plus ``smoothing``
+        pseudo-cases of the starting state, where ``N`` is ``market_cases`` if given, else
+        ``cases_per_trader`` times the number of distinct traders who have traded (public
+        information). A trader takes away the counts it put in at its previous trade, runs
+        ``em_steps`` EM steps on its own sample with the rest held fixed (``P(Y)`` and each row of
+        ``P(X_i | Y)`` proportional to the fixed counts plus its sample's expected counts: the
+        MAP update under a Dirichlet prior centred on the market), and moves the market to the
+        result. Over rounds the market therefore converges to a fixed point of EM on all the
+        traders' cases pooled (with the ``smoothing`` pseudo-cases as the only prior), though no
+        one sees them all. When the market's hidden states cannot be told apart (all rows equal,
+        as in the uniform state) the EM start is randomly perturbed so that the states can
+        separate. Every trade is recorded in the book.
+
+        Parameters
+        ----------
+        true_state : state
+            Where the cases come from.
+        n_traders, cases_per_trader, rounds : int
+            Traders, private cases per trader, and times each trader trades.
+        rng : int, numpy Generator or None
+            Seeds the cases and the perturbation of a symmetric start.
+        progressbar : bool
+            Show a rich progress bar over trades.
+        em_steps : int
+            EM steps per trade.
+        market_cases : float, optional
+            ``N``, the cases the market's state is read as standing for (default: as above).
+        smoothing : float
+            Pseudo-cases of the starting state kept in the market (keeps every probability positive).
+        threshold : float
+            The KL level (nats) whose first crossing is reported.
+
+        Returns
+        -------
+        InformedTraders
+            ``KL(true || market)`` after each trade, the first trade below ``threshold``, and
+            the final tables aligned to the true ones up to relabelling.
+
+        Examples
+        --------
+        >>> m = LatentMarket("m", latent=2, observables={f"x{i}": ["0", "1"] for i in range(3)})
+        >>> truth = m.state_from(prior=[0.4, 0.6], tables=[[[0.9, 0.1], [0.2, 0.8]]] * 3)
+        >>> sim = m.simulate_informed_traders(truth, 10, 60, rounds=2, rng=0, progressbar=False)
+        >>> bool(sim.kl[-1] < 0.02)
+        True
+        """
+        truth = self._coerce(true_state, "true_state")
+        n_traders = _positive_int(n_traders, "n_traders")
+        m = _positive_int(cases_per_trader, "cases_per_trader")
+        rounds = _positive_int(rounds, "rounds")
+        em_steps = _positive_int(em_steps, "em_steps")
+        for what, v in (("smoothing", smoothing), ("threshold", threshold)):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0 or not math.isfinite(v):
+                raise DeclarationError(f"{what} must be a positive number, got {v!r}")
+        if market_cases is not None and (isinstance(market_cases, bool) or not isinstance(market_cases, (int, float))
+                                         or not market_cases >= 0 or not math.isfinite(market_cases)):
+            raise DeclarationError(f"market_cases must be a non-negative number or None, got {market_cases!r}")
+        gen = as_rng(rng)
+        started = _time.perf_counter()
+        codes, latent = self.sample(n_traders * m, truth, gen)
+        owner = np.repeat(np.arange(n_traders), m)
+        onehots = [np.eye(len(lv))[codes[:, i]] for i, lv in enumerate(self.levels)]
+        outcomes = self.outcomes()
+        log_true = self._log_q(truth, outcomes)
+        p_true = np.exp(log_true)
+
+        def kl_now() -> float:
+            return float(np.sum(p_true * (log_true - self._log_q(self._state, outcomes))))
+
+        initial = self._state
+        kl0 = kl_now()
+        kls = []
+        total = n_traders * rounds
+        own: list[tuple[np.ndarray, list[np.ndarray]] | None] = [None] * n_traders
+        with _Progress(progressbar, total, f"{self.name}: informed traders") as bar:
+            for t in range(total):
+                j = t % n_traders
+                rows = slice(j * m, (j + 1) * m)
+                n0 = float(market_cases) if market_cases is not None else float(min(t, n_traders) * m)
+                after, own[j] = self._trader_update(self._state, codes[rows], [o[rows] for o in onehots], n0,
+                                                    own[j], smoothing, em_steps, gen)
+                self.move(f"trader {j + 1}", after)
+                kls.append(kl_now())
+                bar.advance(kls[-1])
+        kl = np.array(kls)
+        below = np.flatnonzero(kl < threshold)
+        perm = _best_permutation(self._state, truth)
+        aligned = self._state.relabel(perm)
+        return InformedTraders(
+            true_state=truth, initial_state=initial, final_state=self._state, aligned_state=aligned,
+            permutation=tuple(int(p) for p in perm), kl_initial=kl0, kl=kl, threshold=float(threshold),
+            trades_to_threshold=int(below[0]) + 1 if below.size else None,
+            table_error=aligned.distance(truth), cases=codes, latent=latent, owner=owner, n_traders=n_traders,
+            cases_per_trader=m, rounds=rounds, em_steps=em_steps, seconds=_time.perf_counter() - started,
+        )
+
+    def _trader_update(self, market: LatentState, codes: np.ndarray, onehots: list[np.ndarray], n0: float,
+                       own: tuple[np.ndarray, list[np.ndarray]] | None, smoothing: float, steps: int,
+                       gen: np.random.Generator) -> tuple[LatentState, tuple[np.ndarray, list[np.ndarray]]]:
+        """One informed trader's move (see :meth:`simulate_informed_traders`); returns it and the trader's counts."""
+        k = self.n_classes
+        # the expected counts the market's state stands for (n0 cases plus the starting state's `smoothing`
+        # pseudo-cases), less what this trader put in last time; a floor keeps every probability positive
+        mass = n0 + smoothing
+        base_prior = mass * market.prior
+        base_tables = [mass * market.prior[:, None] * t for t in market.tables]
+        if own is not None:
+            base_prior = base_prior - own[0]
+            base_tables = [bt - c for bt, c in zip(base_tables, own[1], strict=True)]
+        base_prior = np.maximum(base_prior, 1e-6 * smoothing / k)
+        base_tables = [np.maximum(bt, 1e-6 * smoothing / bt.size) for bt in base_tables]
+        prior, tables = market.prior, list(market.tables)
+        if all(np.allclose(t, t[:1], atol=1e-6) for t in tables):
+            # indistinguishable hidden states: EM would stay on the symmetric point, so perturb its start
+            tables = [0.7 * t + 0.3 * gen.dirichlet(np.ones(t.shape[1]), size=k) for t in tables]
+        for _ in range(steps):
+            a = np.log(prior)[None, :] + sum(np.log(t)[:, codes[:, i]].T for i, t in enumerate(tables))
+            r = np.exp(a - _lse(a)[:, None])
+            nk = r.sum(axis=0)
+            counts = [r.T @ oh for oh in onehots]
+            prior = (base_prior + nk) / (base_prior + nk).sum()
+            tables = [(bt + c) / (bt + c).sum(axis=1, keepdims=True) for bt, c in zip(base_tables, counts, strict=True)]
+        # the counts this trader put into the state it moves to
+        return LatentState(self.classes, self.observables, self.levels, prior, tuple(tables)), (nk, counts)
+
+    # inference -----------------------------------------------------------------------
+    def infer(self, cases: Any, *, state: LatentState | Mapping | None = None, draws: int = 500, tune: int = 500,
+              chains: int = 2, cores: int | None = 1, prob: float = 0.9, rng: int | np.random.Generator | None = None,
+              progressbar: bool = True) -> MarketPosterior:
+        """The posterior over θ and over each case's hidden state given resolved cases, next to the market's θ.
+
+        The cases become a reports book (cases = questions, observables = traders, levels =
+        answers) and a latent class model with ``K`` classes is sampled with NUTS
+        (:func:`deepmarkets.models.nuts.fit_nuts`, Dirichlet(1) priors, the class marginalised).
+        The posterior is relabelled to the market's hidden states by the permutation that
+        brings its mean closest to the market's state (``state``, default the current one).
+
+        Parameters
+        ----------
+        cases : cases (see :meth:`encode`), fully resolved
+        state : state, optional
+            The market state to compare with (default: the current state).
+        draws, tune, chains, cores : int
+            NUTS settings; ``cores=1`` runs the chains one after another (for a model this small,
+            faster than starting a process per chain).
+        prob : float
+            Mass of the equal-tailed credible intervals.
+        rng, progressbar
+            As usual.
+
+        Raises
+        ------
+        InferenceError
+            If NUTS is not available or the fit fails.
+        """
+        return _infer(self, cases, state=state, draws=draws, tune=tune, chains=chains, cores=cores, prob=prob,
+                      rng=rng, progressbar=progressbar)
+
+
+# ---------------------------------------------------------------------------
+# internals
+# ---------------------------------------------------------------------------
+def _classes(latent: Any) -> tuple[str, ...]:
+    if isinstance(latent, (int, np.integer)) and not isinstance(latent, bool):
+        if latent < 2:
+            raise DeclarationError(f"latent must have at least two states, got latent={latent!r}")
+        return tuple(str(k) for k in range(1, int(latent) + 1))
+    if isinstance(latent, (str, bytes)) or not isinstance(latent, Iterable):
+        raise DeclarationError(
+            f"latent must be a number of hidden states (>= 2) or a sequence of their names, got {latent!r}"
+        )
+    names = [str(c) for c in latent]
+    if len(names) < 2:
+        raise DeclarationError(f"latent must have at least two states, got {names}")
+    if len(set(names)) != len(names) or any(not n.strip() for n in names):
+        raise DeclarationError(f"the hidden states must have distinct non-empty names, got {names}")
+    return tuple(names)
+
+
+def _rational(v: float) -> sympy.Rational:
+    """The simplest fraction (denominator <= 10**6) that rounds to the float ``v``, else ``v`` exactly."""
+    from fractions import Fraction
+
+    f = Fraction(v).limit_denominator(10**6)
+    if float(f) != v:
+        f = Fraction(v)
+    return sympy.Rational(f.numerator, f.denominator)
+
+
+def _categorical(gen: np.random.Generator, probs: np.ndarray) -> np.ndarray:
+    cdf = np.cumsum(probs, axis=1)
+    u = gen.random(probs.shape[0]) * cdf[:, -1]
+    return np.minimum((u[:, None] >= cdf).sum(axis=1), probs.shape[1] - 1)
+
+
+def _best_permutation(est: LatentState, ref: LatentState) -> np.ndarray:
+    """``perm`` such that ``est.relabel(perm)`` is closest to ``ref`` in squared distance (exact, Hungarian)."""
+    from scipy.optimize import linear_sum_assignment
+
+    cost = (ref.prior[:, None] - est.prior[None, :]) ** 2
+    for tr, te in zip(ref.tables, est.tables, strict=True):
+        cost = cost + ((tr[:, None, :] - te[None, :, :]) ** 2).sum(axis=2)
+    rows, cols = linear_sum_assignment(cost)
+    perm = np.empty(len(rows), dtype=np.int64)
+    perm[rows] = cols
+    return perm
+
+
+class _Progress:
+    """A rich progress bar over trades (or nothing when disabled)."""
+
+    def __init__(self, enabled: bool, total: int, description: str):
+        self.enabled, self.total, self.description = enabled, total, description
+        self._bar = None
+
+    def __enter__(self):
+        if self.enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("KL {task.fields[kl]}"), TimeElapsedColumn(), transient=True)
+            self._bar.__enter__()
+            self._task = self._bar.add_task(self.description, total=self.total, kl="-")
+        return self
+
+    def advance(self, kl: float) -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, advance=1, kl=f"{kl:.4g}")
+
+    def __exit__(self, *exc):
+        if self._bar is not None:
+            self._bar.__exit__(*exc)
+
+
+def _reports_for(market: LatentMarket, codes: np.ndarray, readable: bool):
+    """The cases as a wide reports table (cases = questions, observables = traders, levels = answers)."""
+    import pandas as pd
+
+    from deepmarkets.models.data import Reports
+
+    columns = list(market.observables) if readable else [f"X{i + 1}" for i in range(market.n_observables)]
+    texts = market.levels if readable else tuple(tuple(str(j + 1) for j in range(len(lv))) for lv in market.levels)
+    frame = pd.DataFrame({
+        "question": [f"case {n + 1}" for n in range(codes.shape[0])],
+        **{col: [lv[c] if c >= 0 else None for c in codes[:, i]]
+           for i, (col, lv) in enumerate(zip(columns, texts, strict=True))},
+    })
+    reports = Reports.from_frame(frame, wide=True)
+    return reports, columns, texts
+
+
+def _infer(market: LatentMarket, cases: Any, *, state, draws, tune, chains, cores, prob, rng, progressbar
+           ) -> MarketPosterior:
+    started = _time.perf_counter()
+    try:
+        from deepmarkets.models.fit import LatentClassFit
+        from deepmarkets.models.nuts import fit_nuts
+    except ImportError as err:  # pragma: no cover - the package ships both
+        raise InferenceError(f"inference from the market needs deepmarkets.models.nuts ({err})") from err
+    s = market.state if state is None else market._coerce(state, "state")
+    if not (isinstance(prob, float | int) and 0 < prob < 1):
+        raise DeclarationError(f"prob (the credible mass) must be in (0, 1), got {prob!r}")
+    codes, _ = market.encode(cases)
+    n, k = codes.shape[0], market.n_classes
+    unused = [(market.observables[i], lv[j]) for i, lv in enumerate(market.levels) for j in range(len(lv))
+              if not np.any(codes[:, i] == j)]
+    if unused:
+        name, level = unused[0]
+        raise InferenceError(
+            f"{name} = {level!r} never occurs in the {n} cases, so its probability given Y cannot be compared "
+            f"({len(unused)} such level(s)); give more cases, or declare the market without unused levels"
+        )
+    gen = as_rng(rng)
+    # readable names for the fit unless the reports table would mangle them (NA-like or padded text)
+    reports, columns, texts = _reports_for(market, codes, readable=True)
+    if list(reports.traders) != columns or any(
+            not set(map(str, reports.levels[i])) <= set(texts[i]) for i in range(market.n_observables)):
+        reports, columns, texts = _reports_for(market, codes, readable=False)
+    # start NUTS from the market's state (and align its draws to it), unless the market cannot tell its
+    # hidden states apart; then from the EM optimum
+    distinct = not all(np.allclose(t, t[:1], atol=1e-6) for t in s.tables)
+    start = None
+    if distinct:
+        level_idx = [[texts[i].index(str(lab)) for lab in reports.levels[i]] for i in range(market.n_observables)]
+        response = tuple(s.tables[i][:, level_idx[i]] for i in range(market.n_observables))
+        post = market.posterior_latent(codes, s)
+        loglik = float(np.sum(market._log_q(s, codes)))
+        start = LatentClassFit(
+            model="lca", method="market", reports=reports, classes=np.asarray(market.classes), class_shares=s.prior,
+            response=response, posterior=post, loglik=loglik, n_parameters=market.n_parameters, n_iter=0,
+            converged=True, restarts_loglik=np.array([loglik]), seconds=0.0,
+        )
+    try:
+        fit = fit_nuts(reports, model="lca", classes=k, draws=draws, tune=tune, chains=chains, cores=cores,
+                       start=start, rng=gen, progressbar=progressbar)
+    except InferenceError:
+        raise
+    except Exception as err:  # any sampler failure is reported as an inference failure
+        raise InferenceError(f"NUTS on the {n} resolved cases failed: {type(err).__name__}: {err}") from err
+    posterior = fit.idata["posterior"]
+    share = posterior["class_share"].values.reshape(-1, k)
+    labels = [str(v) for v in posterior["level"].values]
+    resp = posterior["response"].values  # (chain, draw, trader, class, level)
+    resp = resp.reshape(-1, *resp.shape[2:])
+    traders = [str(t) for t in posterior["trader"].values]
+    tables = []
+    for i, col in enumerate(columns):
+        j = traders.index(col)
+        tables.append(np.stack([resp[:, j, :, labels.index(lv)] for lv in texts[i]], axis=-1))  # (S, K, L)
+    # the fit's classes follow its start; relabel them to the market's state (identity when started from it)
+    mean_state = LatentState(market.classes, market.observables, market.levels,
+                             _renormalise(share.mean(axis=0)), tuple(_renormalise(t.mean(axis=0)) for t in tables))
+    perm = _best_permutation(mean_state, s)
+    share = share[:, perm]
+    tables = [t[:, perm] for t in tables]
+    mean = mean_state.relabel(perm)
+    alpha = (1 - prob) / 2
+    lower = {"prior": np.quantile(share, alpha, axis=0), "tables": tuple(np.quantile(t, alpha, axis=0) for t in tables)}
+    upper = {"prior": np.quantile(share, 1 - alpha, axis=0),
+             "tables": tuple(np.quantile(t, 1 - alpha, axis=0) for t in tables)}
+    inside = np.concatenate([
+        ((s.prior >= lower["prior"]) & (s.prior <= upper["prior"])).ravel(),
+        *[((t >= lo) & (t <= hi)).ravel() for t, lo, hi in zip(s.tables, lower["tables"], upper["tables"],
+                                                                  strict=True)],
+    ])
+    if "class_probability" in posterior:
+        latent = posterior["class_probability"].values.reshape(-1, n, k).mean(axis=0)
+    else:
+        latent = np.asarray(fit.posterior)
+    latent = latent[:, perm]
+    return MarketPosterior(
+        market_state=s, mean=mean, lower=lower, upper=upper, prob=float(prob), covered=float(inside.mean()),
+        max_abs_difference=mean.distance(s), latent=latent, permutation=tuple(int(p) for p in perm), fit=fit,
+        seconds=_time.perf_counter() - started,
+    )
+
+
+def _renormalise(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-300, None)
+    return p / p.sum(axis=-1, keepdims=True)
+
+
+# ---------------------------------------------------------------------------
+# plots
+# ---------------------------------------------------------------------------
+def plot_kl(result: InformedTraders | Sequence[float], *, threshold: float | None = None, ax=None):
+    """Plot ``KL(true || market)`` against the trade number (log scale); returns the matplotlib Figure.
+
+    Parameters
+    ----------
+    result : InformedTraders or sequence of float
+        A simulation, or a KL path (one value per trade).
+    threshold : float, optional
+        A horizontal line (default: the simulation's threshold).
+    ax : matplotlib Axes, optional
+    """
+    import matplotlib.pyplot as plt
+
+    if isinstance(result, InformedTraders):
+        kl = np.concatenate([[result.kl_initial], result.kl])
+        start = 0
+        threshold = result.threshold if threshold is None else threshold
+        reached = result.trades_to_threshold
+    else:
+        kl = np.asarray(result, dtype=float)
+        start, reached = 1, None
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+    else:
+        fig = ax.figure
+    trades = np.arange(start, start + kl.size)
+    ax.plot(trades, np.maximum(kl, 1e-12), marker=".", lw=1)
+    ax.set_yscale("log")
+    ax.set_xlabel("trade")
+    ax.set_ylabel("KL(true ‖ market) [nats]")
+    if threshold is not None:
+        ax.axhline(threshold, color="grey", ls="--", lw=1, label=f"{threshold:g} nats")
+        if reached is not None:
+            ax.axvline(reached, color="C3", ls=":", lw=1, label=f"below after {reached} trades")
+        ax.legend(loc="upper right")
+    ax.set_title("the market's joint approaches the truth")
+    fig.tight_layout()
+    return fig
+
+
+def plot_tables(market_state: LatentState, true_state: LatentState | None = None,
+                posterior: MarketPosterior | None = None, *, align: bool = True):
+    """Plot the latent tables side by side: market, truth and posterior (mean with intervals).
+
+    One panel per observable plus one for ``P(Y)``; for each hidden state and level, bars for
+    the market's value, the true value (relabelled to the market's states when ``align``) and
+    the posterior mean with its credible interval. Returns the matplotlib Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    s = market_state
+    truth = true_state
+    if truth is not None and align:
+        truth = truth.relabel(_best_permutation(truth, s))
+    panels = [("P(Y)", s.prior[:, None], None if truth is None else truth.prior[:, None],
+               None if posterior is None else (posterior.mean.prior[:, None], posterior.lower["prior"][:, None],
+                                               posterior.upper["prior"][:, None]), ("",))]
+    for i, name in enumerate(s.observables):
+        panels.append((f"P({name} | Y)", s.tables[i], None if truth is None else truth.tables[i],
+                       None if posterior is None else (posterior.mean.tables[i], posterior.lower["tables"][i],
+                                                       posterior.upper["tables"][i]), s.levels[i]))
+    fig, axes = plt.subplots(1, len(panels), figsize=(2.6 * len(panels) + 1, 4.0), squeeze=False)
+    series = 1 + (truth is not None) + (posterior is not None)
+    width = 0.8 / series
+    for ax, (title, mk, tr, post, levels) in zip(axes[0], panels, strict=True):
+        labels = [f"{c}" + (f"\n{lv}" if lv else "") for c in s.classes for lv in levels]
+        x = np.arange(len(labels))
+        ax.bar(x - 0.4 + width / 2, mk.ravel(), width, label="market", color="C0")
+        col = 1
+        if tr is not None:
+            ax.bar(x - 0.4 + width * (col + 0.5), tr.ravel(), width, label="true", color="C2")
+            col += 1
+        if post is not None:
+            mean, lo, hi = (np.asarray(v).ravel() for v in post)
+            ax.bar(x - 0.4 + width * (col + 0.5), mean, width, label="posterior", color="C1",
+                   yerr=np.vstack([mean - lo, hi - mean]), capsize=2)
+        long = max(len(lab) for lab in labels) > 14
+        ax.set_xticks(x, [lab.replace("\n", ": ") if long else lab for lab in labels], fontsize=7,
+                      rotation=60 if long else 0, ha="right" if long else "center")
+        ax.set_ylim(0, 1)
+        ax.set_title(title, fontsize=9)
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,781 @@
+"""Bayesian latent class models by NUTS (PyMC), started from the EM optimum.
+
+:func:`fit_nuts` samples the posterior of the three latent class models of
+:mod:`deepmarkets.models.em` (``"lca"``, ``"dawid-skene"``, ``"forecast"``) with PyMC's NUTS.
+The hidden class of each question is summed out (log-sum-exp), so only the continuous
+parameters are sampled:
+
+``log p(reports | params) = sum_p n_p log sum_k pi_k prod_{reports r of pattern p} f(r | k)``
+
+where questions whose reports are identical (the same trader gave the same answer) are
+collapsed into one *pattern* ``p`` counted ``n_p`` times. Priors: Dirichlet(1) on the class
+shares and on every response row (``P(answer | class)`` of each trader); for forecasts
+``mean[j, k] ~ Normal(0, 10)`` and ``sigma[j] ~ HalfNormal(5)`` on the logit scale.
+
+Every chain starts at the EM optimum, jittered slightly and moved off the boundary of the
+simplex; after sampling, every draw is relabelled to the EM labelling (minimum-KL
+permutation, :func:`deepmarkets.models.relabel.align_draws`) before R-hat and ESS are
+computed, so label switching between or within chains is handled, not reported as
+non-convergence.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from deepmarkets.errors import InferenceError
+from deepmarkets.models.data import Reports
+from deepmarkets.models.fit import MODELS, LatentClassFit, count_parameters
+
+__all__ = ["fit_nuts", "latent_class_model", "PRIORS", "RHAT_MAX", "ESS_MIN_PER_CHAIN"]
+
+#: The priors of the Bayesian models, as stated in every NUTS result.
+PRIORS: dict[str, str] = {
+    "lca": "class shares ~ Dirichlet(1, ..., 1); each trader's response row P(answer | class) ~ Dirichlet(1, ..., 1)",
+    "dawid-skene": "class shares ~ Dirichlet(1, ..., 1); each row of each confusion matrix ~ Dirichlet(1, ..., 1)",
+    "forecast": "class shares ~ Dirichlet(1, ..., 1); mean[trader, class] ~ Normal(0, 10); "
+                "sigma[trader] ~ HalfNormal(5) (logit scale)",
+}
+#: Convergence thresholds: the largest acceptable rank-normalised split R-hat ...
+RHAT_MAX = 1.01
+#: ... and the smallest acceptable bulk ESS per chain (Vehtari et al. 2021).
+ESS_MIN_PER_CHAIN = 100
+
+_MEAN_PRIOR_SD = 10.0
+_SIGMA_PRIOR_SD = 5.0
+#: Start values are mixed with this much of the uniform distribution (moves them off the boundary) ...
+_INTERIOR = 0.01
+#: ... and multiplied by exp(N(0, _JITTER)) per chain.
+_JITTER = 0.05
+#: Patterns by columns above which the likelihood uses a gather instead of a dense product.
+_DENSE_LIMIT = 4.0
+#: Values of class_probability (chains x draws x questions x classes) kept in the posterior at most.
+_MAX_STORED = 100_000_000
+#: Warnings of check_identifiable, which fit_em would repeat.
+_IDENTIFIABILITY_WARNINGS = (".*distinct answer patterns.*", ".*one forecaster.*")
+
+
+# ---------------------------------------------------------------------------
+# the data, in the form the likelihood uses
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Design:
+    """Reports as weighted rows ("patterns") of sufficient statistics."""
+
+    model: str
+    K: int
+    n_traders: int
+    counts: np.ndarray  # (P,) how many questions each row stands for
+    which: np.ndarray  # (Q,) row of each question
+    collapse: str  # how rows were formed (stated in the result)
+    # categorical models: columns are (trader, level) pairs of traders with >= 2 levels, grouped by L
+    n_levels: np.ndarray | None = None  # (J,) levels per trader in the model (D-S: all labels)
+    groups: tuple[tuple[int, np.ndarray], ...] = ()  # (L, traders with L levels), L >= 2, ascending
+    col_trader: np.ndarray | None = None  # (C,)
+    col_level: np.ndarray | None = None  # (C,)
+    rows: np.ndarray | None = None  # (E,) entries of the row-by-column count matrix
+    cols: np.ndarray | None = None
+    vals: np.ndarray | None = None
+    # forecast model: entries (row, trader) with n, sum of logit p, sum of squares
+    f_trader: np.ndarray | None = None
+    f_n: np.ndarray | None = None
+    f_s1: np.ndarray | None = None
+    f_s2: np.ndarray | None = None
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.counts)
+
+    @property
+    def n_cols(self) -> int:
+        return 0 if self.col_trader is None else len(self.col_trader)
+
+    @property
+    def dense(self) -> bool:
+        return self.n_rows * self.n_cols <= _DENSE_LIMIT * max(len(self.rows), 1)
+
+
+def _unique_rows(table: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct rows, their counts, and the row of each input row."""
+    uniq, inverse, counts = np.unique(table, axis=0, return_inverse=True, return_counts=True)
+    return uniq, counts.astype(np.float64), inverse.reshape(-1).astype(np.int64)
+
+
+def _design(reports: Reports, model: str, K: int, collapse: bool) -> _Design:
+    Q, J = reports.n_questions, reports.n_traders
+    if model == "forecast":
+        return _forecast_design(reports, K, collapse)
+    if model == "dawid-skene":
+        n_levels = np.full(J, len(reports.labels), dtype=np.int64)
+    else:
+        n_levels = reports.n_levels.astype(np.int64)
+    # columns: traders with L >= 2 levels, grouped by L (one Dirichlet per group), then by trader, then level
+    group_list = []
+    col_of = {}  # trader -> first column
+    col_trader, col_level = [], []
+    for L in sorted(set(int(v) for v in n_levels if v >= 2)):
+        members = np.flatnonzero(n_levels == L)
+        group_list.append((L, members))
+        for j in members:
+            col_of[int(j)] = len(col_trader)
+            col_trader.extend([int(j)] * L)
+            col_level.extend(range(L))
+    first_col = np.full(J, -1, dtype=np.int64)
+    for j, c in col_of.items():
+        first_col[j] = c
+    has = reports.answer >= 0
+    q, t = reports.question[has], reports.trader[has]
+    code = reports.label[has] if model == "dawid-skene" else reports.answer[has]
+    cell = q * J + t
+    repeated = len(np.unique(cell)) < len(cell)
+    keep = first_col[t] >= 0  # answers of one-level traders carry no information (P = 1 in every class)
+    q, t, code = q[keep], t[keep], code[keep]
+    col = first_col[t] + code
+    C = len(col_trader)
+
+    which = np.arange(Q, dtype=np.int64)
+    counts = np.ones(Q)
+    how = "none: one row per question"
+    row, vals = q, np.ones(len(q))
+    if collapse:
+        if not repeated:
+            pats, pcounts, which = reports.patterns()
+            counts = pcounts.astype(np.float64)
+            pj, tj = np.nonzero(pats >= 0)
+            pcode = pats[pj, tj]
+            if model == "dawid-skene":
+                import pandas as pd
+
+                to_label = [pd.Index(reports.labels).get_indexer(lv) for lv in reports.levels]
+                pcode = np.array([to_label[j][c] for j, c in zip(tj.tolist(), pcode.tolist(), strict=True)],
+                                 dtype=np.int64)
+            ok = first_col[tj] >= 0
+            row, col = pj[ok].astype(np.int64), first_col[tj[ok]] + pcode[ok]
+            vals = np.ones(len(row))
+            how = "identical answer patterns (Reports.patterns)"
+        elif Q * max(C, 1) <= 50_000_000:
+            # a trader answered some question more than once: collapse questions with identical answer counts
+            table = np.zeros((Q, max(C, 1)), dtype=np.int64)
+            np.add.at(table, (q, col), 1)
+            uniq, counts, which = _unique_rows(table)
+            row, col = np.nonzero(uniq[:, :C])
+            vals = uniq[row, col].astype(np.float64)
+            row, col = row.astype(np.int64), col.astype(np.int64)
+            how = "identical answer counts per question (repeated answers present)"
+        else:
+            how = "none: repeated answers and too many questions to compare their counts"
+    # entries of the (rows x columns) count matrix, duplicates summed
+    width = max(C, 1)
+    ukey, inv = np.unique(row * width + col, return_inverse=True)
+    vals = np.bincount(inv.reshape(-1), weights=vals, minlength=len(ukey))
+    return _Design(
+        model=model, K=K, n_traders=J, counts=counts, which=which, collapse=how, n_levels=n_levels,
+        groups=tuple(group_list), col_trader=np.asarray(col_trader, dtype=np.int64),
+        col_level=np.asarray(col_level, dtype=np.int64), rows=(ukey // width).astype(np.int64),
+        cols=(ukey % width).astype(np.int64), vals=vals,
+    )
+
+
+def _forecast_design(reports: Reports, K: int, collapse: bool) -> _Design:
+    Q, J = reports.n_questions, reports.n_traders
+    p = reports.probability
+    x = np.log(p) - np.log1p(-p)
+    cell = reports.question * J + reports.trader
+    ucell, inv = np.unique(cell, return_inverse=True)
+    inv = inv.reshape(-1)
+    n = np.bincount(inv).astype(np.float64)
+    s1 = np.bincount(inv, weights=x)
+    s2 = np.bincount(inv, weights=x * x)
+    q, t = ucell // J, ucell % J
+    which = np.arange(Q, dtype=np.int64)
+    counts = np.ones(Q)
+    how = "none: one row per question"
+    if collapse and Q * J * 3 <= 50_000_000:
+        table = np.zeros((Q, 3 * J))
+        table[q, t] = n
+        table[q, J + t] = s1
+        table[q, 2 * J + t] = s2
+        uniq, ucounts, uwhich = _unique_rows(table)
+        if len(uniq) < Q:
+            counts, which = ucounts, uwhich
+            rr, tt = np.nonzero(uniq[:, :J])
+            q, t = rr, tt
+            n, s1, s2 = uniq[rr, tt], uniq[rr, J + tt], uniq[rr, 2 * J + tt]
+            how = "identical forecasts"
+        else:
+            how = "none: no two questions have identical forecasts"
+    return _Design(model="forecast", K=K, n_traders=J, counts=counts, which=which, collapse=how,
+                   rows=q.astype(np.int64), f_trader=t.astype(np.int64), f_n=n, f_s1=s1, f_s2=s2)
+
+
+# ---------------------------------------------------------------------------
+# the PyMC model
+# ---------------------------------------------------------------------------
+
+
+def _build(d: _Design):
+    """The PyMC model of a design; class names are generic (the result renames them)."""
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    K = d.K
+    with pm.Model() as m:
+        # Dirichlet(1) priors; their concentrations are data, so the graph holds no sizes of this book as constants
+        share = pm.Dirichlet("class_share", a=pm.Data("share_concentration", np.ones(K)))
+        log_share = pt.log(share)
+        counts = pm.Data("pattern_count", d.counts)
+        rows = pm.Data("entry_row", d.rows)
+        n_rows, n_classes = counts.shape[0], share.shape[0]
+        if d.model == "forecast":
+            J = d.n_traders
+            mean = pm.Normal("mean", mu=pm.Data("mean_prior_mean", np.zeros((J, K))), sigma=_MEAN_PRIOR_SD)
+            sigma = pm.HalfNormal("sigma", sigma=pm.Data("sigma_prior_scale", np.full(J, _SIGMA_PRIOR_SD)))
+            tr = pm.Data("entry_trader", d.f_trader)
+            n = pm.Data("entry_n", d.f_n)
+            s1 = pm.Data("entry_sum", d.f_s1)
+            s2 = pm.Data("entry_sum_sq", d.f_s2)
+            iv = 1.0 / pt.sqr(sigma)
+            m_e = mean[tr]  # (E, K)
+            iv_e = iv[tr][:, None]
+            term = (-0.5 * iv_e * (s2[:, None] - 2.0 * s1[:, None] * m_e + n[:, None] * pt.sqr(m_e))
+                    - (n * (pt.log(sigma[tr]) + 0.5 * math.log(2 * math.pi)))[:, None])
+            ll = pt.zeros((n_rows, n_classes))[rows].inc(term) + log_share
+        else:
+            blocks = []
+            for L, members in d.groups:
+                theta = pm.Dirichlet(f"response_{L}", a=pm.Data(f"response_{L}_concentration",
+                                                                 np.ones((len(members), K, L))))
+                log_th = pt.log(theta).transpose(0, 2, 1)
+                blocks.append(log_th.reshape((log_th.shape[0] * log_th.shape[1], log_th.shape[2])))
+            if blocks:
+                log_theta = pt.concatenate(blocks, axis=0) if len(blocks) > 1 else blocks[0]  # (C, K)
+                if d.dense:
+                    X = np.zeros((d.n_rows, d.n_cols))
+                    X[d.rows, d.cols] = d.vals
+                    ll = pt.dot(pm.Data("pattern_table", X), log_theta) + log_share
+                else:
+                    cols = pm.Data("entry_col", d.cols)
+                    vals = pm.Data("entry_count", d.vals)
+                    ll = pt.zeros((n_rows, n_classes))[rows].inc(vals[:, None] * log_theta[cols]) + log_share
+            else:
+                ll = pt.zeros((n_rows, n_classes)) + log_share
+        pm.Potential("loglik", pt.dot(counts, pm.math.logsumexp(ll, axis=1)))
+    return m
+
+
+def latent_class_model(reports: Reports, *, model: str, classes: int | None, collapse: bool = True):
+    """The PyMC model that :func:`fit_nuts` samples (the classes summed out).
+
+    Parameters
+    ----------
+    reports : Reports
+    model : {"lca", "dawid-skene", "forecast"}
+    classes : int or None
+        As in :func:`~deepmarkets.models.em.fit_em`.
+    collapse : bool, default True
+        Collapse questions with identical reports into one weighted term. The log
+        posterior is the same either way (only faster).
+
+    Returns
+    -------
+    pymc.Model
+        Free variables ``class_share`` (K,), and ``response_L`` (traders with L levels, K, L)
+        for each number of levels L >= 2 (lca, Dawid–Skene), or ``mean`` (J, K) and ``sigma``
+        (J,) (forecast); the likelihood is the potential ``loglik``.
+
+    Examples
+    --------
+    >>> from deepmarkets.models.simulate import simulate_reports
+    >>> r = Reports.from_book(simulate_reports(100, 4, classes=2, levels=[2, 2, 3, 3], rng=0)[0])
+    >>> m = latent_class_model(r, model="lca", classes=2)
+    >>> sorted(v.name for v in m.free_RVs)
+    ['class_share', 'response_2', 'response_3']
+    """
+    from deepmarkets.models.em import check_identifiable
+
+    _check_reports(reports)
+    K = check_identifiable(reports, model=_check_model(model), classes=classes)
+    return _build(_design(reports, model, K, bool(collapse)))
+
+
+# ---------------------------------------------------------------------------
+# start values, alignment, per-draw class probabilities (numpy)
+# ---------------------------------------------------------------------------
+
+
+def _interior(p: np.ndarray) -> np.ndarray:
+    L = p.shape[-1]
+    return (1.0 - _INTERIOR) * p + _INTERIOR / L
+
+
+def _jitter_simplex(p: np.ndarray, gen: np.random.Generator) -> np.ndarray:
+    q = _interior(p) * np.exp(gen.normal(0.0, _JITTER, size=p.shape))
+    return q / q.sum(axis=-1, keepdims=True)
+
+
+def _start_params(start: LatentClassFit, d: _Design) -> dict[str, np.ndarray]:
+    """The EM estimate as values of the model's free variables."""
+    out = {"class_share": np.asarray(start.class_shares, dtype=np.float64)}
+    if d.model == "forecast":
+        out["mean"] = np.asarray(start.mean, dtype=np.float64)
+        out["sigma"] = np.asarray(start.sigma, dtype=np.float64)
+        return out
+    for L, members in d.groups:
+        out[f"response_{L}"] = np.stack([np.asarray(start.response[j], dtype=np.float64) for j in members])
+    return out
+
+
+def _initvals(params: dict[str, np.ndarray], chains: int, gen: np.random.Generator) -> list[dict[str, np.ndarray]]:
+    init = []
+    for _ in range(chains):
+        one = {}
+        for name, v in params.items():
+            if name == "mean":
+                one[name] = v + gen.normal(0.0, _JITTER, size=v.shape) * params["sigma"][:, None]
+            elif name == "sigma":
+                one[name] = np.maximum(v, 1e-2) * np.exp(gen.normal(0.0, _JITTER, size=v.shape))
+            else:
+                one[name] = _jitter_simplex(v, gen)
+        init.append(one)
+    return init
+
+
+def _blocks(d: _Design, share: np.ndarray, groups: dict[str, np.ndarray], scale: np.ndarray | None) -> np.ndarray:
+    """(S, K, D) class blocks used to align draws: [share, response rows] or standardised means."""
+    if d.model == "forecast":
+        mean = groups["mean"]  # (S, J, K)
+        return (mean / scale[None, :, None]).transpose(0, 2, 1)
+    S, K = share.shape
+    parts = [share[:, :, None]]
+    for L, members in d.groups:
+        th = groups[f"response_{L}"]  # (S, J_g, K, L)
+        parts.append(th.transpose(0, 2, 1, 3).reshape(S, K, len(members) * L))
+    return np.concatenate(parts, axis=2)
+
+
+def _row_loglik(d: _Design, share: np.ndarray, params: dict[str, np.ndarray]) -> np.ndarray:
+    """(S, P, K) joint log-probability of each row's reports and each class, for S parameter draws."""
+    from scipy import sparse
+
+    S, K = share.shape
+    P = d.n_rows
+    with np.errstate(divide="ignore"):
+        log_share = np.log(share)
+    if d.model == "forecast":
+        mean, sigma = params["mean"], params["sigma"]  # (S, J, K), (S, J)
+        t = d.f_trader
+        m_e = mean[:, t, :]  # (S, E, K)
+        iv = 1.0 / sigma[:, t] ** 2  # (S, E)
+        term = (-0.5 * iv[:, :, None] * (d.f_s2[None, :, None] - 2.0 * d.f_s1[None, :, None] * m_e
+                                          + d.f_n[None, :, None] * m_e ** 2)
+                - (d.f_n[None, :] * (np.log(sigma[:, t]) + 0.5 * math.log(2 * math.pi)))[:, :, None])
+        E = len(t)
+        B = sparse.csr_matrix((np.ones(E), (d.rows, np.arange(E))), shape=(P, E))
+        out = np.asarray(B @ term.transpose(1, 0, 2).reshape(E, S * K)).reshape(P, S, K)
+        return out.transpose(1, 0, 2) + log_share[:, None, :]
+    C = d.n_cols
+    if C == 0:
+        return np.broadcast_to(log_share[:, None, :], (S, P, K)).copy()
+    logs = []
+    for L, members in d.groups:
+        th = params[f"response_{L}"]  # (S, J_g, K, L)
+        with np.errstate(divide="ignore"):
+            logs.append(np.log(th).transpose(0, 1, 3, 2).reshape(S, len(members) * L, K))
+    log_theta = np.concatenate(logs, axis=1)  # (S, C, K)
+    X = sparse.csr_matrix((d.vals, (d.rows, d.cols)), shape=(P, C))
+    # 0 * log 0 never occurs: entries are only where answers were given
+    out = np.asarray(X @ log_theta.transpose(1, 0, 2).reshape(C, S * K)).reshape(P, S, K)
+    return out.transpose(1, 0, 2) + log_share[:, None, :]
+
+
+def _softmax_lse(ll: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    m = ll.max(axis=-1, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    e = np.exp(ll - m)
+    tot = e.sum(axis=-1, keepdims=True)
+    return e / tot, (m + np.log(tot))[..., 0]
+
+
+# ---------------------------------------------------------------------------
+# the estimator
+# ---------------------------------------------------------------------------
+
+
+def _check_reports(reports: Any) -> None:
+    if not isinstance(reports, Reports):
+        raise InferenceError(f"expected a Reports object, got a {type(reports).__name__}; build one with "
+                             f"Reports.from_book(book) or Reports.from_frame(frame)")
+
+
+def _check_model(model: Any) -> str:
+    if model not in MODELS:
+        raise InferenceError(
+            f"model={model!r} is not a latent class model; expected one of {sorted(MODELS)} "
+            f"('lca' with classes=K, 'dawid-skene' when answers and truth share labels, 'forecast' for probabilities)"
+        )
+    return model
+
+
+def _whole(value: Any, name: str, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+        raise InferenceError(f"{name}={value!r}; expected a whole number >= {low}")
+    return int(value)
+
+
+def _generator(rng: Any) -> np.random.Generator:
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None or (isinstance(rng, int | np.integer) and not isinstance(rng, bool)):
+        return np.random.default_rng(rng)
+    raise InferenceError(f"rng={rng!r}; expected an int seed, a numpy.random.Generator or None")
+
+
+def _usable_cpus() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _check_start(start: Any, reports: Reports, model: str, K: int) -> None:
+    if not isinstance(start, LatentClassFit):
+        raise InferenceError(f"start={type(start).__name__}; expected a LatentClassFit (from fit_em) or None")
+    if start.model != model:
+        raise InferenceError(f"start is a {start.model!r} fit but model={model!r}; fit the start with the same model")
+    if start.n_classes != K:
+        raise InferenceError(f"start has {start.n_classes} classes but the model has {K}; fit the start with "
+                             f"classes={K}")
+    same = start.reports is reports or (
+        start.reports.n_questions == reports.n_questions and start.reports.n_traders == reports.n_traders
+        and np.array_equal(start.reports.n_levels, reports.n_levels)
+    )
+    if not same:
+        raise InferenceError("start was fitted to a different book (other questions, traders or levels); fit the "
+                             "start on the same Reports")
+    if model == "forecast" and (start.mean is None or start.sigma is None):
+        raise InferenceError("start is a forecast fit without mean and sigma; refit it with fit_em")
+
+
+def fit_nuts(reports: Reports, *, model: str, classes: int | None, draws: int = 1000, tune: int = 1000,
+             chains: int = 4, cores: int | None = None, start: LatentClassFit | None = None, collapse: bool = True,
+             rng: int | np.random.Generator | None = None, progressbar: bool = False) -> LatentClassFit:
+    """Sample the posterior of a latent class model with NUTS, started from the EM optimum.
+
+    Parameters
+    ----------
+    reports : Reports
+        The encoded book.
+    model : {"lca", "dawid-skene", "forecast"}
+        See :mod:`deepmarkets.models.em`.
+    classes : int or None
+        As in :func:`~deepmarkets.models.em.fit_em`.
+    draws, tune : int, default 1000
+        Draws kept per chain, and tuning steps per chain before them.
+    chains : int, default 4
+        Independent chains (R-hat needs at least 2).
+    cores : int, optional
+        Chains run in parallel; default ``min(chains, usable CPUs)``.
+    start : LatentClassFit, optional
+        The EM fit to start from and to align the draws to; computed with
+        :func:`~deepmarkets.models.em.fit_em` (10 restarts) when omitted.
+    collapse : bool, default True
+        Sum the likelihood over distinct answer patterns weighted by their counts instead of
+        over questions (same posterior, faster). With repeated answers (a trader answering a
+        question more than once) questions with identical answer counts are collapsed.
+    rng : int, numpy.random.Generator or None
+        Seeds the EM start, the jitter of the start values and PyMC's ``random_seed``.
+    progressbar : bool, default False
+        Show PyMC's progress bars (and its log messages).
+
+    Returns
+    -------
+    LatentClassFit
+        ``method="nuts"``. Point estimates (``class_shares``, ``response``, ``mean``,
+        ``sigma``) are posterior means after alignment; ``posterior`` is the posterior mean of
+        each question's class probabilities; ``loglik`` is the log-likelihood at the point
+        estimates. ``idata`` is an ``xarray.DataTree`` with groups ``posterior`` (variables
+        ``class_share``, ``response`` (trader, class, level; NaN for levels a trader never
+        used) or ``mean`` and ``sigma``, ``class_probability`` (question, class) and
+        ``loglik``; coords ``question``, ``trader``, ``class``, ``level``) and ``sample_stats``
+        (PyMC's, plus ``class_permutation``, the relabelling applied to each draw).
+        ``diagnostics`` holds ``max_rhat``, ``min_ess_bulk``, ``min_ess_tail``, ``divergences``,
+        ``chains``, ``draws``, ``tune``, ``gauge``, ``switched_draws``, ``priors``, ``collapse``,
+        ``patterns``, ``sampling_seconds``, ``em_seconds``.
+
+    Raises
+    ------
+    InferenceError
+        For a model that cannot be identified, bad arguments, a start that does not match, or
+        sampling that fails.
+
+    Warns
+    -----
+    UserWarning
+        When R-hat exceeds :data:`RHAT_MAX`, the bulk ESS is below :data:`ESS_MIN_PER_CHAIN` per
+        chain, or there are divergent transitions (then ``converged`` is False).
+
+    Examples
+    --------
+    >>> from deepmarkets.models.simulate import simulate_reports
+    >>> book, truth, _ = simulate_reports(150, 5, classes=2, levels=2, rng=0)
+    >>> fit = fit_nuts(Reports.from_book(book), model="lca", classes=2, draws=100, tune=100, chains=2,
+    ...                rng=0)  # doctest: +SKIP
+    >>> fit.diagnostics["gauge"]  # doctest: +SKIP
+    'classes ordered to match the EM optimum by minimum-KL permutation per draw'
+    """
+    started = time.perf_counter()
+    _check_reports(reports)
+    model = _check_model(model)
+    draws = _whole(draws, "draws", 1)
+    tune = _whole(tune, "tune", 0)
+    chains = _whole(chains, "chains", 1)
+    if cores is not None:
+        cores = _whole(cores, "cores", 1)
+    from deepmarkets.models.em import check_identifiable, fit_em, log_likelihood
+
+    with warnings.catch_warnings():
+        if start is not None:  # fitting the start said it already
+            warnings.simplefilter("ignore")
+        K = check_identifiable(reports, model=model, classes=classes)
+    gen = _generator(rng)
+    em_seconds = 0.0
+    if start is None:
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            for said in _IDENTIFIABILITY_WARNINGS:  # said once just above
+                warnings.filterwarnings("ignore", message=said)
+            start = fit_em(reports, model=model, classes=classes, rng=gen)
+        em_seconds = time.perf_counter() - t0
+    else:
+        _check_start(start, reports, model, K)
+    d = _design(reports, model, K, bool(collapse))
+    pm_model = _build(d)
+    params = _start_params(start, d)
+    init = _initvals(params, chains, gen)
+    seeds = [int(s) for s in gen.integers(0, 2**31 - 1, size=chains)]
+    if cores is None:
+        cores = min(chains, _usable_cpus())
+
+    import pymc as pm
+
+    t0 = time.perf_counter()
+    try:
+        with pm_model, warnings.catch_warnings():
+            if not progressbar:
+                warnings.simplefilter("ignore", UserWarning)
+            step = _nuts_step(pm_model, init, seeds)
+            idata = pm.sample(draws, tune=tune, chains=chains, cores=cores, random_seed=seeds, step=step,
+                              progressbar=progressbar, quiet=not progressbar, initvals=init,
+                              compute_convergence_checks=False)
+    except (ValueError, RuntimeError, FloatingPointError) as err:
+        raise InferenceError(f"NUTS sampling of the {model} model failed: {type(err).__name__}: {err}") from err
+    sampling_seconds = time.perf_counter() - t0
+    return _result(reports, d, start, idata, gen, draws=draws, tune=tune, chains=chains, started=started,
+                   em_seconds=em_seconds, sampling_seconds=sampling_seconds, log_likelihood=log_likelihood)
+
+
+def _nuts_step(pm_model, initvals: list[dict[str, np.ndarray]], seeds: list[int]):
+    """PyMC's NUTS with a diagonal mass matrix adapted from the start values (as ``init="adapt_diag"``).
+
+    Built here so that the log-density and its gradient are compiled once, in this process, and
+    evaluated at every start before the chains' processes begin: the compiled kernels are cached
+    on disk, and each chain's process loads them instead of compiling the same function again.
+    """
+    import pymc as pm
+    from pymc.blocking import DictToArrayBijection
+    from pymc.initial_point import make_initial_point_fns_per_chain
+    from pymc.step_methods.hmc.quadpotential import QuadPotentialDiagAdapt
+
+    fns = make_initial_point_fns_per_chain(model=pm_model, overrides=initvals, jitter_rvs=set(), chains=len(seeds))
+    points = [fn(seed) for fn, seed in zip(fns, seeds, strict=True)]
+    logp_dlogp = pm_model.logp_dlogp_function(ravel_inputs=True)
+    logp_dlogp.trust_input = True
+    arrays = [DictToArrayBijection.map(p).data for p in points]
+    for c, x in enumerate(arrays):
+        value = logp_dlogp([x], extra_vars={})[0]
+        if not np.isfinite(value):
+            raise InferenceError(f"the log posterior is {value} at the start of chain {c} (the EM optimum moved "
+                                 f"inside the simplex); check the book for questions no class can explain")
+    mean = np.mean(arrays, axis=0)
+    potential = QuadPotentialDiagAdapt(len(mean), mean, np.ones_like(mean), 10, rng=seeds[0])
+    return pm.NUTS(potential=potential, model=pm_model, rng=seeds[0], initial_point=points[0],
+                   logp_dlogp_func=logp_dlogp)
+
+
+def _result(reports: Reports, d: _Design, start: LatentClassFit, idata: Any, gen: np.random.Generator, *,
+            draws: int, tune: int, chains: int, started: float, em_seconds: float, sampling_seconds: float,
+            log_likelihood) -> LatentClassFit:
+    import xarray as xr
+
+    from deepmarkets.models.relabel import align_draws, permute_classes
+
+    post = idata["posterior"]
+    C, D = post.sizes["chain"], post.sizes["draw"]
+    S, K, Q, J = C * D, d.K, reports.n_questions, reports.n_traders
+    share = post["class_share"].values.reshape(S, K)
+    raw: dict[str, np.ndarray] = {}
+    if d.model == "forecast":
+        raw["mean"] = post["mean"].values.reshape(S, -1, K)
+        raw["sigma"] = post["sigma"].values.reshape(S, -1)
+    else:
+        for L, members in d.groups:
+            raw[f"response_{L}"] = post[f"response_{L}"].values.reshape(S, len(members), K, L)
+
+    # -- gauge: relabel each draw to the EM labelling
+    start_params = _start_params(start, d)
+    if d.model == "forecast":
+        scale = np.maximum(np.asarray(start.sigma, dtype=np.float64), 1e-3)
+        pivot = _blocks(d, start_params["class_share"][None], {"mean": start_params["mean"][None]}, scale)[0]
+        perms, _ = align_draws(_blocks(d, share, raw, scale), pivot, cost="squared")
+        gauge = ("classes ordered to match the EM optimum by minimum squared distance of the trader means "
+                 "(in units of the EM sigma) per draw")
+    else:
+        pivot = _blocks(d, start_params["class_share"][None], {k: v[None] for k, v in start_params.items()}, None)[0]
+        perms, _ = align_draws(_blocks(d, share, raw, None), pivot, cost="kl")
+        gauge = "classes ordered to match the EM optimum by minimum-KL permutation per draw"
+    switched = int((perms != np.arange(K)).any(axis=1).sum())
+    share = permute_classes(share, perms, axis=1)
+    for name in raw:
+        if name != "sigma":
+            raw[name] = permute_classes(raw[name], perms, axis=2)
+
+    # -- per-draw class probabilities and log-likelihood, in chunks of draws
+    store = C * D * Q * K <= _MAX_STORED
+    class_prob = np.empty((S, Q, K), dtype=np.float64 if C * D * Q * K <= 20_000_000 else np.float32) if store \
+        else None
+    post_mean = np.zeros((d.n_rows, K))
+    loglik_draw = np.empty(S)
+    step = max(1, int(4_000_000 // max(max(d.n_rows, len(d.rows)) * K, 1)))
+    for a in range(0, S, step):
+        b = min(S, a + step)
+        sub = {k: v[a:b] for k, v in raw.items()}
+        ll = _row_loglik(d, share[a:b], sub)
+        prob, lse = _softmax_lse(ll)
+        loglik_draw[a:b] = lse @ d.counts
+        post_mean += prob.sum(axis=0)
+        if class_prob is not None:
+            class_prob[a:b] = prob[:, d.which, :]
+    post_mean = post_mean[d.which] / S
+
+    # -- the tidy posterior
+    class_names = [str(c) for c in start.classes]
+    traders = [str(t) for t in reports.traders]
+    coords: dict[str, Any] = {"chain": post["chain"].values, "draw": post["draw"].values, "class": class_names,
+                              "trader": traders, "question": [str(q) for q in reports.questions]}
+    data_vars: dict[str, Any] = {"class_share": (("chain", "draw", "class"), share.reshape(C, D, K))}
+    point_response: list[np.ndarray] = []
+    params_for_diag = [share.reshape(C, D, K)]
+    if d.model == "forecast":
+        mean, sigma = raw["mean"], raw["sigma"]
+        data_vars["mean"] = (("chain", "draw", "trader", "class"), mean.reshape(C, D, J, K))
+        data_vars["sigma"] = (("chain", "draw", "trader"), sigma.reshape(C, D, J))
+        params_for_diag += [mean.reshape(C, D, -1), sigma.reshape(C, D, -1)]
+        point_mean, point_sigma = mean.mean(axis=0), sigma.mean(axis=0)
+        point_response = [np.zeros((K, len(lv))) for lv in reports.levels]
+    else:
+        labels = [str(v) for v in reports.labels]
+        coords["level"] = labels
+        L_all = len(labels)
+        response = np.full((S, J, K, L_all), np.nan)
+        import pandas as pd
+
+        index = pd.Index(labels)
+        level_pos = [np.arange(L_all) if d.model == "dawid-skene" else index.get_indexer(lv)
+                     for lv in reports.levels]
+        for j in range(J):
+            if d.n_levels[j] == 1:
+                response[:, j, :, level_pos[j]] = 1.0
+        for L, members in d.groups:
+            th = raw[f"response_{L}"]
+            for i, j in enumerate(members):
+                response[:, j][:, :, level_pos[j]] = th[:, i]
+            params_for_diag.append(th.reshape(C, D, -1))
+        data_vars["response"] = (("chain", "draw", "trader", "class", "level"), response.reshape(C, D, J, K, L_all))
+        mean_resp = response.mean(axis=0)
+        point_response = [mean_resp[j][:, level_pos[j]].copy() if d.n_levels[j] > 0 else np.zeros((K, 0))
+                          for j in range(J)]
+        point_mean = point_sigma = None
+    if class_prob is not None:
+        data_vars["class_probability"] = (("chain", "draw", "question", "class"), class_prob.reshape(C, D, Q, K))
+    data_vars["loglik"] = (("chain", "draw"), loglik_draw.reshape(C, D))
+    attrs = dict(post.attrs)
+    attrs.update({"model": d.model, "priors": PRIORS[d.model], "gauge": gauge,
+                  "class_probability": "P(class | the question's reports, parameters) per draw"
+                  if class_prob is not None else
+                  f"not stored: {C * D * Q * K} values exceed {_MAX_STORED}; see the fit's posterior (mean)"})
+    posterior = xr.Dataset(data_vars, coords=coords, attrs=attrs)
+    stats = idata["sample_stats"].to_dataset()
+    stats["class_permutation"] = (("chain", "draw", "class"), perms.reshape(C, D, K))
+    stats = stats.assign_coords({"class": class_names})
+    stats["class_permutation"].attrs["meaning"] = "class k of the draw is class_permutation[k] as sampled"
+    tree = xr.DataTree.from_dict({"posterior": posterior, "sample_stats": stats})
+
+    # -- diagnostics over the free parameters, after alignment
+    import arviz as az
+
+    flat = np.concatenate(params_for_diag, axis=2)
+    ds = xr.Dataset({"theta": (("chain", "draw", "parameter"), flat)})
+    if C >= 2:
+        rhat = az.rhat(ds)["theta"].values
+        max_rhat = float(np.nanmax(rhat))
+    else:
+        max_rhat = float("nan")
+    ess_bulk = az.ess(ds, method="bulk")["theta"].values
+    ess_tail = az.ess(ds, method="tail")["theta"].values
+    stat_names = set(stats.data_vars)
+    divergences = int(stats["diverging"].values.sum()) if "diverging" in stat_names else 0
+    diagnostics = {
+        "max_rhat": None if math.isnan(max_rhat) else max_rhat,
+        "min_ess_bulk": float(np.nanmin(ess_bulk)),
+        "min_ess_tail": float(np.nanmin(ess_tail)),
+        "divergences": divergences,
+        "chains": int(C), "draws": int(D), "tune": int(tune),
+        "gauge": gauge,
+        "switched_draws": switched,
+        "priors": PRIORS[d.model],
+        "collapse": d.collapse,
+        "patterns": int(d.n_rows),
+        "sampling_seconds": float(sampling_seconds),
+        "em_seconds": float(em_seconds),
+    }
+    problems = []
+    if C < 2:
+        problems.append("one chain: R-hat cannot be computed (use chains >= 2)")
+    elif max_rhat > RHAT_MAX:
+        problems.append(f"max R-hat {max_rhat:.3f} > {RHAT_MAX}")
+    if diagnostics["min_ess_bulk"] < ESS_MIN_PER_CHAIN * C:
+        problems.append(f"min bulk ESS {diagnostics['min_ess_bulk']:.0f} < {ESS_MIN_PER_CHAIN * C} "
+                        f"({ESS_MIN_PER_CHAIN} per chain)")
+    if divergences:
+        problems.append(f"{divergences} divergent transition{'s' if divergences != 1 else ''}")
+    converged = not problems
+    if problems:
+        warnings.warn(
+            f"NUTS for the {d.model} model may not have converged: {'; '.join(problems)}. Run more draws/tune "
+            f"(draws={D}, tune={tune}), more chains, or check that the model is identifiable (fewer classes)",
+            UserWarning, stacklevel=3,
+        )
+
+    point_share = share.mean(axis=0)
+    if d.model == "forecast":
+        ll_point, _ = log_likelihood(reports, model="forecast", class_shares=point_share, mean=point_mean,
+                                     sigma=point_sigma)
+    else:
+        ll_point, _ = log_likelihood(reports, model=d.model, class_shares=point_share, response=tuple(point_response))
+    return LatentClassFit(
+        model=d.model, method="nuts", reports=reports, classes=np.asarray(class_names), class_shares=point_share,
+        response=tuple(point_response), posterior=post_mean, loglik=float(ll_point),
+        n_parameters=count_parameters(d.model, K, reports.n_levels, J), n_iter=int(D), converged=converged,
+        restarts_loglik=np.asarray(start.restarts_loglik, dtype=np.float64),
+        seconds=time.perf_counter() - started, mean=point_mean, sigma=point_sigma, idata=tree,
+        diagnostics=diagnostics, prior=0.0,
+    )

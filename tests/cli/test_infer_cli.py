@@ -1,0 +1,88 @@
+"""``deepmarkets infer``: published numbers, JSON keys, the labels file, NUTS diagnostics, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from deepmarkets.cli import main
+from deepmarkets.models.metrics import adjusted_rand_index
+from deepmarkets.models.simulate import simulate_reports
+
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+CARCINOMA = DATA / "poLCA" / "carcinoma.csv"
+
+
+@pytest.fixture
+def book_csv(tmp_path):
+    book, truth, _ = simulate_reports(300, 6, classes=2, model="dawid-skene", rng=3)
+    path = tmp_path / "book.csv"
+    book.frame.rename(columns={"question": "item", "trader": "worker", "answer": "label"}).to_csv(path, index=False)
+    return path, book, truth
+
+
+def test_dawid_skene_labels_match_the_truth_and_json_has_the_documented_keys(book_csv, tmp_path, capsys):
+    path, book, truth = book_csv
+    labels = tmp_path / "labels.csv"
+    assert main([ "infer", str(path), "--json", "--labels", str(labels)]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert {"loglik", "class_shares", "traders", "diagnostics"} <= set(d)
+    assert d["model"] == "dawid-skene" and d["diagnostics"] is None
+    assert sum(d["class_shares"].values()) == pytest.approx(1.0)
+    table = pd.read_csv(labels, dtype={"question": str, "label": str})
+    assert list(table.columns) == ["question", "label", "probability"]
+    assert ((table["probability"] >= 0.5) & (table["probability"] <= 1)).all()
+    questions = book.frame["question"].drop_duplicates().tolist()
+    inferred = table.set_index("question").loc[questions, "label"].astype(int).to_numpy() - 1
+    assert adjusted_rand_index(inferred, truth) > 0.9
+
+
+@pytest.mark.skipif(not CARCINOMA.exists(), reason="shared poLCA data absent")
+def test_carcinoma_text_report_gives_the_published_loglik(capsys):
+    assert main(["infer", str(CARCINOMA), "--wide", "--classes", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "loglik -317.2568" in out
+    assert "0.5012" in out and "0.4988" in out
+
+
+def test_nuts_writes_a_posterior_and_reports_diagnostics(book_csv, tmp_path, capsys):
+    path, _, _ = book_csv
+    nc = tmp_path / "post.nc"
+    code = main(["infer", str(path), "--method", "nuts", "--draws", "150", "--tune", "150", "--chains", "2",
+                 "--posterior", str(nc), "--json"])
+    d = json.loads(capsys.readouterr().out)
+    assert {"max_rhat", "min_ess_bulk", "divergences"} <= set(d["diagnostics"])
+    ok = d["diagnostics"]["max_rhat"] <= 1.01 and d["diagnostics"]["min_ess_bulk"] >= 400 \
+        and not d["diagnostics"]["divergences"]
+    assert code == (0 if ok else 1)
+    import xarray as xr
+
+    tree = xr.open_datatree(nc)
+    assert "posterior" in tree.children
+    assert np.isfinite(tree["posterior"].to_dataset().to_array()).all()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--posterior", "x.nc"], "only --method nuts"),
+    (["--labels", "labels.txt"], "ending in .csv"),
+    (["--labels", "missing/labels.csv"], "does not exist"),
+    (["--classes", "400"], "class"),
+])
+def test_bad_input_exits_2_and_writes_nothing(book_csv, tmp_path, capsys, monkeypatch, args, message):
+    path, _, _ = book_csv
+    monkeypatch.chdir(tmp_path)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert main(["infer", str(path), *args]) == 2
+    assert message in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_unknown_columns_are_named(tmp_path, capsys):
+    path = tmp_path / "odd.csv"
+    path.write_text("patient,observer,rating\n1,a,1\n")
+    assert main(["infer", str(path)]) == 2
+    assert "columns found" in capsys.readouterr().err
