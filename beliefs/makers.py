@@ -235,6 +235,67 @@ def _fmt(values: np.ndarray) -> list[float]:
     return [float(v) for v in np.asarray(values, dtype=float).ravel()]
 
 
+# ---------------------------------------------------------------------------
+# trades as outcome columns (the layout of the vectorised price paths)
+# ---------------------------------------------------------------------------
+#: A column is dense when at least this fraction of its trades change it.
+_DENSE_FRACTION = 1 / 3
+#: Time steps per block when prices are computed (a block of all outcomes stays in cache).
+_BLOCK = 8192
+
+#: ``columns[j] = (pos, vals)``: the trades that change outcome ``j``, at the sorted trade
+#: numbers ``pos`` by ``vals``; or ``(None, vals)`` with one value per trade (a dense column).
+Columns = list[tuple[np.ndarray | None, np.ndarray]]
+
+
+def _columns_from_coo(T: int, n: int, rows: np.ndarray | None, cols: np.ndarray, vals: np.ndarray) -> Columns:
+    """Outcome columns of ``T`` trades given as entries ``D[rows, cols] = vals``.
+
+    ``rows`` is sorted, with no (row, col) pair twice; ``None`` stands for ``0, ..., T - 1``.
+    """
+    key = cols.astype(np.uint8 if n <= 256 else np.uint16 if n <= 65536 else np.intp, copy=False)
+    order = np.argsort(key, kind="stable")  # radix sort; keeps each column's trades in time order
+    del key
+    ends = np.cumsum(np.bincount(cols, minlength=n))
+    out: Columns = []
+    start = 0
+    for j in range(n):
+        stop = int(ends[j])
+        take = order[start:stop]
+        pos, v = (take if rows is None else rows[take]), vals[take]
+        if stop - start > _DENSE_FRACTION * T:
+            dense = np.zeros(T)
+            dense[pos] = v
+            out.append((None, dense))
+        else:
+            out.append((pos, v))
+        start = stop
+    return out
+
+
+def _columns_from_dense(D: np.ndarray) -> Columns:
+    """Outcome columns of a C-contiguous matrix of trades (T, n)."""
+    T, n = D.shape
+    changes = D != 0  # -0.0 is no change
+    if np.count_nonzero(changes) > _DENSE_FRACTION * T * n:
+        DT = np.ascontiguousarray(D.T)
+        return [(None, DT[j]) for j in range(n)]
+    flat = np.flatnonzero(changes)
+    rows = flat // n
+    return _columns_from_coo(T, n, rows, flat - rows * n, D.ravel()[flat])
+
+
+def _dense_from_columns(T: int, n: int, columns: Columns) -> np.ndarray:
+    """The matrix of trades (T, n) of outcome columns."""
+    D = np.zeros((T, n))
+    for j, (pos, vals) in enumerate(columns):
+        if pos is None:
+            D[:, j] = vals
+        else:
+            D[pos, j] = vals
+    return D
+
+
 def _simplifies_to_zero(expr: sympy.Expr) -> bool:
     """Whether sympy reduces ``expr`` to 0 (True is a proof; False means undecided or nonzero)."""
     expr = sympy.sympify(expr)
@@ -537,7 +598,8 @@ class MarketMaker:
         PricePath
             ``q`` (T+1, n): ``q0`` then the state after each trade (cumulative sums);
             ``prices`` (T+1, n); ``costs`` (T,), each computed stably from the state
-            before the trade (not by differencing C along the path).
+            before the trade (not by differencing C along the path). ``q`` and ``prices``
+            may be column-major (LMSR computes them outcome by outcome).
 
         Examples
         --------
@@ -553,15 +615,38 @@ class MarketMaker:
         if np.ndim(deltas) != 2:
             raise DeclarationError(f"deltas must have shape (T, {self.n}), one trade per row, got shape "
                                    f"{np.shape(deltas)}")
-        D, _ = self._as_states(deltas, "deltas")
+        D = np.asarray(deltas, dtype=np.float64) if isinstance(deltas, np.ndarray) else None
         with np.errstate(over="ignore", invalid="ignore"):
-            path = np.cumsum(np.vstack([Q0, D]), axis=0)
+            finite = D is not None and D.shape[1] == self.n and bool(np.isfinite(D.sum()))
+        if not finite:  # the full check names a bad entry (a finite sum shows there is none)
+            D, _ = self._as_states(deltas, "deltas")
+        return self._dense_path(Q0[0], np.ascontiguousarray(D))
+
+    def _dense_path(self, q0: np.ndarray, D: np.ndarray) -> PricePath:
+        """:meth:`price_path` from a valid state ``q0`` (n,) by finite trades ``D`` (T, n)."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            path = np.cumsum(np.vstack([q0, D]), axis=0)
         self._check_after(path[:-1], D)
         with np.errstate(all="ignore"):
             costs, prices = self._costs_and_prices(path, D)
         self._finite(costs, "trade cost", path[1:])
         self._finite(prices, "price", path)
         return PricePath(path, prices, costs)
+
+    def _fill_path(self, q0: np.ndarray, columns: Columns, P: np.ndarray,
+                   Q: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Replay ``L`` trades given as outcome columns from a valid state ``q0``.
+
+        Writes the prices at the ``L + 1`` states into ``P`` (n, L + 1), and the states
+        into ``Q`` (n, L + 1) when given; returns the costs (L,) and the last state (n,).
+        Raises DeclarationError as :meth:`price_path` does. Makers with a faster kernel
+        override it (this one replays the dense matrix of trades).
+        """
+        path = self._dense_path(q0, _dense_from_columns(P.shape[1] - 1, P.shape[0], columns))
+        P[...] = path.prices.T
+        if Q is not None:
+            Q[...] = path.q.T
+        return path.costs, path.q[-1].copy()
 
     def initial_state(self) -> np.ndarray:
         """The state a market using this maker starts from."""
@@ -957,6 +1042,109 @@ class LMSR(MarketMaker):
     def _costs_and_prices(self, path, D):
         P, logp = self._softmax(path)
         return self._costs_from(P[:-1], logp[:-1], D), P
+
+    def _dense_path(self, q0, D):
+        T, n = D.shape
+        columns = _columns_from_dense(D)
+        Q, P = np.empty((n, T + 1)), np.empty((n, T + 1))
+        costs, _ = self._fill_path(q0, columns, P, Q)
+        return PricePath(Q.T, P.T, costs)
+
+    def _fill_path(self, q0, columns, P, Q=None):
+        # The states of each outcome are cumulative sums of its own trades only (a sparse
+        # column changes at few trades: its states are repeated between them), so the
+        # layout is (outcome, step); prices are a softmax over outcomes computed in place,
+        # block by block; each cost comes from the prices before its trade (see _costs_from).
+        n, steps = P.shape
+        L = steps - 1
+        b = self.b
+        W = P if Q is None else Q  # the states; without Q they are turned into prices in place
+        kept: list[np.ndarray | None] = []  # per outcome, what gives its states again (for the far trades)
+        with np.errstate(all="ignore"):
+            for j, (pos, vals) in enumerate(columns):
+                row = W[j]
+                if pos is None:
+                    row[0] = q0[j]
+                    row[1:] = vals
+                    np.cumsum(row, out=row)
+                    kept.append(None if Q is not None else row.copy())
+                else:
+                    ext = np.empty(len(vals) + 1)
+                    ext[0] = q0[j]
+                    ext[1:] = vals
+                    np.cumsum(ext, out=ext)
+                    row[:] = np.repeat(ext, np.diff(pos, prepend=-1, append=L))
+                    kept.append(ext)
+            last = W[:, L].copy()
+            # given finite trades, a state that overflows stays infinite (or NaN) to the end
+            ok = bool(np.isfinite(last).all())
+            if ok:
+                total = 0.0
+                for start in range(0, steps, _BLOCK):
+                    z = P[:, start:start + _BLOCK]
+                    np.divide(W[:, start:start + _BLOCK], b, out=z)
+                    np.subtract(z, z.max(axis=0), out=z)
+                    np.exp(z, out=z)
+                    sums = z.sum(axis=0)  # >= 1 unless NaN
+                    np.divide(z, sums, out=z)
+                    total += float(sums.sum())
+                ok = math.isfinite(total)
+            if ok:
+                costs = self._column_costs(columns, P, Q, kept)
+                ok = bool(np.isfinite(costs).all())
+        if not ok:  # find and name what is not finite
+            path = MarketMaker._dense_path(self, q0, _dense_from_columns(L, n, columns))
+            P[...] = path.prices.T
+            if Q is not None:
+                Q[...] = path.q.T
+            return path.costs, path.q[-1].copy()
+        return costs, last
+
+    def _column_costs(self, columns, P, Q, kept):
+        """Trade costs from the prices before each trade (P, outcome columns), as in _costs_from."""
+        n, steps = P.shape
+        L = steps - 1
+        s = np.zeros(L)
+        big = []
+        for j, (pos, vals) in enumerate(columns):
+            u = vals / self.b
+            e = np.expm1(np.minimum(u, 30.0))
+            if pos is None:
+                e *= P[j, :L]
+                s += e
+                big.append(np.flatnonzero(u > 30.0))
+            else:
+                e *= P[j, pos]
+                s[pos] += e
+                big.append(pos[u > 30.0])
+        out = np.log1p(s)
+        far = np.abs(s) > 0.5
+        for rows in big:
+            far[rows] = True
+        rows = np.flatnonzero(far)
+        if len(rows):
+            # log-sum-exp of log-prices plus trades, from the states before the far trades
+            z = np.empty((len(rows), n))
+            u = np.zeros((len(rows), n))
+            for j, (pos, vals) in enumerate(columns):
+                if Q is not None:
+                    z[:, j] = Q[j, rows]
+                elif pos is None:
+                    z[:, j] = kept[j][rows]
+                else:
+                    z[:, j] = kept[j][np.searchsorted(pos, rows)]
+                if pos is None:
+                    u[:, j] = vals[rows]
+                elif len(pos):
+                    k = np.minimum(np.searchsorted(pos, rows), len(pos) - 1)
+                    hit = pos[k] == rows
+                    u[hit, j] = vals[k[hit]]
+            z /= self.b
+            z -= z.max(axis=1, keepdims=True)
+            logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+            out[rows] = _lse(logp + u / self.b)
+        out *= self.b
+        return out
 
     def _verify_loss(self, ctx, states, gen):
         n = self.n

@@ -535,16 +535,27 @@ class Market:
         return self._securities[key]
 
     def _security_prices(self, P: np.ndarray) -> np.ndarray:
-        """Prices of every security (columns, in declaration order) from outcome prices P (T, n)."""
-        cols = []
-        for s in self._securities.values():
-            if s.kind == "conditional":
+        """Prices of every security (columns, in declaration order) from outcome prices P (T, n).
+
+        When the securities are exactly the outcome contracts this is ``P`` itself (not a
+        copy); otherwise a new array, column-major like ``P.T`` of a row-major ``P``.
+        """
+        secs = list(self._securities.values())
+        if all(s.kind == "contract" for s in secs):  # the contracts are the outcomes, in order
+            return P
+        out = np.empty((len(secs), P.shape[0])).T
+        outcome = 0
+        for k, s in enumerate(secs):
+            if s.kind == "contract":
+                out[:, k] = P[:, outcome]
+                outcome += 1
+            elif s.kind == "conditional":
                 wins, refund = self._masks[s.name]
                 with np.errstate(divide="ignore", invalid="ignore"):  # NaN where P(B) = 0: undefined
-                    cols.append((P @ wins) / (P @ (1.0 - refund)))
+                    out[:, k] = (P @ wins) / (P @ (1.0 - refund))
             else:
-                cols.append(P @ self._vectors[s.name])
-        return np.stack(cols, axis=1)
+                out[:, k] = P @ self._vectors[s.name]
+        return out
 
     def prices(self) -> pd.Series:
         """Current price of every security, by name.

@@ -3,7 +3,7 @@
 :func:`replay` turns each row of a trades :class:`~deepmarkets.beliefs.book.Book`
 into a change of the maker's state (a bundle of outcome contracts, see
 :mod:`deepmarkets.beliefs.market`), and computes states, prices and costs with
-vectorised cumulative sums (:meth:`MarketMaker.price_path
+vectorised cumulative sums, outcome by outcome (the kernel of :meth:`MarketMaker.price_path
 <deepmarkets.beliefs.makers.MarketMaker.price_path>`). Conditional trades depend on
 the state they meet, so runs of other trades are vectorised between them.
 
@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from deepmarkets.beliefs.makers import Columns, _columns_from_coo, _dense_from_columns
 from deepmarkets.beliefs.market import Market
 from deepmarkets.errors import BookError, DeclarationError
 
@@ -47,8 +48,9 @@ class Replay:
         Per trader: ``trades``, ``cash`` (minus the costs paid), ``payout`` and ``pnl``
         (NaN without a world), and ``position[<security>]`` (units held).
     maker_loss : float
-        What the maker pays out minus what it collected, ``C(q_T) - C(q_0)`` (NaN
-        without a world).
+        What the maker pays out in the world minus what it collected
+        (``C(q_T) - C(q_0)``); money is conserved, so it equals the sum of the traders'
+        ``pnl`` (NaN without a world).
     maker_revenue : float
         ``C(q_T) - C(q_0)``, the cash the maker collected.
     outcome : str or None
@@ -195,10 +197,12 @@ def replay(book: Any, market: Market, world: Any = None, *, price_tol: float = 1
     assert maker is not None
     frame = book.frame.reset_index(drop=True)
     names = list(market._securities)
+    secs = [market._securities[name] for name in names]
+    T, n, m = len(frame), maker.n, len(names)
     position = {name: i for i, name in enumerate(names)}
     found, seen = pd.factorize(frame["security"])
-    lookup = np.array([position.get(name, -1) for name in seen], dtype=np.int64)
-    codes = lookup[found]
+    codes = np.array([position.get(name, -1) for name in seen], dtype=_small_int(m))[found]
+    del found
     if (codes < 0).any():
         i = int(np.flatnonzero(codes < 0)[0])
         raise BookError(
@@ -206,67 +210,77 @@ def replay(book: Any, market: Market, world: Any = None, *, price_tol: float = 1
             f"known securities: {', '.join(map(repr, names))}"
         )
     qty = frame["quantity"].to_numpy(dtype=np.float64)
-    T, n = len(frame), maker.n
-    secs = [market._securities[name] for name in names]
-    vectors = np.stack([market._vectors.get(s.name, np.zeros(n)) for s in secs])
-    conditional = np.array([s.kind == "conditional" for s in secs])[codes]
-    deltas = qty[:, None] * vectors[codes]
-    Q = np.empty((T + 1, n))
-    Q[0] = market.q0
-    P = np.empty((T + 1, n))
-    P[0] = maker.prices(Q[0])
+
+    # Trades of bundles of outcomes are vectorised, by outcome (see MarketMaker._fill_path);
+    # a conditional trade depends on the state it meets, so it is replayed on its own.
+    vectors = [None if s.kind == "conditional" else market._vectors[s.name] for s in secs]
+    columns = _outcome_columns(vectors, codes, qty, n)
+    cond_rows = np.flatnonzero(np.array([v is None for v in vectors], dtype=bool)[codes])
+    P = np.empty((n, T + 1))  # prices by (outcome, step)
     costs = np.empty(T)
+    cond_deltas = []
+    q = np.array(market.q0, dtype=np.float64)
     start = 0
-    cond_rows = np.flatnonzero(conditional)
     for stop in [*cond_rows.tolist(), T]:
         if stop > start:
-            _run(maker, Q, P, deltas, costs, start, stop, book)
+            costs[start:stop], q = _run(maker, q, _window(columns, start, stop, T), P[:, start:stop + 1], book,
+                                        start)
+        elif stop == 0:
+            P[:, 0] = maker.prices(q)
         if stop < T:
             try:
-                delta, cost = market._bundle(secs[codes[stop]], float(qty[stop]), Q[stop])
+                delta, cost = market._bundle(secs[codes[stop]], float(qty[stop]), q)
             except DeclarationError as err:
                 raise BookError(f"{book.row_origin(stop)}: {err}") from None
-            deltas[stop] = delta
-            Q[stop + 1] = Q[stop] + delta
-            P[stop + 1] = maker.prices(Q[stop + 1])
+            cond_deltas.append(delta)
+            q = q + delta
+            P[:, stop + 1] = maker.prices(q)
             costs[stop] = cost
         start = stop + 1
-    prices = pd.DataFrame(market._security_prices(P), columns=names)
+    del columns
+    prices = pd.DataFrame(market._security_prices(P.T), columns=names, copy=False)
     prices.index.name = "step"
 
-    trades = frame.drop(columns=["price"]).copy()
+    trades = frame.drop(columns=["price"])
+    recorded = frame["price"].to_numpy(dtype=np.float64)
+    replayed = costs / qty
+    mismatch = np.zeros(T, dtype=bool)
+    known = np.flatnonzero(~np.isnan(recorded))
+    mismatch[known] = np.abs(recorded[known] - replayed[known]) > price_tol
     trades["cost"] = costs
-    trades["replayed_price"] = costs / qty
-    trades["recorded_price"] = frame["price"].to_numpy(dtype=np.float64)
-    recorded = trades["recorded_price"].to_numpy()
-    trades["price_mismatch"] = ~np.isnan(recorded) & (np.abs(recorded - trades["replayed_price"].to_numpy())
-                                                      > price_tol)
-    revenue = float(maker.cost(Q[-1]) - maker.cost(Q[0]))
+    trades["replayed_price"] = replayed
+    trades["recorded_price"] = recorded
+    trades["price_mismatch"] = mismatch
+    revenue = float(maker.cost(q) - maker.cost(market.q0))
 
     outcome = None
     maker_loss = float("nan")
     payouts = np.full(T, np.nan)
     if world is not None:
         truth = market.outcome_truth(world)
-        payouts = deltas @ truth
-        maker_loss = float((Q[-1] - Q[0]) @ truth) - revenue
+        # qty * (v @ truth) is (qty * v) @ truth exactly: one outcome is true, or v is a unit vector
+        per_unit = np.array([0.0 if v is None else v @ truth for v in vectors])
+        payouts = np.take(per_unit, codes)
+        payouts *= qty
+        if len(cond_rows):
+            payouts[cond_rows] = np.array(cond_deltas) @ truth
+        maker_loss = float((q - market.q0) @ truth) - revenue
         outcome = ", ".join(o for o, t in zip(market.outcomes, truth, strict=True) if t == 1)
         trades["payout"] = payouts
 
-    per = pd.DataFrame({"trader": frame["trader"].to_numpy(object), "cash": -costs, "payout": payouts})
-    grouped = per.groupby("trader", sort=False)
-    traders = pd.DataFrame({
-        "trades": grouped.size(),
-        "cash": grouped["cash"].sum(),
-        "payout": grouped["payout"].sum(min_count=1),
-    })
-    traders["pnl"] = traders["cash"] + traders["payout"]
-    trader_codes = pd.Index(traders.index).get_indexer(frame["trader"])
-    units = np.zeros((len(traders), len(names)))
-    np.add.at(units, (trader_codes, codes), qty)
+    # per trader, in order of first appearance
+    who, traders_seen = pd.factorize(frame["trader"])
+    k = len(traders_seen)
+    cash = -np.bincount(who, weights=costs, minlength=k)
+    paid = np.bincount(who, weights=payouts, minlength=k)
+    count = np.bincount(who, minlength=k).astype(np.int64, copy=False)
+    who *= m
+    who += codes
+    units = np.bincount(who, weights=qty, minlength=k * m).reshape(k, m)
+    table = {"trades": count, "cash": cash, "payout": paid, "pnl": cash + paid}
     for j, name in enumerate(names):
-        traders[f"position[{name}]"] = units[:, j]
-    traders.index.name = "trader"
+        table[f"position[{name}]"] = units[:, j]
+    traders = pd.DataFrame(table, index=pd.Index(traders_seen, name="trader"))
     return Replay(
         market=market.name,
         prices=prices,
@@ -275,25 +289,69 @@ def replay(book: Any, market: Market, world: Any = None, *, price_tol: float = 1
         maker_loss=maker_loss,
         maker_revenue=revenue,
         outcome=outcome,
-        mismatches=int(trades["price_mismatch"].sum()),
+        mismatches=int(np.count_nonzero(mismatch)),
     )
 
 
-def _run(maker, Q: np.ndarray, P: np.ndarray, deltas: np.ndarray, costs: np.ndarray, start: int, stop: int,
-         book) -> None:
-    """Vectorised replay of rows start..stop-1 (no conditional trades), filling Q, P and costs."""
+def _outcome_columns(vectors: list, codes: np.ndarray, qty: np.ndarray, n: int) -> Columns:
+    """The changes of state of the trades, as outcome columns (see ``makers.Columns``).
+
+    Trade ``t`` of ``qty[t]`` units of security ``codes[t]`` adds ``qty[t] * v`` to the state,
+    with ``v = vectors[codes[t]]`` its units per outcome (``None`` for a conditional: no entry).
+    """
+    support = [np.zeros(0, dtype=np.intp) if v is None else np.flatnonzero(v) for v in vectors]
+    sizes = np.array([len(nz) for nz in support], dtype=np.intp)
+    T = len(codes)
+    if (sizes == 1).all():  # outcome contracts (or single-outcome bundles): one entry per trade
+        col = np.array([nz[0] for nz in support], dtype=_small_int(n))
+        unit = np.array([v[nz[0]] for v, nz in zip(vectors, support, strict=True)])
+        return _columns_from_coo(T, n, None, col[codes], qty if (unit == 1).all() else qty * unit[codes])
+    offsets = np.cumsum(sizes) - sizes
+    flat_cols = np.concatenate(support).astype(np.intp, copy=False)
+    flat_vals = np.concatenate([v[nz] for v, nz in zip(vectors, support, strict=True) if v is not None]
+                               + [np.zeros(0)])
+    count = sizes[codes]
+    rows = np.repeat(np.arange(T), count)
+    first = np.cumsum(count) - count
+    at = offsets[codes[rows]] + (np.arange(len(rows)) - first[rows])
+    return _columns_from_coo(T, n, rows, flat_cols[at], qty[rows] * flat_vals[at])
+
+
+def _small_int(count: int) -> type:
+    """The smallest signed integer type for codes 0 .. count - 1 (and -1)."""
+    return np.int8 if count < 2**7 else np.int16 if count < 2**15 else np.int32 if count < 2**31 else np.int64
+
+
+def _window(columns: Columns, start: int, stop: int, T: int) -> Columns:
+    """The outcome columns of trades ``start`` to ``stop - 1``, numbered from 0."""
+    if start == 0 and stop == T:
+        return columns
+    out: Columns = []
+    for pos, vals in columns:
+        if pos is None:
+            out.append((None, vals[start:stop]))
+        else:
+            lo, hi = np.searchsorted(pos, [start, stop])
+            out.append((pos[lo:hi] - start, vals[lo:hi]))
+    return out
+
+
+def _run(maker, q: np.ndarray, columns: Columns, P: np.ndarray, book, offset: int) -> tuple[np.ndarray, np.ndarray]:
+    """Vectorised replay of ``L`` trades (no conditional trades) from state ``q``.
+
+    Fills the prices ``P`` (n, L + 1); returns the costs (L,) and the last state.
+    """
     try:
-        path = maker.price_path(Q[start], deltas[start:stop])
+        return maker._fill_path(q, columns, P)
     except DeclarationError:
         # find the first row the maker refuses, to name it
-        q = Q[start].copy()
-        for i in range(start, stop):
+        L, n = P.shape[1] - 1, P.shape[0]
+        deltas = _dense_from_columns(L, n, columns)
+        state = q.copy()
+        for i in range(L):
             try:
-                maker.trade_cost(q, deltas[i])
+                maker.trade_cost(state, deltas[i])
             except DeclarationError as err:
-                raise BookError(f"{book.row_origin(i)}: {err}") from None
-            q = q + deltas[i]
+                raise BookError(f"{book.row_origin(offset + i)}: {err}") from None
+            state = state + deltas[i]
         raise
-    Q[start + 1:stop + 1] = path.q[1:]
-    P[start + 1:stop + 1] = path.prices[1:]
-    costs[start:stop] = path.costs
