@@ -179,8 +179,7 @@ class _Z3Oracle:
         self.sentences = list(sentences)
         self.calls = 0
         self.greedy_calls = 0
-        self._solver: z3.Solver | None = None
-        self._negations = [z3.Not(s.z3) for s in self.sentences]
+        self._worlds = None  # a WorldSearch, made on first use
 
     def minimize(self, weights: Sequence[Any]) -> tuple[Fraction, tuple[bool, ...]]:
         ws = [w if isinstance(w, Fraction) else Fraction(float(w)) for w in weights]
@@ -210,48 +209,25 @@ class _Z3Oracle:
 
     def witness(self, i: int, value: bool) -> tuple[bool, ...] | None:
         """A possible world where sentence ``i`` has truth value ``value``, or None."""
-        if self._solver is None:
-            self._solver = self.theory.solver()
-        lit = self.sentences[i].z3 if value else z3.Not(self.sentences[i].z3)
-        result = self._solver.check(lit)
-        if result == z3.unknown:
-            raise SolverUnknownError(f"z3 could not decide whether {self.sentences[i]} can be {value}",
-                                     self._solver.reason_unknown())
-        if result != z3.sat:
-            return None
-        model = self._solver.model()
-        return tuple(z3.is_true(model.eval(s.z3, model_completion=True)) for s in self.sentences)
+        return self._search().world_where({i: value})
 
     def greedy(self, weights: np.ndarray) -> tuple[float, tuple[bool, ...]]:
         """A good (not necessarily best) possible world for ``min sum_i c_i [s_i]``, fast.
 
-        Sentences are taken in order of ``|c_i|`` and each gets its preferred truth value when a
-        possible world still allows it (incremental SAT under assumptions; the current model
-        settles most preferences without a solver call).
+        :meth:`deepmarkets.logic.worlds.WorldSearch.greedy`: sentences are taken in order of
+        ``|c_i|`` and each gets its preferred truth value when a possible world still allows it
+        (incremental SAT under assumptions, on a CNF of a propositional theory).
         """
-        if self._solver is None:
-            self._solver = self.theory.solver()
-        solver = self._solver
         self.greedy_calls += 1
-        if solver.check() != z3.sat:
-            raise SolverUnknownError("z3 could not find a possible world of the theory", solver.reason_unknown())
-        values = self._values(solver.model())
-        chosen: list[z3.BoolRef] = []
-        for i in np.argsort(-np.abs(weights), kind="stable"):
-            if weights[i] == 0:
-                break
-            want = bool(weights[i] < 0)
-            lit = self.sentences[i].z3 if want else self._negations[i]
-            if values[i] == want:
-                chosen.append(lit)
-            elif solver.check(*chosen, lit) == z3.sat:
-                values = self._values(solver.model())
-                chosen.append(lit)
-        world = tuple(values)
+        world = self._search().greedy(weights)
         return float(np.dot(weights, world)), world
 
-    def _values(self, model: z3.ModelRef) -> list[bool]:
-        return [z3.is_true(model.eval(s.z3, model_completion=True)) for s in self.sentences]
+    def _search(self):
+        if self._worlds is None:
+            from deepmarkets.logic.worlds import WorldSearch
+
+            self._worlds = WorldSearch(self.theory, self.sentences)
+        return self._worlds
 
 
 def _z3_weight(w: Fraction) -> str:
@@ -879,6 +855,15 @@ class _Engine:
     # the projection -------------------------------------------------------------
     def solve(self, lp_all: np.ndarray, tol: float, max_iter: int, prices: np.ndarray | None = None,
               certify: bool = True) -> Projection:
+        from threadpoolctl import threadpool_limits
+
+        # hundreds of small least-squares solves: threaded BLAS only adds contention (8x slower
+        # on a busy 2-core machine at 100 securities)
+        with threadpool_limits(limits=1, user_api="blas"):
+            return self._solve(lp_all, tol, max_iter, prices, certify)
+
+    def _solve(self, lp_all: np.ndarray, tol: float, max_iter: int, prices: np.ndarray | None,
+               certify: bool) -> Projection:
         started = time.perf_counter()
         b = self.b
         lp = lp_all[self.free]
@@ -1265,12 +1250,10 @@ class QuoteCertificate:
             if sum((w for w, world in zip(self.weights, self.worlds, strict=True) if world[i]), Fraction(0)) != p:
                 return False
         if theory is not None:
+            solver = theory.solver()  # one z3 solver, each world checked under assumptions
             for world in self.worlds:
-                lits = [s if v else ~s for s, v in zip(self.sentences, world, strict=True)]
-                conj = lits[0]
-                for lit in lits[1:]:
-                    conj = conj & lit
-                if not theory.is_possible(conj):
+                lits = [s.z3 if v else z3.Not(s.z3) for s, v in zip(self.sentences, world, strict=True)]
+                if not theory._check(solver, "whether a certificate's world is possible", *lits):
                     return False
         return True
 

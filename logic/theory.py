@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -89,9 +89,12 @@ class Theory:
         s.add(*(a.z3 for a in self.axioms), *(e.z3 for e in extra))
         return s
 
-    def _check(self, s: z3.Solver | z3.Optimize, what: str, *assumptions) -> bool:
+    def _check(self, s: z3.Solver | z3.Optimize, what: str | Callable[[], str], *assumptions) -> bool:
+        """sat -> True, unsat -> False, unknown -> SolverUnknownError naming ``what`` (a callable is
+        only called then: printing a large sentence costs more than deciding it)."""
         result = s.check(*assumptions)
         if result == z3.unknown:
+            what = what() if callable(what) else what
             raise SolverUnknownError(f"z3 could not decide {what} within rlimit={self.rlimit}", s.reason_unknown())
         return result == z3.sat
 
@@ -102,11 +105,11 @@ class Theory:
 
     def entails(self, s: Any) -> bool:
         """Whether ``s`` holds in every world of the theory."""
-        return not self._check(self.solver(~sentence(s)), f"whether the theory entails {s}")
+        return not self._check(self.solver(~sentence(s)), lambda: f"whether the theory entails {s}")
 
     def is_possible(self, s: Any) -> bool:
         """Whether ``s`` holds in at least one world of the theory."""
-        return self._check(self.solver(sentence(s)), f"whether {s} is possible")
+        return self._check(self.solver(sentence(s)), lambda: f"whether {s} is possible")
 
     def worlds(self, sentences: Sequence[Any], *, limit: int | None = None) -> Iterator[tuple[bool, ...]]:
         """The possible truth-vectors of ``sentences``, lazily (z3 with blocking clauses).

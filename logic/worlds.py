@@ -175,6 +175,11 @@ class WorldSearch:
         m = self._z3.model()
         return np.array([z3.is_true(m.eval(f, model_completion=True)) for f in self._flags], dtype=bool)
 
+    def world_where(self, assumptions: Mapping[int, bool]) -> tuple[bool, ...] | None:
+        """A possible world giving sentence ``k`` the truth value ``assumptions[k]``, or None if there is none."""
+        values = self._solve([(int(k), bool(v)) for k, v in assumptions.items()])
+        return None if values is None else tuple(bool(v) for v in values)
+
     def is_possible(self, world: Sequence[bool]) -> bool:
         """Whether some possible world gives the sentences exactly these truth values."""
         return self._solve([(k, bool(v)) for k, v in enumerate(world)]) is not None
