@@ -72,6 +72,7 @@ _LAZY = {
     "LatentClassFit": "deepmarkets.models",
     "LatentMarket": "deepmarkets.models",
     "simulate_reports": "deepmarkets.models",
+    "natural_latent_errors": "deepmarkets.models",
 }
 
 __all__ = [

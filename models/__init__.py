@@ -6,6 +6,8 @@
 * :class:`LatentMarket` -- a market in P(Y) and P(X_i | Y), paid by the log score of the
   implied joint of the observables.
 * :func:`align_draws` -- one labelling for class-indexed posterior draws (gauge fixing).
+* :func:`natural_latent_errors` -- how natural a latent is: mediation and redundancy errors in
+  bits, for a joint table or (:func:`fit_natural_latent_errors`) a fitted latent class model.
 
 PyMC and ArviZ are imported only when NUTS runs.
 """
@@ -25,6 +27,13 @@ from deepmarkets.models.latent_market import (
     plot_tables,
 )
 from deepmarkets.models.metrics import adjusted_rand_index
+from deepmarkets.models.natural import (
+    NaturalLatentReport,
+    fit_natural_latent_errors,
+    mediator_determines_redund,
+    natural_latent_errors,
+    plot_natural_latent,
+)
 from deepmarkets.models.nuts import fit_nuts
 from deepmarkets.models.relabel import align_draws
 from deepmarkets.models.simulate import simulate_reports
@@ -36,14 +45,19 @@ __all__ = [
     "LatentState",
     "MarketPosterior",
     "Move",
+    "NaturalLatentReport",
     "Reports",
     "Settlement",
     "adjusted_rand_index",
     "align_draws",
     "fit_em",
+    "fit_natural_latent_errors",
     "fit_nuts",
     "infer",
     "log_likelihood",
+    "mediator_determines_redund",
+    "natural_latent_errors",
+    "plot_natural_latent",
     "plot_kl",
     "plot_tables",
     "simulate_reports",

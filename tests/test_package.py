@@ -32,6 +32,7 @@ MODULES = [
     "deepmarkets.models.metrics",
     "deepmarkets.models.infer",
     "deepmarkets.models.relabel",
+    "deepmarkets.models.natural",
 ]
 
 #: Modules that ``deepmarkets --help`` must not import (it should start in well under a second).
