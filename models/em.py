@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from deepmarkets.beliefs.makers import as_rng
 from deepmarkets.errors import InferenceError
 from deepmarkets.models.data import Reports
 from deepmarkets.models.fit import MODELS, LatentClassFit, count_parameters
@@ -413,12 +414,6 @@ def _starts_fc(f: _Forecast, reports: Reports, K: int, R: int, gen: np.random.Ge
 # ---------------------------------------------------------------------------
 
 
-def _rng(rng: Any) -> np.random.Generator:
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None or (isinstance(rng, int | np.integer) and not isinstance(rng, bool)):
-        return np.random.default_rng(rng)
-    raise InferenceError(f"rng={rng!r}; expected an int seed, a numpy.random.Generator or None")
 
 
 class _Bar:
@@ -516,7 +511,7 @@ def fit_em(reports: Reports, *, model: str, classes: int | None, restarts: int =
     if not (isinstance(prior, int | float) and math.isfinite(prior) and prior >= 0):
         raise InferenceError(f"prior={prior!r}; expected a pseudo-count >= 0 (0 for maximum likelihood)")
     K = check_identifiable(reports, model=model, classes=classes)
-    gen = _rng(rng)
+    gen = as_rng(rng)
     R = int(restarts)
     prior = float(prior)
     if model != "forecast" and (reports.answer < 0).any():

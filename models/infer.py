@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from deepmarkets.beliefs.makers import as_rng
 from deepmarkets.errors import BookError, InferenceError
 from deepmarkets.models.data import Reports
 from deepmarkets.models.fit import MODELS, LatentClassFit
@@ -194,7 +195,7 @@ def infer(book: Any, *, classes: int | None = None, model: str | None = None, me
         raise InferenceError("model='forecast' needs probabilities, but the book has a categorical answer column "
                              "only; use model='dawid-skene' or model='lca' (with classes=K)")
     check_identifiable(reports, model=model, classes=classes)  # raises, or warns once, before any work
-    gen = rng if isinstance(rng, np.random.Generator) else _generator(rng)
+    gen = as_rng(rng)
     with warnings.catch_warnings():
         for said in _IDENTIFIABILITY_WARNINGS:  # check_identifiable gave them above; the fits would repeat them
             warnings.filterwarnings("ignore", message=said)
@@ -208,7 +209,3 @@ def infer(book: Any, *, classes: int | None = None, model: str | None = None, me
                         start=start, rng=gen, progressbar=progressbar)
 
 
-def _generator(rng: Any) -> np.random.Generator:
-    if rng is None or (isinstance(rng, int | np.integer) and not isinstance(rng, bool)):
-        return np.random.default_rng(rng)
-    raise InferenceError(f"rng={rng!r}; expected an int seed, a numpy.random.Generator or None")

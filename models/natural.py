@@ -51,6 +51,7 @@ from typing import Any
 
 import numpy as np
 
+from deepmarkets.beliefs.makers import as_rng
 from deepmarkets.errors import DeclarationError, InferenceError
 
 __all__ = [
@@ -832,12 +833,6 @@ def latent_class_joint(class_shares: Any, response: Sequence[Any]) -> np.ndarray
 # ---------------------------------------------------------------------------
 
 
-def _generator(rng: Any) -> np.random.Generator:
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None or (isinstance(rng, int | np.integer) and not isinstance(rng, bool)):
-        return np.random.default_rng(rng)
-    raise DeclarationError(f"rng={rng!r}; expected an int seed, a numpy.random.Generator or None")
 
 
 def _whole(value: Any, name: str, low: int) -> int:
@@ -1130,7 +1125,7 @@ def _has_posterior(idata: Any) -> bool:
 
 def _per_draw(fit: Any, book: _Book | None, report: NaturalLatentReport, *, max_draws: int, interval: float,
               rng: Any) -> NaturalLatentDraws:
-    gen = _generator(rng)
+    gen = as_rng(rng)
     pos, share, resp, cols = _draw_parameters(fit)
     total = len(share)
     chosen = np.arange(total) if total <= max_draws else np.sort(gen.choice(total, size=max_draws, replace=False))

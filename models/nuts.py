@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from deepmarkets.beliefs.makers import as_rng
 from deepmarkets.errors import InferenceError
 from deepmarkets.models.data import Reports
 from deepmarkets.models.fit import MODELS, LatentClassFit, count_parameters
@@ -431,12 +432,6 @@ def _whole(value: Any, name: str, low: int) -> int:
     return int(value)
 
 
-def _generator(rng: Any) -> np.random.Generator:
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None or (isinstance(rng, int | np.integer) and not isinstance(rng, bool)):
-        return np.random.default_rng(rng)
-    raise InferenceError(f"rng={rng!r}; expected an int seed, a numpy.random.Generator or None")
 
 
 def _usable_cpus() -> int:
@@ -546,7 +541,7 @@ def fit_nuts(reports: Reports, *, model: str, classes: int | None, draws: int = 
         if start is not None:  # fitting the start said it already
             warnings.simplefilter("ignore")
         K = check_identifiable(reports, model=model, classes=classes)
-    gen = _generator(rng)
+    gen = as_rng(rng)
     em_seconds = 0.0
     if start is None:
         t0 = time.perf_counter()

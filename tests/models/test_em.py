@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deepmarkets.errors import InferenceError
+from deepmarkets.errors import DeclarationError, InferenceError
 from deepmarkets.models.data import Reports
 from deepmarkets.models.em import check_identifiable, fit_em, log_likelihood
 from deepmarkets.models.fit import LatentClassFit, count_parameters
@@ -395,11 +395,12 @@ def test_bad_arguments():
     with pytest.raises(InferenceError, match="needs a probability column"):
         fit_em(r, model="forecast", classes=2)
     for kw, match in (({"restarts": 0}, "restarts"), ({"prior": -1.0}, "prior"), ({"tol": float("nan")}, "tol"),
-                      ({"max_iter": 0}, "max_iter"), ({"classes": 0}, "at least 1"), ({"classes": 1.5}, "whole"),
-                      ({"rng": "seed"}, "rng")):
+                      ({"max_iter": 0}, "max_iter"), ({"classes": 0}, "at least 1"), ({"classes": 1.5}, "whole")):
         args = {"model": "lca", "classes": 2, **kw}
         with pytest.raises(InferenceError, match=match):
             fit_em(r, **args)
+    with pytest.raises(DeclarationError, match="rng must be"):
+        fit_em(r, model="lca", classes=2, rng="seed")
     with pytest.raises(InferenceError, match="takes a Reports object"):
         fit_em(book, model="lca", classes=2)
     with pytest.raises(InferenceError, match="every answer in the book is 'yes'"):

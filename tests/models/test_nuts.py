@@ -12,7 +12,7 @@ import pytest
 from scipy import stats
 from scipy.special import gammaln
 
-from deepmarkets.errors import InferenceError
+from deepmarkets.errors import DeclarationError, InferenceError
 from deepmarkets.models.data import Reports
 from deepmarkets.models.em import fit_em, log_likelihood
 from deepmarkets.models.metrics import adjusted_rand_index
@@ -331,5 +331,5 @@ def test_bad_arguments_are_reported():
         fit_nuts(reports, model="lca", classes=3, start=em2)
     with pytest.raises(InferenceError, match="start is a 'lca' fit"):
         fit_nuts(reports, model="dawid-skene", classes=None, start=em2)
-    with pytest.raises(InferenceError, match="rng="):
+    with pytest.raises(DeclarationError, match="rng must be"):
         fit_nuts(reports, model="lca", classes=2, rng="seed")
