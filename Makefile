@@ -24,6 +24,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/coherence.py
 	$(BIN)/python benchmarks/markets.py
 	$(BIN)/python benchmarks/inference.py
+	$(BIN)/python benchmarks/gauge.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -6,6 +6,9 @@
 * :class:`LatentMarket` -- a market in P(Y) and P(X_i | Y), paid by the log score of the
   implied joint of the observables.
 * :func:`align_draws` -- one labelling for class-indexed posterior draws (gauge fixing).
+* :func:`discrete_gauge`, :func:`continuous_gauge` -- the gauge group of a symbolic latent model
+  (relabellings and sign flips proven by sympy; the dimension of its continuous part), and
+  :func:`fix_gauge` to give every posterior chain one labelling.
 * :func:`natural_latent_errors` -- how natural a latent is: mediation and redundancy errors in
   bits, for a joint table or (:func:`fit_natural_latent_errors`) a fitted latent class model.
 
@@ -15,6 +18,19 @@ PyMC and ArviZ are imported only when NUTS runs.
 from deepmarkets.models.data import Reports
 from deepmarkets.models.em import fit_em, log_likelihood
 from deepmarkets.models.fit import LatentClassFit
+from deepmarkets.models.gauge import (
+    ContinuousGauge,
+    GaugeFixing,
+    GaugeGroup,
+    SymbolicModel,
+    continuous_gauge,
+    discrete_gauge,
+    factor_model,
+    fix_gauge,
+    from_latent_market,
+    plot_gauge_fixing,
+)
+from deepmarkets.models.gauge import latent_class_model as symbolic_latent_class_model
 from deepmarkets.models.infer import infer
 from deepmarkets.models.latent_market import (
     InformedTraders,
@@ -39,6 +55,17 @@ from deepmarkets.models.relabel import align_draws
 from deepmarkets.models.simulate import simulate_reports
 
 __all__ = [
+    "ContinuousGauge",
+    "GaugeFixing",
+    "GaugeGroup",
+    "SymbolicModel",
+    "continuous_gauge",
+    "discrete_gauge",
+    "factor_model",
+    "fix_gauge",
+    "from_latent_market",
+    "plot_gauge_fixing",
+    "symbolic_latent_class_model",
     "InformedTraders",
     "LatentClassFit",
     "LatentMarket",

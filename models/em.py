@@ -33,7 +33,7 @@ import numpy as np
 from deepmarkets.beliefs.makers import as_rng
 from deepmarkets.errors import InferenceError
 from deepmarkets.models.data import Reports
-from deepmarkets.models.fit import MODELS, LatentClassFit, count_parameters
+from deepmarkets.models.fit import LatentClassFit, check_model, count_parameters
 
 __all__ = ["fit_em", "log_likelihood", "check_identifiable", "SIGMA_FLOOR"]
 
@@ -46,13 +46,6 @@ SIGMA_FLOOR = 1e-3
 # ---------------------------------------------------------------------------
 
 
-def _check_model(model: Any) -> str:
-    if model not in MODELS:
-        raise InferenceError(
-            f"model={model!r} is not a latent class model; expected one of {sorted(MODELS)} "
-            f"('lca' with classes=K, 'dawid-skene' when answers and truth share labels, 'forecast' for probabilities)"
-        )
-    return model
 
 
 def _n_classes(reports: Reports, model: str, classes: Any) -> int:
@@ -113,7 +106,7 @@ def check_identifiable(reports: Reports, *, model: str, classes: int | None) -> 
     ...
     deepmarkets.errors.InferenceError: ...5 free parameters...
     """
-    model = _check_model(model)
+    model = check_model(model)
     K = _n_classes(reports, model, classes)
     Q, J = reports.n_questions, reports.n_traders
     if model == "forecast":
@@ -501,7 +494,7 @@ def fit_em(reports: Reports, *, model: str, classes: int | None, restarts: int =
     if not isinstance(reports, Reports):
         raise InferenceError(f"fit_em takes a Reports object, got a {type(reports).__name__}; "
                              f"build one with Reports.from_book(book) or Reports.from_frame(frame)")
-    model = _check_model(model)
+    model = check_model(model)
     if isinstance(restarts, bool) or not isinstance(restarts, int | np.integer) or restarts < 1:
         raise InferenceError(f"restarts={restarts!r}; expected a whole number of starts >= 1")
     if isinstance(max_iter, bool) or not isinstance(max_iter, int | np.integer) or max_iter < 1:
@@ -670,7 +663,7 @@ def log_likelihood(reports: Reports, *, model: str, class_shares: np.ndarray,
     >>> bool(abs(ll - fit.loglik) < 1e-9)
     True
     """
-    model = _check_model(model)
+    model = check_model(model)
     pi = np.asarray(class_shares, dtype=float)
     K = len(pi)
     if model == "forecast":

@@ -24,9 +24,10 @@ from typing import Any
 
 import numpy as np
 
+from deepmarkets.errors import InferenceError
 from deepmarkets.models.data import Reports
 
-__all__ = ["LatentClassFit", "MODELS", "count_parameters", "entropy_reliability"]
+__all__ = ["LatentClassFit", "MODELS", "check_model", "count_parameters", "entropy_reliability"]
 
 #: The latent class models, with one line each.
 MODELS: dict[str, str] = {
@@ -34,6 +35,16 @@ MODELS: dict[str, str] = {
     "dawid-skene": "Dawid-Skene: the classes are the true labels, each trader a confusion matrix",
     "forecast": "forecasts: logit(p) ~ Normal(mean[trader, class], sigma[trader])",
 }
+
+
+def check_model(model: Any) -> str:
+    """``model`` if it names a latent class model (a key of :data:`MODELS`), else InferenceError."""
+    if model not in MODELS:
+        raise InferenceError(
+            f"model={model!r} is not a latent class model; expected one of {sorted(MODELS)} "
+            f"('lca' with classes=K, 'dawid-skene' when answers and truth share labels, 'forecast' for probabilities)"
+        )
+    return model
 
 
 def count_parameters(model: str, n_classes: int, n_levels: np.ndarray, n_traders: int) -> int:

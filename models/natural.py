@@ -53,6 +53,7 @@ import numpy as np
 
 from deepmarkets.beliefs.makers import as_rng
 from deepmarkets.errors import DeclarationError, InferenceError
+from deepmarkets.models.checks import whole_number
 
 __all__ = [
     "NaturalLatentReport",
@@ -835,10 +836,6 @@ def latent_class_joint(class_shares: Any, response: Sequence[Any]) -> np.ndarray
 
 
 
-def _whole(value: Any, name: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-        raise DeclarationError(f"{name}={value!r}; expected a whole number >= {low}")
-    return int(value)
 
 
 def _answer_table(fit: Any) -> tuple[np.ndarray, int]:
@@ -1063,8 +1060,8 @@ def fit_natural_latent_errors(fit: Any, *, source: str = "empirical", missing: s
                                f"posterior) or 'model' (the fitted model's joint)")
     if missing not in _MISSING:
         raise DeclarationError(f"missing={missing!r}; expected 'drop' or 'impute'")
-    max_cells = _whole(max_cells, "max_cells", 1)
-    max_draws = _whole(max_draws, "max_draws", 1)
+    max_cells = whole_number(max_cells, "max_cells", 1)
+    max_draws = whole_number(max_draws, "max_draws", 1)
     if isinstance(interval, bool) or not isinstance(interval, int | float | np.integer | np.floating) \
             or not 0 < interval < 1:
         raise DeclarationError(f"interval={interval!r}; expected a probability in (0, 1), e.g. 0.9")

@@ -32,8 +32,9 @@ import numpy as np
 
 from deepmarkets.beliefs.makers import as_rng
 from deepmarkets.errors import InferenceError
+from deepmarkets.models.checks import whole_number
 from deepmarkets.models.data import Reports
-from deepmarkets.models.fit import MODELS, LatentClassFit, count_parameters
+from deepmarkets.models.fit import LatentClassFit, check_model, count_parameters
 
 __all__ = ["fit_nuts", "latent_class_model", "PRIORS", "RHAT_MAX", "ESS_MIN_PER_CHAIN"]
 
@@ -304,7 +305,7 @@ def latent_class_model(reports: Reports, *, model: str, classes: int | None, col
     from deepmarkets.models.em import check_identifiable
 
     _check_reports(reports)
-    K = check_identifiable(reports, model=_check_model(model), classes=classes)
+    K = check_identifiable(reports, model=check_model(model), classes=classes)
     return _build(_design(reports, model, K, bool(collapse)))
 
 
@@ -417,19 +418,8 @@ def _check_reports(reports: Any) -> None:
                              f"Reports.from_book(book) or Reports.from_frame(frame)")
 
 
-def _check_model(model: Any) -> str:
-    if model not in MODELS:
-        raise InferenceError(
-            f"model={model!r} is not a latent class model; expected one of {sorted(MODELS)} "
-            f"('lca' with classes=K, 'dawid-skene' when answers and truth share labels, 'forecast' for probabilities)"
-        )
-    return model
 
 
-def _whole(value: Any, name: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-        raise InferenceError(f"{name}={value!r}; expected a whole number >= {low}")
-    return int(value)
 
 
 
@@ -529,12 +519,12 @@ def fit_nuts(reports: Reports, *, model: str, classes: int | None, draws: int = 
     """
     started = time.perf_counter()
     _check_reports(reports)
-    model = _check_model(model)
-    draws = _whole(draws, "draws", 1)
-    tune = _whole(tune, "tune", 0)
-    chains = _whole(chains, "chains", 1)
+    model = check_model(model)
+    draws = whole_number(draws, "draws", 1, InferenceError)
+    tune = whole_number(tune, "tune", 0, InferenceError)
+    chains = whole_number(chains, "chains", 1, InferenceError)
     if cores is not None:
-        cores = _whole(cores, "cores", 1)
+        cores = whole_number(cores, "cores", 1, InferenceError)
     from deepmarkets.models.em import check_identifiable, fit_em, log_likelihood
 
     with warnings.catch_warnings():

@@ -14,16 +14,13 @@ from typing import Any
 import numpy as np
 
 from deepmarkets.errors import DeclarationError
+from deepmarkets.models.checks import whole_number
 
 __all__ = ["simulate_reports"]
 
 _MODELS = ("lca", "dawid-skene", "forecast")
 
 
-def _whole(value: Any, name: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-        raise DeclarationError(f"{name}={value!r}; expected a whole number >= {low}")
-    return int(value)
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
@@ -81,9 +78,9 @@ def simulate_reports(n_questions: int, n_traders: int, *, classes: int = 3, leve
     """
     from deepmarkets.beliefs.book import Book
 
-    Q = _whole(n_questions, "n_questions", 1)
-    J = _whole(n_traders, "n_traders", 1)
-    K = _whole(classes, "classes", 1)
+    Q = whole_number(n_questions, "n_questions", 1)
+    J = whole_number(n_traders, "n_traders", 1)
+    K = whole_number(classes, "classes", 1)
     if model not in _MODELS:
         raise DeclarationError(f"model={model!r}; expected one of {list(_MODELS)}")
     if isinstance(separation, bool) or not isinstance(separation, int | float | np.integer | np.floating) or \
@@ -97,10 +94,10 @@ def simulate_reports(n_questions: int, n_traders: int, *, classes: int = 3, leve
         if K < 2:
             raise DeclarationError("a Dawid-Skene book needs classes >= 2 (the labels are the classes)")
     elif isinstance(levels, int | np.integer) and not isinstance(levels, bool):
-        n_levels = np.full(J, _whole(levels, "levels", 1), dtype=np.int64)
+        n_levels = np.full(J, whole_number(levels, "levels", 1), dtype=np.int64)
     else:
         try:
-            n_levels = np.array([_whole(v, "levels[j]", 1) for v in levels], dtype=np.int64)  # type: ignore[union-attr]
+            n_levels = np.array([whole_number(v, "levels[j]", 1) for v in levels], dtype=np.int64)  # type: ignore[union-attr]
         except TypeError:
             raise DeclarationError(f"levels={levels!r}; expected a whole number or one per trader") from None
         if len(n_levels) != J:

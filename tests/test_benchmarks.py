@@ -75,3 +75,19 @@ def test_inference_benchmark_smoke(tmp_path):
     rows = data["part_a"]["rows"]
     assert rows and all(r["agree"] and r["result"] in ("PASS", "FAIL") for r in rows)
     assert all(r["result"] == "PASS" for r in data["part_b"]["rows"])
+
+
+@pytest.mark.slow
+def test_gauge_benchmark_smoke(tmp_path):
+    proc, data = _smoke("gauge.py", tmp_path)
+    out = proc.stdout
+    for text in ("python", "cpu_count", "date", "Part A: gauge analysis", "ours s", "baseline s", "base/ours",
+                 "gauge dim", "target", "result", "agree", "Part B: natural-latent errors", "max |diff| bits"):
+        assert text in out, f"{text!r} missing from the output:\n{out}"
+    assert "DISAGREE" not in out
+    a, b = data["part_a"]["rows"], data["part_b"]["rows"]
+    assert [(r["K"], r["J"]) for r in a] == [(2, 3), (3, 4)]
+    assert [r["order"] for r in a] == [2, 6] and [r["dimension"] for r in a] == [0, 1]
+    assert [r["cells"] for r in b] == [256, 1024]
+    assert all(r["agree"] and r["result"] == "PASS" for r in a + b)
+    assert all(r["max_abs_difference"] <= 1e-9 for r in b)

@@ -33,6 +33,8 @@ MODULES = [
     "deepmarkets.models.infer",
     "deepmarkets.models.relabel",
     "deepmarkets.models.natural",
+    "deepmarkets.models.gauge",
+    "deepmarkets.models.checks",
 ]
 
 #: Modules that ``deepmarkets --help`` must not import (it should start in well under a second).
