@@ -330,7 +330,9 @@ def _fit_report(fit, labels_csv: str | None, posterior_nc: str | None) -> str:
         lines.append(f"NUTS: {diag.get('chains')} chains x {diag.get('draws')} draws; max R-hat {rhat:.4f}, "
                      f"min bulk ESS {ess:.0f}, {diag.get('divergences')} divergences: {ok}")
         if diag.get("gauge"):
-            lines.append(f"gauge fixed: {diag['gauge']}")
+            before = diag.get("max_rhat_class_share_before_alignment")
+            lines.append(f"gauge fixed: {diag['gauge']}; {diag.get('switched_draws', 0)} draws relabelled"
+                         + ("" if before is None else f"; max R-hat of the class shares before {before:.4f}"))
     for what_, path in (("labels", labels_csv), ("posterior", posterior_nc)):
         if path is not None:
             lines.append(f"{what_} written to {path}")

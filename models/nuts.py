@@ -493,7 +493,8 @@ def fit_nuts(reports: Reports, *, model: str, classes: int | None, draws: int = 
         ``loglik``; coords ``question``, ``trader``, ``class``, ``level``) and ``sample_stats``
         (PyMC's, plus ``class_permutation``, the relabelling applied to each draw).
         ``diagnostics`` holds ``max_rhat``, ``min_ess_bulk``, ``min_ess_tail``, ``divergences``,
-        ``chains``, ``draws``, ``tune``, ``gauge``, ``switched_draws``, ``priors``, ``collapse``,
+        ``chains``, ``draws``, ``tune``, ``gauge``, ``switched_draws``,
+        ``max_rhat_class_share_before_alignment``, ``priors``, ``collapse``,
         ``patterns``, ``sampling_seconds``, ``em_seconds``.
 
     Raises
@@ -628,6 +629,7 @@ def _result(reports: Reports, d: _Design, start: LatentClassFit, idata: Any, gen
         perms, _ = align_draws(_blocks(d, share, raw, None), pivot, cost="kl")
         gauge = "classes ordered to match the EM optimum by minimum-KL permutation per draw"
     switched = int((perms != np.arange(K)).any(axis=1).sum())
+    share_as_sampled = share
     share = permute_classes(share, perms, axis=1)
     for name in raw:
         if name != "sigma":
@@ -712,8 +714,10 @@ def _result(reports: Reports, d: _Design, start: LatentClassFit, idata: Any, gen
     if C >= 2:
         rhat = az.rhat(ds)["theta"].values
         max_rhat = float(np.nanmax(rhat))
+        sampled = xr.Dataset({"share": (("chain", "draw", "class"), share_as_sampled.reshape(C, D, K))})
+        rhat_before = float(np.nanmax(az.rhat(sampled)["share"].values))
     else:
-        max_rhat = float("nan")
+        max_rhat = rhat_before = float("nan")
     ess_bulk = az.ess(ds, method="bulk")["theta"].values
     ess_tail = az.ess(ds, method="tail")["theta"].values
     stat_names = set(stats.data_vars)
@@ -726,6 +730,7 @@ def _result(reports: Reports, d: _Design, start: LatentClassFit, idata: Any, gen
         "chains": int(C), "draws": int(D), "tune": int(tune),
         "gauge": gauge,
         "switched_draws": switched,
+        "max_rhat_class_share_before_alignment": None if math.isnan(rhat_before) else rhat_before,
         "priors": PRIORS[d.model],
         "collapse": d.collapse,
         "patterns": int(d.n_rows),
