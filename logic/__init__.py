@@ -1,4 +1,5 @@
-"""deepmarkets.logic: sentences, theories, worlds (z3) and coherence with Dutch books."""
+"""deepmarkets.logic: sentences, theories, worlds (z3), coherence with Dutch books, and bets on
+quantified sentences settled by verification–falsification games."""
 
 from deepmarkets.logic.parse import parse, parse_theory
 from deepmarkets.logic.sentence import (
@@ -51,3 +52,18 @@ from deepmarkets.logic.theory import Theory, WorldOptimum  # noqa: E402
 
 __all__ += ["Theory", "WorldOptimum", "Bet", "CoherenceReport", "DutchBook", "Position", "Verdict",
             "check_coherence"]
+
+from deepmarkets.logic.quantified import (  # noqa: E402
+    Agent,
+    QuantifiedMarket,
+    QuantifiedSentence,
+    Z3Constructor,
+    equilibrium_price,
+    play,
+    pm1_benchmark,
+    prime,
+    settle,
+)
+
+__all__ += ["Agent", "QuantifiedMarket", "QuantifiedSentence", "Z3Constructor", "equilibrium_price", "play",
+            "pm1_benchmark", "prime", "settle"]

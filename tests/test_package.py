@@ -15,6 +15,7 @@ MODULES = [
     "deepmarkets.logic.coherence",
     "deepmarkets.logic.parse",
     "deepmarkets.logic.sympy_bridge",
+    "deepmarkets.logic.quantified",
     "deepmarkets",
     "deepmarkets.demo",
     "deepmarkets.beliefs",
