@@ -25,6 +25,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/markets.py
 	$(BIN)/python benchmarks/inference.py
 	$(BIN)/python benchmarks/gauge.py
+	$(BIN)/python benchmarks/induction.py  # its logicalinduction baseline: pip install logicalinduction==0.1.6
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

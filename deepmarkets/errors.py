@@ -12,6 +12,7 @@ __all__ = [
     "BookError",
     "SolverUnknownError",
     "InferenceError",
+    "InductionError",
 ]
 
 
@@ -68,3 +69,8 @@ class SolverUnknownError(DeepMarketsError):
 
 class InferenceError(DeepMarketsError):
     """Bayesian inference could not be run or did not produce a usable result."""
+
+
+class InductionError(DeepMarketsError):
+    """A logical inductor's market maker found no prices passing the exact check, or a daily
+    invariant failed."""

@@ -1,5 +1,5 @@
 """deepmarkets.logic: sentences, theories, worlds (z3), coherence with Dutch books, and bets on
-quantified sentences settled by verification–falsification games."""
+quantified sentences settled by verification–falsification games, and a logical inductor."""
 
 from deepmarkets.logic.parse import parse, parse_theory
 from deepmarkets.logic.sentence import (
@@ -67,3 +67,17 @@ from deepmarkets.logic.quantified import (  # noqa: E402
 
 __all__ += ["Agent", "QuantifiedMarket", "QuantifiedSentence", "Z3Constructor", "equilibrium_price", "play",
             "pm1_benchmark", "prime", "settle"]
+
+from deepmarkets.logic.induction import (  # noqa: E402
+    DeductiveProcess,
+    InductionResult,
+    Inductor,
+    Trader,
+    arbitrageurs,
+    exclusive_exhaustive_trader,
+    frequency_trader,
+    threshold_trader,
+)
+
+__all__ += ["DeductiveProcess", "InductionResult", "Inductor", "Trader", "arbitrageurs",
+            "exclusive_exhaustive_trader", "frequency_trader", "threshold_trader"]

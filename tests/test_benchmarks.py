@@ -91,3 +91,14 @@ def test_gauge_benchmark_smoke(tmp_path):
     assert [r["cells"] for r in b] == [256, 1024]
     assert all(r["agree"] and r["result"] == "PASS" for r in a + b)
     assert all(r["max_abs_difference"] <= 1e-9 for r in b)
+
+
+@pytest.mark.slow
+def test_induction_benchmark_smoke(tmp_path):
+    proc, data = _smoke("induction.py", tmp_path)
+    out = proc.stdout
+    for text in ("python", "cpu_count", "date", "Part A", "Part B", "Part C", "Part D", "package/ours", "target",
+                 "result"):
+        assert text in out, f"{text!r} missing from the output:\n{out}"
+    assert "DISAGREE" not in out
+    assert data["part_d"] and all(r["result"] == "PASS" for r in data["part_d"])
