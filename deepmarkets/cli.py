@@ -1,4 +1,4 @@
-"""Command line: ``deepmarkets check``, ``replay``, ``infer`` and ``demo``.
+"""Command line: ``deepmarkets check``, ``replay``, ``infer``, ``induct`` and ``demo``.
 
 Heavy modules (z3, scipy, sympy, pandas, matplotlib) are imported inside the commands so
 ``--help`` is instant.
@@ -6,6 +6,7 @@ Exit codes of ``check``: 0 coherent, 1 incoherent, 3 unknown, 2 bad input.
 Exit codes of ``replay``: 0 replayed (every recorded price matches), 1 replayed but some
 recorded prices differ from the replay, 3 z3 could not decide, 2 bad input.
 Exit codes of ``infer``: 0 fitted, 1 fitted but the NUTS diagnostics failed, 2 bad input.
+Exit codes of ``induct``: 0 ran, 2 bad input, 3 no prices passed the market maker's exact check.
 """
 
 from __future__ import annotations
@@ -337,6 +338,72 @@ def _fit_report(fit, labels_csv: str | None, posterior_nc: str | None) -> str:
         if path is not None:
             lines.append(f"{what_} written to {path}")
     return "\n".join(lines)
+
+
+@cli.command("induct")
+@click.argument("spec_toml", metavar="SPEC.toml", type=click.Path(dir_okay=False))
+@click.option("--days", type=int, default=None, help="Days to run (default: the spec's days).")
+@click.option("--log", "log_jsonl", type=click.Path(dir_okay=False), help="Write one JSON line per day to this file.")
+@click.option("--plot", "plot_png", type=click.Path(dir_okay=False),
+              help="Write the price trajectories and the traders' exploitation curves to this PNG file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run's to_dict() as JSON.")
+def induct_command(spec_toml: str, days: int | None, log_jsonl: str | None, plot_png: str | None,
+                   as_json: bool) -> None:
+    """Run the logical inductor declared in SPEC.toml (sentences, theory, deductive process, traders).
+
+    Prints the final prices, the day each sentence entered the deductive process, and the
+    largest exact residual of the market maker. Exit status: 0 ran, 2 bad input (nothing
+    written), 3 the market maker found no prices passing the exact check.
+    """
+    if days is not None and days < 1:
+        _fail(f"--days {days}: expected a whole number >= 1")
+    for option, path, suffix in (("--log", log_jsonl, ".jsonl"), ("--plot", plot_png, ".png")):
+        if path is not None and Path(path).suffix.lower() != suffix:
+            _fail(f"{option} {path}: give a file name ending in {suffix}")
+        if path is not None and not Path(path).resolve().parent.is_dir():
+            _fail(f"{option} {path}: the folder {Path(path).resolve().parent} does not exist")
+
+    from deepmarkets.errors import InductionError
+    from deepmarkets.logic.induction_spec import read_spec
+
+    try:
+        inductor, spec_days = read_spec(spec_toml)
+        result = inductor.run(days or spec_days, log=log_jsonl, progressbar=sys.stderr.isatty() and not as_json)
+        if plot_png is not None:
+            _write_induction_plot(result, plot_png)
+    except InductionError as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(UNDECIDED)
+    except DeepMarketsError as err:
+        _fail(str(err))
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2))
+        return
+    entered = result.entered_day()
+    last = result.days[-1]
+    lines = [f"logical inductor: {len(result.sentences)} sentences, {len(result.traders)} traders, "
+             f"{len(result.days)} days", ""]
+    lines += _columns(["sentence", "price", "entered D"],
+                      [[name, f"{last.prices[name]:.4f}", str(entered.get(name, "-"))] for name in result.sentences])
+    worst = max(result.days, key=lambda d: d.residual / d.tolerance)
+    lines += ["", f"largest residual {float(worst.residual):.2e} (day {worst.day}; tolerance "
+              f"{float(worst.tolerance):.2e}), every day re-checked in exact arithmetic"]
+    for what, path in (("log", log_jsonl), ("plot", plot_png)):
+        if path is not None:
+            lines.append(f"{what} written to {path}")
+    click.echo("\n".join(lines))
+
+
+def _write_induction_plot(result, path: str) -> None:
+    import matplotlib.pyplot as plt
+
+    from deepmarkets.beliefs.io import atomic_write
+    from deepmarkets.logic.induction import plot_exploitation, plot_prices
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4))
+    plot_prices(result, ax=left)
+    plot_exploitation(result, ax=right)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight"))
 
 
 @cli.command()

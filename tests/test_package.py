@@ -19,6 +19,7 @@ MODULES = [
     "deepmarkets.logic.induction",
     "deepmarkets.logic.induction_features",
     "deepmarkets.logic.induction_scenarios",
+    "deepmarkets.logic.induction_spec",
     "deepmarkets",
     "deepmarkets.demo",
     "deepmarkets.beliefs",

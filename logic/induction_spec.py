@@ -1,0 +1,149 @@
+"""Logical inductors declared in TOML (the ``deepmarkets induct SPEC.toml`` format).
+
+Example ``SPEC.toml``::
+
+    days = 30
+    sentences = ["rain", "wet", "rain -> wet"]
+    theory = ["rain -> wet"]            # optional axioms
+
+    [[deductive]]                       # sentences entering D (proven or observed) on a day
+    day = 10
+    sentences = ["rain"]
+
+    [[traders]]
+    kind = "threshold"                  # buys below buy_below, sells above sell_above
+    sentence = "wet"
+    buy_below = 0.6
+
+    [[traders]]
+    kind = "arbitrageurs"               # one per recognised axiom of the theory
+
+    [[traders]]
+    kind = "exclusive_exhaustive"       # buys all when their prices sum below 1, sells above
+    sentences = ["a", "b", "c"]
+
+Files are read as data (``tomllib``); sentences go through the project's parser.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from deepmarkets.errors import DeclarationError
+from deepmarkets.logic.induction import (
+    Inductor,
+    arbitrageurs,
+    exclusive_exhaustive_trader,
+    threshold_trader,
+)
+from deepmarkets.logic.parse import parse
+from deepmarkets.logic.theory import Theory
+
+__all__ = ["read_spec", "inductor_from_spec", "TRADER_KINDS"]
+
+#: Trader families a spec may name, with the keys each takes.
+TRADER_KINDS = {
+    "threshold": "sentence, buy_below and/or sell_above, optional width and name",
+    "arbitrageurs": "none (one trader per recognised axiom of the theory), optional width",
+    "exclusive_exhaustive": "sentences, optional width and name",
+}
+
+
+def read_spec(path: str | Path) -> tuple[Inductor, int]:
+    """The inductor declared in a TOML file, and its number of days.
+
+    Raises
+    ------
+    DeclarationError
+        For a missing or unreadable file, an unknown key or trader kind, or a bad sentence,
+        naming the file and the entry.
+    """
+    path = Path(path)
+    try:
+        spec = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DeclarationError(f"{path}: no such spec file") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise DeclarationError(f"{path}: not valid TOML ({err})") from None
+    try:
+        return inductor_from_spec(spec)
+    except DeclarationError as err:
+        raise DeclarationError(f"{path}: {err}") from None
+
+
+def inductor_from_spec(spec: Mapping[str, Any]) -> tuple[Inductor, int]:
+    """The inductor declared by a parsed spec (see the module docstring), and its number of days.
+
+    Examples
+    --------
+    >>> ind, days = inductor_from_spec({"days": 3, "sentences": ["a"],
+    ...                                 "traders": [{"kind": "threshold", "sentence": "a", "buy_below": 0.8}]})
+    >>> res = ind.run(days, progressbar=False)
+    >>> res.price("a") >= 0.8
+    True
+    """
+    unknown = set(spec) - {"days", "sentences", "theory", "deductive", "traders", "precision_bits"}
+    if unknown:
+        raise DeclarationError(f"unknown keys {sorted(unknown)}; expected days, sentences, theory, deductive, "
+                               "traders, precision_bits")
+    days = spec.get("days", 10)
+    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+        raise DeclarationError(f"days = {days!r}; expected a whole number >= 1")
+    sentences = [_sentence(s, "sentences") for s in _list(spec, "sentences")]
+    if not sentences:
+        raise DeclarationError("sentences is empty; list the sentences to price, e.g. sentences = [\"a\", \"a | b\"]")
+    theory = Theory([_sentence(s, "theory") for s in _list(spec, "theory")]) if spec.get("theory") else None
+    by_day: dict[int, list] = {}
+    for i, entry in enumerate(_list(spec, "deductive")):
+        day = entry.get("day") if isinstance(entry, Mapping) else None
+        if isinstance(day, bool) or not isinstance(day, int) or not 1 <= day <= days:
+            raise DeclarationError(f"deductive entry {i + 1}: day = {day!r}; expected a day between 1 and {days}")
+        by_day.setdefault(day, []).extend(_sentence(s, f"deductive entry {i + 1}") for s in entry.get("sentences", []))
+    deductive = [by_day.get(d, []) for d in range(1, days + 1)]
+    traders = []
+    for i, entry in enumerate(_list(spec, "traders")):
+        traders += _traders(entry, i + 1, theory, sentences)
+    if not traders:
+        raise DeclarationError("no traders; add [[traders]] entries (kinds: " + ", ".join(TRADER_KINDS) + ")")
+    options = {"precision_bits": spec["precision_bits"]} if "precision_bits" in spec else {}
+    return Inductor(sentences, traders, deductive=deductive, theory=theory, **options), days
+
+
+def _traders(entry: Any, number: int, theory: Theory | None, sentences: list) -> list:
+    if not isinstance(entry, Mapping) or "kind" not in entry:
+        raise DeclarationError(f"trader {number}: give a kind ({', '.join(TRADER_KINDS)})")
+    kind = entry["kind"]
+    options = {k: v for k, v in entry.items() if k != "kind"}
+    where = f"trader {number} ({kind})"
+    try:
+        if kind == "threshold":
+            s = _sentence(options.pop("sentence", None), where)
+            return [threshold_trader(s, **options)]
+        if kind == "exclusive_exhaustive":
+            group = [_sentence(s, where) for s in options.pop("sentences", [])]
+            return [exclusive_exhaustive_trader(group, **options)]
+        if kind == "arbitrageurs":
+            if theory is None:
+                raise DeclarationError("arbitrageurs come from the theory's axioms; add theory = [...]")
+            return arbitrageurs(theory, sentences, **options)
+    except TypeError as err:
+        raise DeclarationError(f"{where}: {err}; accepted keys: {TRADER_KINDS[kind]}") from None
+    except DeclarationError as err:
+        raise DeclarationError(f"{where}: {err}") from None
+    raise DeclarationError(f"{where}: unknown kind; expected one of {', '.join(TRADER_KINDS)}")
+
+
+def _list(spec: Mapping[str, Any], key: str) -> list:
+    value = spec.get(key, [])
+    if not isinstance(value, list):
+        raise DeclarationError(f"{key} must be a list, got {value!r}")
+    return value
+
+
+def _sentence(text: Any, where: str):
+    if not isinstance(text, str):
+        raise DeclarationError(f"{where}: {text!r} is not a sentence; write sentences as text, e.g. \"a & ~b\"")
+    return parse(text)
