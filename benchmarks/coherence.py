@@ -26,7 +26,6 @@ certificate fails its re-check (CERT-INVALID); PASS/FAIL against the targets doe
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import statistics
 import sys
@@ -36,7 +35,7 @@ from fractions import Fraction
 
 import numpy as np
 import z3
-from harness import fmt_s, log, machine_info, median, table, timed  # noqa: E402  (benchmarks/ is on sys.path)
+from harness import finish, fmt_s, log, machine_info, median, table, timed  # noqa: E402  (benchmarks/ is on sys.path)
 
 from deepmarkets.logic import Verdict, check_coherence
 from deepmarkets.logic import testing as lt
@@ -397,14 +396,8 @@ def main(argv=None) -> int:
         out["part_b"] = {"runs": runs, "rows": rows}
         bad |= bad_b
         print_part_b(rows, args.time_limit)
-    total = time.perf_counter() - started
-    out["total_seconds"] = total
-    print(f"total wall time {total:.1f} s; "
-          + (f"{DISAGREE} or {CERT_INVALID} found: exit status 1" if bad else "all verdicts and certificates agree"))
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(out, fh, indent=2, default=str)
-    return 1 if bad else 0
+    return finish(out, started, bad, f"{DISAGREE} or {CERT_INVALID}", "all verdicts and certificates agree",
+                  args.json)
 
 
 if __name__ == "__main__":

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import math
 import sys
 import time
@@ -47,7 +46,7 @@ import warnings
 
 import numpy as np
 import sympy
-from harness import fmt_s, log, machine_info, median, table, timed  # noqa: E402  (benchmarks/ is on sys.path)
+from harness import finish, fmt_s, log, machine_info, median, table, timed  # noqa: E402  (benchmarks/ is on sys.path)
 
 from deepmarkets.models.gauge import continuous_gauge, discrete_gauge, latent_class_model
 from deepmarkets.models.natural import latent_class_joint, natural_latent_errors
@@ -404,13 +403,7 @@ def main(argv=None) -> int:
             out["part_b"] = {"rows": rows}
             bad |= bad_b
             print_part_b(rows, repeats, args.baseline_limit)
-    total = time.perf_counter() - started
-    out["total_seconds"] = total
-    print(f"total wall time {total:.1f} s; " + (f"{DISAGREE} found: exit status 1" if bad else "all results agree"))
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(out, fh, indent=2, default=str)
-    return 1 if bad else 0
+    return finish(out, started, bad, DISAGREE, "all results agree", args.json)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import json
 import math
 import os
 import platform
@@ -85,3 +86,15 @@ def machine_info() -> dict:
         "scipy": scipy.__version__,
         "pandas": pd.__version__,
     }
+
+
+def finish(out: dict, started: float, bad: bool, problem: str, fine: str, json_path: str | None,
+           default=str) -> int:
+    """Print the closing line, write ``out`` (with ``total_seconds``) as JSON, and return the exit status."""
+    total = time.perf_counter() - started
+    out["total_seconds"] = total
+    print(f"total wall time {total:.1f} s; " + (f"{problem} found: exit status 1" if bad else fine))
+    if json_path:
+        with open(json_path, "w") as fh:
+            json.dump(out, fh, indent=2, default=default)
+    return 1 if bad else 0

@@ -37,13 +37,12 @@ coherence, provability induction, paradox resistance (targets as in the issue).
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing as mp
 import sys
 import time
 
 import numpy as np
-from harness import fmt_s, log, machine_info, median, table, timed  # noqa: E402  (benchmarks/ is on sys.path)
+from harness import finish, fmt_s, log, machine_info, median, table, timed  # noqa: E402  (benchmarks/ is on sys.path)
 
 from deepmarkets.logic import Theory, atoms, exactly_one
 from deepmarkets.logic.induction import Inductor, Trader, arbitrageurs, threshold_trader
@@ -394,13 +393,7 @@ def main(argv=None) -> int:
                 [[r["property"], r["size"], r["measure"], fmt_s(r["seconds"]), r["target"], r["result"]] for r in rows],
                 right={3}))
     print()
-    total = time.perf_counter() - started
-    out["total_seconds"] = total
-    print(f"total wall time {total:.1f} s; " + (f"{DISAGREE} found: exit status 1" if bad else "all prices agree"))
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(out, fh, indent=2, default=str)
-    return 1 if bad else 0
+    return finish(out, started, bad, DISAGREE, "all prices agree", args.json)
 
 
 if __name__ == "__main__":

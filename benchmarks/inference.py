@@ -37,7 +37,6 @@ not change it.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -45,7 +44,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from harness import fmt_s, log, machine_info, median, table, timed  # noqa: E402  (benchmarks/ is on sys.path)
+from harness import finish, fmt_s, log, machine_info, median, table, timed  # noqa: E402  (benchmarks/ is on sys.path)
 
 from deepmarkets.models.data import Reports
 from deepmarkets.models.em import fit_em
@@ -405,13 +404,7 @@ def main(argv=None) -> int:
         rec = part_c(args, cores)
         out["part_c"] = rec
         print_part_c(rec)
-    total = time.perf_counter() - started
-    out["total_seconds"] = total
-    print(f"total wall time {total:.1f} s; "
-          + (f"{DISAGREE} found: exit status 1" if bad else "the two NUTS posteriors agree"))
-    if args.json:
-        Path(args.json).write_text(json.dumps(out, indent=1, default=_json_default))
-    return 1 if bad else 0
+    return finish(out, started, bad, DISAGREE, "the two NUTS posteriors agree", args.json, default=_json_default)
 
 
 def _json_default(value):

@@ -41,7 +41,6 @@ target does not change it.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import multiprocessing as mp
 import queue
@@ -50,7 +49,7 @@ import time
 from collections import Counter
 
 import numpy as np
-from harness import fmt_s, log, machine_info, median, table, timed  # noqa: E402  (benchmarks/ is on sys.path)
+from harness import finish, fmt_s, log, machine_info, median, table, timed  # noqa: E402  (benchmarks/ is on sys.path)
 from scipy.special import expit
 
 from deepmarkets.beliefs import LMSR, ArbitrageFreeMarket, Book, Market, exact_projection, replay
@@ -557,17 +556,10 @@ def main(argv=None) -> int:
         out["part_c"] = rec
         bad |= bad_c
         print_part_c(rec, args.check_time_limit)
-    total = time.perf_counter() - started
-    out["total_seconds"] = total
     stopped = [r for r in out.get("part_b", {}).get("rows", []) if r["stopped"]]
     note = f"; {len(stopped)} part B row(s) stopped early (see the table)" if stopped else ""
-    print(f"total wall time {total:.1f} s; "
-          + (f"{DISAGREE} or {NOT_CERTIFIED} found: exit status 1" if bad
-             else "all results agree and every checked quote is certified") + note)
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(out, fh, indent=2, default=str)
-    return 1 if bad else 0
+    return finish(out, started, bad, f"{DISAGREE} or {NOT_CERTIFIED}",
+                  "all results agree and every checked quote is certified" + note, args.json)
 
 
 if __name__ == "__main__":
