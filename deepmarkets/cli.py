@@ -52,6 +52,17 @@ def _fail(message: str) -> None:
     sys.exit(BAD_INPUT)
 
 
+def _check_outputs(*outputs: tuple[str, str | None, str]) -> None:
+    """Fail before any work when an output file (option, path, suffix) has the wrong suffix or no folder."""
+    for option, path, suffix in outputs:
+        if path is None:
+            continue
+        if Path(path).suffix.lower() != suffix:
+            _fail(f"{option} {path}: give a file name ending in {suffix}")
+        if not Path(path).resolve().parent.is_dir():
+            _fail(f"{option} {path}: the folder {Path(path).resolve().parent} does not exist")
+
+
 @cli.command()
 @click.argument("prices_csv", type=click.Path(dir_okay=False))
 @click.option("--theory", "theory_txt", type=click.Path(dir_okay=False), help="One sentence per line.")
@@ -106,8 +117,7 @@ def replay_command(book_path: str, market_toml: str, world: str | None, as_json:
     """
     if not (math.isfinite(price_tol) and price_tol >= 0):
         _fail(f"--price-tol {price_tol!r}: expected a finite number >= 0, e.g. 1e-6")
-    if plot_png is not None and Path(plot_png).suffix.lower() != ".png":
-        _fail(f"--plot {plot_png}: the plot is written as PNG; give a file name ending in .png")
+    _check_outputs(("--plot", plot_png, ".png"))
 
     from deepmarkets.beliefs.book import Book
     from deepmarkets.beliefs.market import Market
@@ -258,11 +268,7 @@ def infer_command(book_path: str, classes: int | None, model: str | None, method
     """
     if posterior_nc is not None and method != "nuts":
         _fail("--posterior writes posterior draws, which only --method nuts makes; add --method nuts")
-    for option, path, suffix in (("--labels", labels_csv, ".csv"), ("--posterior", posterior_nc, ".nc")):
-        if path is not None and Path(path).suffix.lower() != suffix:
-            _fail(f"{option} {path}: give a file name ending in {suffix}")
-        if path is not None and not Path(path).resolve().parent.is_dir():
-            _fail(f"{option} {path}: the folder {Path(path).resolve().parent} does not exist")
+    _check_outputs(("--labels", labels_csv, ".csv"), ("--posterior", posterior_nc, ".nc"))
 
     import warnings
 
@@ -357,11 +363,7 @@ def induct_command(spec_toml: str, days: int | None, log_jsonl: str | None, plot
     """
     if days is not None and days < 1:
         _fail(f"--days {days}: expected a whole number >= 1")
-    for option, path, suffix in (("--log", log_jsonl, ".jsonl"), ("--plot", plot_png, ".png")):
-        if path is not None and Path(path).suffix.lower() != suffix:
-            _fail(f"{option} {path}: give a file name ending in {suffix}")
-        if path is not None and not Path(path).resolve().parent.is_dir():
-            _fail(f"{option} {path}: the folder {Path(path).resolve().parent} does not exist")
+    _check_outputs(("--log", log_jsonl, ".jsonl"), ("--plot", plot_png, ".png"))
 
     from deepmarkets.errors import InductionError
     from deepmarkets.logic.induction_spec import read_spec
@@ -413,8 +415,7 @@ def _write_induction_plot(result, path: str) -> None:
 def demo(as_json: bool, plot_png: str | None) -> None:
     """Run the built-in examples: coherence and Dutch books, a declared market replayed, arbitrage-free
     prices, and a latent-variable market with the posterior over its tables."""
-    if plot_png is not None and Path(plot_png).suffix.lower() != ".png":
-        _fail(f"--plot {plot_png}: the plot is written as PNG; give a file name ending in .png")
+    _check_outputs(("--plot", plot_png, ".png"))
     from deepmarkets.demo import run_demo
 
     try:

@@ -19,7 +19,9 @@ same object for the three models:
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -27,7 +29,7 @@ import numpy as np
 from deepmarkets.errors import InferenceError
 from deepmarkets.models.data import Reports
 
-__all__ = ["LatentClassFit", "MODELS", "check_model", "count_parameters", "entropy_reliability"]
+__all__ = ["LatentClassFit", "MODELS", "check_model", "count_parameters", "entropy_reliability", "plain"]
 
 #: The latent class models, with one line each.
 MODELS: dict[str, str] = {
@@ -307,7 +309,7 @@ class LatentClassFit:
             "loglik": float(self.loglik),
             "class_shares": {c: float(s) for c, s in zip(names, self.class_shares, strict=True)},
             "traders": traders,
-            "diagnostics": _plain(self.diagnostics) if self.diagnostics is not None else None,
+            "diagnostics": plain(self.diagnostics) if self.diagnostics is not None else None,
             "n_questions": int(self.reports.n_questions),
             "n_traders": int(self.reports.n_traders),
             "n_answers": int(self.reports.n_answers),
@@ -354,18 +356,20 @@ class LatentClassFit:
         return "\n".join(lines)
 
 
-def _plain(value: Any) -> Any:
-    """Numpy scalars and arrays inside dicts/lists to plain Python for JSON."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+def plain(value: Any) -> Any:
+    """Numpy scalars and arrays (and fractions, as text) inside dicts/lists to plain Python for JSON."""
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if isinstance(value, np.ndarray):
-        return _plain(value.tolist())
+        return plain(value.tolist())
     if isinstance(value, np.bool_):
         return bool(value)
     if isinstance(value, np.integer):
         return int(value)
     if isinstance(value, np.floating):
         return float(value)
+    if isinstance(value, Fraction):
+        return str(value)
     return value

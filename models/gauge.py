@@ -59,6 +59,7 @@ import sympy
 
 from deepmarkets.errors import DeclarationError, InferenceError
 from deepmarkets.models.checks import whole_number
+from deepmarkets.models.fit import plain
 
 __all__ = [
     "SymbolicModel",
@@ -151,23 +152,15 @@ def _cycles(perm: Sequence[int], names: Sequence[str]) -> str:
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
+    """:func:`~deepmarkets.models.fit.plain`, with non-finite floats as None."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _plain(value.tolist())
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    if isinstance(value, Fraction):
-        return str(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+    value = plain(value)
+    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 # ---------------------------------------------------------------------------

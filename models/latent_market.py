@@ -49,6 +49,7 @@ import sympy
 
 from deepmarkets.beliefs.makers import as_rng
 from deepmarkets.errors import DeclarationError, InferenceError
+from deepmarkets.models.fit import plain
 
 __all__ = [
     "LatentMarket",
@@ -482,7 +483,7 @@ class MarketPosterior:
             "lower": arrays(self.lower), "upper": arrays(self.upper), "prob": float(self.prob),
             "covered": float(self.covered), "max_abs_difference": float(self.max_abs_difference),
             "permutation": list(self.permutation), "n_cases": int(self.latent.shape[0]),
-            "diagnostics": _plain(diag), "seconds": float(self.seconds),
+            "diagnostics": plain(diag), "seconds": float(self.seconds),
         }
 
     def __repr__(self) -> str:
@@ -517,19 +518,6 @@ class MarketPosterior:
             rows.append(f"| {r.parameter.replace('|', '\\|')} | {r.Y} | {r.level} | {r.market:.3f} | {r.mean:.3f} | "
                         f"[{r.lower:.3f}, {r.upper:.3f}]{'' if r.inside else ' ✗'} |")
         return "\n".join(rows)
-
-
-def _plain(value: Any) -> Any:
-    """JSON-friendly copy of nested dicts/lists of numpy scalars."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return [_plain(v) for v in value]
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating,)):
-        return float(value)
-    return value
 
 
 # ---------------------------------------------------------------------------
@@ -823,7 +811,7 @@ class LatentMarket:
                     f"{what} as a mapping needs exactly the keys 'prior' and 'tables', got {sorted(map(str, state))}"
                 )
             try:
-                prior, tables = self._from_plain(state["prior"], state["tables"])
+                prior, tables = self._fromplain(state["prior"], state["tables"])
             except KeyError as err:
                 raise DeclarationError(
                     f"{what}: the mapping has no entry for {err.args[0]!r}; the to_dict() form names every hidden "
@@ -839,7 +827,7 @@ class LatentMarket:
             f"{what} must be a LatentState or a mapping {{'prior': ..., 'tables': ...}}, got {type(state).__name__}"
         )
 
-    def _from_plain(self, prior: Any, tables: Any) -> tuple[Any, Any]:
+    def _fromplain(self, prior: Any, tables: Any) -> tuple[Any, Any]:
         """Arrays from the ``to_dict()`` form ({class: p} and {name: {class: {level: p}}}); others pass through."""
         if isinstance(prior, Mapping):
             prior = [prior[c] for c in self.classes]
