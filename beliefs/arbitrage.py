@@ -70,6 +70,10 @@ DEFAULT_TOL = 1e-12
 #: Default cap on Frank–Wolfe iterations (oracle calls) per projection.
 DEFAULT_MAX_ITER = 2000
 _EPS = np.finfo(float).eps
+#: Greedy searches for an improving world before an exact oracle call: one in the gradient's
+#: order, the others in orders perturbed by log-normal noise of this scale.
+_GREEDY_TRIES = 6
+_NOISE = 1.0
 
 
 # ---------------------------------------------------------------------------
@@ -116,6 +120,14 @@ def _check_tol(tol: Any, max_iter: Any) -> tuple[float, int]:
     if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
         raise DeclarationError(f"max_iter must be a positive integer, got {max_iter!r}")
     return t, int(max_iter)
+
+
+def _check_max_exact(max_exact: Any) -> int | None:
+    if max_exact is None:
+        return None
+    if isinstance(max_exact, bool) or not isinstance(max_exact, (int, np.integer)) or max_exact < 1:
+        raise DeclarationError(f"max_exact must be a positive number of exact oracle calls or None, got {max_exact!r}")
+    return int(max_exact)
 
 
 def _check_sentences(sentences: Any) -> tuple[Sentence, ...]:
@@ -211,15 +223,16 @@ class _Z3Oracle:
         """A possible world where sentence ``i`` has truth value ``value``, or None."""
         return self._search().world_where({i: value})
 
-    def greedy(self, weights: np.ndarray) -> tuple[float, tuple[bool, ...]]:
+    def greedy(self, weights: np.ndarray, rng: np.random.Generator | None = None,
+               noise: float = 0.0) -> tuple[float, tuple[bool, ...]]:
         """A good (not necessarily best) possible world for ``min sum_i c_i [s_i]``, fast.
 
         :meth:`deepmarkets.logic.worlds.WorldSearch.greedy`: sentences are taken in order of
-        ``|c_i|`` and each gets its preferred truth value when a possible world still allows it
-        (incremental SAT under assumptions, on a CNF of a propositional theory).
+        ``|c_i|`` (perturbed by ``noise``) and each gets its preferred truth value when a possible
+        world still allows it (incremental SAT under assumptions, on a CNF of a propositional theory).
         """
         self.greedy_calls += 1
-        world = self._search().greedy(weights)
+        world = self._search().greedy(weights, rng=rng, noise=noise)
         return float(np.dot(weights, world)), world
 
     def _search(self):
@@ -642,7 +655,8 @@ class Projection:
         exact projection (the divergence is ``4 b``-strongly convex).
     status : ``"converged"`` (gap within tolerance), ``"max_iter"``, ``"stalled"`` (round-off
         stopped progress before the tolerance; the gap is still a valid bound) or
-        ``"uncertified"`` (``certify=False``: the fast greedy search found no improving world, no
+        ``"budget"`` (``max_exact`` exact calls were made; the gap is certified but above the
+        tolerance), ``"uncertified"`` (``certify=False``: the fast greedy search found no improving world, no
         exact oracle call was made, and ``gap``, ``error_bound`` and ``guaranteed_profit`` are NaN;
         the quote is still an exact mixture of possible worlds).
     iterations : Frank–Wolfe iterations.
@@ -655,8 +669,11 @@ class Projection:
         ``p_i`` to ``mu_i``; ``+inf`` / ``-inf`` for entailed / impossible sentences.
     guaranteed_profit : the exact minimum over all possible worlds of the arbitrage trade's payoff
         ``sum_i delta_i [s_i] - sum_i (C_i(q_i + delta_i) - C_i(q_i))`` (entailed and impossible
-        sentences contribute their limit ``b log(1/p_i)`` and ``b log(1/(1-p_i))``).
-    worst_world : truth values of the sentences in a world attaining ``guaranteed_profit``.
+        sentences contribute their limit ``b log(1/p_i)`` and ``b log(1/(1-p_i))``). When the
+        quote is within round-off of the prices, the gap is certified by the box bound (every
+        sentence at its worse truth value) instead of a MaxSAT call, and this is that lower bound.
+    worst_world : truth values of the sentences in a world attaining ``guaranteed_profit``; empty
+        when the box bound certified the gap.
     entailed, impossible : indices of sentences that hold in every / no possible world.
     seconds : wall-clock time.
     """
@@ -751,6 +768,7 @@ class _Engine:
         self.theory = theory
         self.b = b
         self.n = len(sentences)
+        self.rng = rng
         started = time.perf_counter()
         # which sentences are free, entailed, impossible? a cover of worlds answers it
         full = oracle_factory(list(range(self.n)))
@@ -854,16 +872,16 @@ class _Engine:
 
     # the projection -------------------------------------------------------------
     def solve(self, lp_all: np.ndarray, tol: float, max_iter: int, prices: np.ndarray | None = None,
-              certify: bool = True) -> Projection:
+              certify: bool = True, max_exact: int | None = None) -> Projection:
         from threadpoolctl import threadpool_limits
 
         # hundreds of small least-squares solves: threaded BLAS only adds contention (8x slower
         # on a busy 2-core machine at 100 securities)
         with threadpool_limits(limits=1, user_api="blas"):
-            return self._solve(lp_all, tol, max_iter, prices, certify)
+            return self._solve(lp_all, tol, max_iter, prices, certify, max_exact)
 
     def _solve(self, lp_all: np.ndarray, tol: float, max_iter: int, prices: np.ndarray | None,
-               certify: bool) -> Projection:
+               certify: bool, max_exact: int | None) -> Projection:
         started = time.perf_counter()
         b = self.b
         lp = lp_all[self.free]
@@ -877,6 +895,13 @@ class _Engine:
             mu = nu = g = np.zeros(0)
             best_world, gap_exact = (), Fraction(0)
             worlds_free = [()]
+        elif (inside := self._inside(lp)) is not None:
+            # the prices are coherent: they are their own projection, certified by a distribution
+            support, ints, scale, nums, mu, nu = inside
+            g = np.zeros(k)
+            worlds_free = [self.pool[j] for j in support]
+            best_world, gap_exact = worlds_free[0], Fraction(0)
+            iterations = 0
         else:
             retried = False
             while True:
@@ -889,12 +914,23 @@ class _Engine:
                 g = _gradient(mu, nu, lp, b)
                 div = math.fsum(_divergence_terms(mu, nu, lp, b))
                 threshold = max(tol * max(b, div), _floor(g, mu, nu, lp, b))
+                # the box bound: no world pays less than the sum of the negative weights, so a
+                # quote within round-off of the prices is certified without a MaxSAT call
+                exact_g = [Fraction(float(gi)) for gi in g]
+                inner = sum((gi * x for gi, x in zip(exact_g, nums, strict=True)), Fraction(0)) / scale
+                box = sum((gi for gi in exact_g if gi < 0), Fraction(0))
+                if float(inner - box) <= threshold:
+                    best_value, best_world, gap_exact = box, (), inner - box
+                    status = "converged"
+                    break
                 last = iterations >= max_iter
                 if self.oracle.greedy is not None and not last:
                     # lazy step: a fast greedy world that already beats the tolerance is added
                     # without an exact (and, on large theories, slow) oracle call
-                    value, world = self.oracle.greedy(g)
-                    if float(g @ mu) - value > threshold and self._add(world):
+                    # in the gradient's order first, then in perturbed orders
+                    if any(float(g @ mu) - value > threshold and self._add(world)
+                           for value, world in (self.oracle.greedy(g, self.rng, 0.0 if j == 0 else _NOISE)
+                                                for j in range(_GREEDY_TRIES))):
                         retried = False
                         self._prune(keep_inactive=max(2 * k, 16))
                         continue
@@ -903,13 +939,15 @@ class _Engine:
                     best_value = None
                     break
                 best_value, best_world = self.oracle.minimize(g)
-                inner = sum((Fraction(float(gi)) * x for gi, x in zip(g, nums, strict=True)), Fraction(0))
-                gap_exact = inner / scale - best_value
+                gap_exact = inner - best_value
                 if float(gap_exact) <= threshold:
                     status = "converged"
                     break
                 if last:
                     status = "max_iter"
+                    break
+                if max_exact is not None and self.oracle.calls - calls0 >= max_exact:
+                    status = "budget"
                     break
                 if not self._add(best_world):
                     if retried:
@@ -926,6 +964,31 @@ class _Engine:
                             best_value, best_world, gap_exact, status, iterations,
                             (self.oracle.calls if self.oracle is not None else 0) - calls0,
                             (self.oracle.greedy_calls if self.oracle is not None else 0) - greedy0, started)
+
+    def _inside(self, lp: np.ndarray):
+        """When the free sentences' prices ``sigmoid(lp)`` are coherent, a distribution reproducing them
+        exactly (:func:`deepmarkets.logic.coherence.find_distribution`, greedy worlds only, warm-started
+        from the pool) as ``(support, ints, scale, nums, mu, nu)`` like :meth:`_rationalise`; else None."""
+        from deepmarkets.logic.coherence import find_distribution
+
+        if not isinstance(self.oracle, _Z3Oracle) or len(set(self.oracle.sentences)) < len(self.oracle.sentences):
+            return None
+        prices = [Fraction(float(v)) for v in 1.0 / (1.0 + np.exp(-lp))]
+        found = find_distribution(self.oracle.sentences, prices, self.oracle.theory, worlds=self.pool,
+                                  search=self.oracle._search())
+        if found is None:
+            return None
+        for _, w in found:
+            self._add(w)
+        support = np.array([self.index[w] for _, w in found])
+        scale = math.lcm(*(p.denominator for p, _ in found), *(p.denominator for p in prices))
+        ints = [p.numerator * (scale // p.denominator) for p, _ in found]
+        nums = [p.numerator * (scale // p.denominator) for p in prices]
+        self.lam = np.zeros(len(self.pool))
+        self.lam[support] = [float(p) for p, _ in found]
+        mu = np.array([x / scale for x in nums], dtype=float)
+        nu = np.array([(scale - x) / scale for x in nums], dtype=float)
+        return support, ints, scale, nums, mu, nu
 
     def _result(self, lp_all, lp, prices, mu, nu, g, support, ints, scale, nums, worlds_free, best_value,
                 best_world, gap_exact, status, iterations, calls, greedy_calls, started) -> Projection:
@@ -959,8 +1022,8 @@ class _Engine:
             worst: tuple[bool, ...] = ()
         else:
             profit = float(best_value) - math.fsum(costs) + math.fsum(fixed_terms)
-            worst = tuple(bool(self.fixed_value[i]) if self.fixed_value[i] >= 0 else best_world[free_pos[i]]
-                          for i in range(n))
+            worst = (tuple(bool(self.fixed_value[i]) if self.fixed_value[i] >= 0 else best_world[free_pos[i]]
+                           for i in range(n)) if len(best_world) == len(self.free) else ())  # () for the box bound
             gap = max(float(gap_exact), 0.0)
         if prices is None:
             prices = 1.0 / (1.0 + np.exp(-lp_all))
@@ -1025,6 +1088,7 @@ def project(
     tol: float = DEFAULT_TOL,
     max_iter: int = DEFAULT_MAX_ITER,
     certify: bool = True,
+    max_exact: int | None = None,
     rng: int | np.random.Generator | None = None,
 ) -> Projection:
     """Project independent binary-LMSR prices onto the coherent prices (the marginal polytope).
@@ -1050,6 +1114,10 @@ def project(
         ``False`` no exact call is made (much faster when the theory is large and the exact
         oracle slow): the quote is still exactly coherent, but its distance to the projection and
         the profit are not certified (status ``"uncertified"``).
+    max_exact : int, optional
+        At most this many exact oracle calls; the last one certifies the gap reached, which may
+        then exceed ``tol`` (status ``"budget"``). Bounds the time of a projection on theories
+        where each exact call takes seconds.
     rng : int, Generator or None
         Randomness for the first worlds (the result does not depend on it beyond ``tol``).
 
@@ -1080,7 +1148,8 @@ def project(
     lp = _check_prices(prices, len(sents))
     th = _check_theory(theory)
     engine = _Engine(sents, th, b, _z3_factory(th, sents), _rng(rng))
-    out = engine.solve(lp, tol, max_iter, prices=np.array([float(v) for v in prices]), certify=bool(certify))
+    out = engine.solve(lp, tol, max_iter, prices=np.array([float(v) for v in prices]), certify=bool(certify),
+                       max_exact=_check_max_exact(max_exact))
     return _with_setup(out, engine)
 
 
@@ -1288,9 +1357,10 @@ class ArbitrageFreeMarket:
         Axioms restricting the possible worlds.
     b : float
         Liquidity of each binary LMSR.
-    tol, max_iter, certify : float, int, bool
+    tol, max_iter, certify, max_exact : float, int, bool, int or None
         As in :func:`project`; ``certify=False`` skips the exact oracle (quotes stay exactly
-        coherent, their optimality and the arbitrage profit are not certified).
+        coherent, their optimality and the arbitrage profit are not certified); ``max_exact``
+        caps the exact oracle calls per trade (the gap reached is still certified).
     prices : sequence of float, optional
         Initial independent prices, projected before the first trade. By default the market
         opens at a coherent quote (the mean of a few possible worlds), which needs no projection.
@@ -1319,10 +1389,12 @@ class ArbitrageFreeMarket:
         max_iter: int = DEFAULT_MAX_ITER,
         prices: Sequence[float] | None = None,
         certify: bool = True,
+        max_exact: int | None = None,
         rng: int | np.random.Generator | None = None,
     ):
         self.sentences = _check_sentences(sentences)
         self.certify = bool(certify)
+        self.max_exact = _check_max_exact(max_exact)
         self.b = _check_b(b)
         self.tol, self.max_iter = _check_tol(tol, max_iter)
         self.theory = _check_theory(theory)
@@ -1335,8 +1407,8 @@ class ArbitrageFreeMarket:
         self.history: list[TradeRecord] = []
         self.cash = 0.0
         self.arbitrage_profit = 0.0
-        self.initial = _with_setup(self._engine.solve(lp, self.tol, self.max_iter, certify=self.certify),
-                                   self._engine)
+        self.initial = _with_setup(self._engine.solve(lp, self.tol, self.max_iter, certify=self.certify,
+                                                      max_exact=self.max_exact), self._engine)
         self._set_quote(self.initial)
 
     def _set_quote(self, proj: Projection) -> None:
@@ -1419,7 +1491,7 @@ class ArbitrageFreeMarket:
         else:
             lp = self._logit.copy()
             lp[i] += x / self.b  # fixed sentences keep +-inf: they stay at 1 or 0 and add no divergence
-            proj = self._engine.solve(lp, self.tol, self.max_iter, certify=self.certify)
+            proj = self._engine.solve(lp, self.tol, self.max_iter, certify=self.certify, max_exact=self.max_exact)
             self._set_quote(proj)
             if math.isfinite(proj.guaranteed_profit):
                 self.arbitrage_profit += proj.guaranteed_profit

@@ -384,18 +384,21 @@ def print_part_b(rows: list[dict]) -> None:
 # part C: acceptance, every quote certified
 # ---------------------------------------------------------------------------
 def acceptance_run(seed: int, n_atoms: int, n_sentences: int, n_trades: int, check_time_limit: float,
-                   progress) -> dict:
+                   max_exact: int | None, progress) -> dict:
     """Part C: every quote of an arbitrage-free market certified by check_coherence; progress after each quote."""
     inst = arbitrage_instance(seed, 4, n_atoms, n_sentences)
     state = {"n_atoms": n_atoms, "n_sentences": n_sentences, "trades": n_trades, "trades_done": 0, "quotes": 0,
              "verdicts": {}, "certificates_ok": 0, "setup_seconds": None, "trade_seconds_total": 0.0,
              "trade_seconds_median": None, "check_seconds_total": 0.0, "check_seconds_median": None,
-             "certificate_seconds_total": 0.0, "arbitrage_profit": 0.0, "reasons": []}
+             "certificate_seconds_total": 0.0, "arbitrage_profit": 0.0, "reasons": [], "max_exact": max_exact,
+             "statuses": {}, "gap_median": None, "gap_max": None, "exact_calls_total": 0}
     started = time.perf_counter()
-    market, state["setup_seconds"] = timed(ArbitrageFreeMarket, inst.sentences, inst.theory, b=1.0, rng=seed)
+    market, state["setup_seconds"] = timed(ArbitrageFreeMarket, inst.sentences, inst.theory, b=1.0, rng=seed,
+                                           max_exact=max_exact)
     gen = np.random.default_rng([seed, 5])
     verdicts: Counter = Counter()
-    trade_s, check_s = [], []
+    statuses: Counter = Counter()
+    trade_s, check_s, gaps = [], [], []
 
     def certify():
         ok, secs = timed(market.certificate().verify, inst.theory)
@@ -418,7 +421,11 @@ def acceptance_run(seed: int, n_atoms: int, n_sentences: int, n_trades: int, che
         x = float(gen.normal(0.0, 1.0))
         _, secs = timed(market.trade, i, x)
         trade_s.append(secs)
-        state["trades_done"] = t + 1
+        h = market.history[-1]
+        statuses[h.status] += 1
+        gaps.append(h.gap)
+        state.update(trades_done=t + 1, statuses=dict(statuses), gap_median=median(gaps), gap_max=max(gaps),
+                     exact_calls_total=state["exact_calls_total"] + h.oracle_calls)
         certify()
     return dict(state)
 
@@ -431,7 +438,8 @@ def part_c(args, n_atoms: int, n_sentences: int, n_trades: int) -> tuple[dict, b
                 f"certified, {state.get('wall_seconds', 0):.0f}s", args.quiet)
 
     rec, last, stopped = run_limited(acceptance_run, (args.seed, n_atoms, n_sentences, n_trades,
-                                                      args.check_time_limit), args.accept_time_limit, show,
+                                                      args.check_time_limit, args.accept_max_exact or None),
+                                     args.accept_time_limit, show,
                                          flag="--accept-time-limit")
     if rec is None:
         rec = last or {"n_atoms": n_atoms, "n_sentences": n_sentences, "trades": n_trades, "trades_done": 0,
@@ -464,6 +472,12 @@ def print_part_c(rec: dict, time_limit: float) -> None:
         print(f"  stopped after {rec['trades_done']} of {rec['trades']} trades: {rec['stopped']}")
     for reason in rec["reasons"]:
         print(f"  {reason}")
+    if rec.get("statuses"):
+        limit = rec.get("max_exact") or "no limit"
+        print(f"projections ({limit} exact calls per trade): "
+              + ", ".join(f"{k} x{v}" for k, v in sorted(rec["statuses"].items()))
+              + f"; certified gap median {rec['gap_median']:.3g}, max {rec['gap_max']:.3g}; "
+              f"{rec['exact_calls_total']} exact oracle calls in all")
     if rec["arbitrage_profit"] is not None:
         print(f"arbitrage profit locked in by the maker over the run: {rec['arbitrage_profit']:.6g}")
     print()
@@ -487,6 +501,9 @@ def main(argv=None) -> int:
                     help=f"atoms in part C (default {ACCEPT_ATOMS})")
     ap.add_argument("--accept-sentences", type=int, default=ACCEPT_SENTENCES,
                     help=f"securities in part C (default {ACCEPT_SENTENCES})")
+    ap.add_argument("--accept-max-exact", type=int, default=1,
+                    help="exact oracle calls allowed per trade in part C (default 1; 0 = no limit); the gap "
+                    "reached is certified either way")
     ap.add_argument("--check-time-limit", type=float, default=120.0,
                     help="check_coherence time_limit per quote in part C, seconds (default 120)")
     ap.add_argument("--row-time-limit", type=float, default=None,
@@ -509,6 +526,8 @@ def main(argv=None) -> int:
             ap.error(f"--{name.replace('_', '-')} must be at least 1")
     if min(args.accept_trades, args.accept_atoms, args.accept_sentences) < 1:
         ap.error("--accept-trades, --accept-atoms and --accept-sentences must be at least 1")
+    if args.accept_max_exact < 0:
+        ap.error("--accept-max-exact must be at least 0")
 
     if args.row_time_limit is None:
         args.row_time_limit = 0.0 if args.smoke else 600.0

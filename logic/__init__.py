@@ -47,11 +47,12 @@ from deepmarkets.logic.coherence import (  # noqa: E402
     Position,
     Verdict,
     check_coherence,
+    find_distribution,
 )
 from deepmarkets.logic.theory import Theory, WorldOptimum  # noqa: E402
 
 __all__ += ["Theory", "WorldOptimum", "Bet", "CoherenceReport", "DutchBook", "Position", "Verdict",
-            "check_coherence"]
+            "check_coherence", "find_distribution"]
 
 from deepmarkets.logic.quantified import (  # noqa: E402
     Agent,

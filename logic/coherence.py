@@ -33,11 +33,12 @@ from typing import Any
 import numpy as np
 
 from deepmarkets.errors import DeclarationError, SolverUnknownError
+from deepmarkets.logic.local import local_books
 from deepmarkets.logic.sentence import TRUE, Sentence, sentence
 from deepmarkets.logic.theory import Theory, to_fraction
 from deepmarkets.logic.worlds import OutOfTime, WorldSearch
 
-__all__ = ["Verdict", "Bet", "Position", "DutchBook", "CoherenceReport", "check_coherence"]
+__all__ = ["Verdict", "Bet", "Position", "DutchBook", "CoherenceReport", "check_coherence", "find_distribution"]
 
 #: Master LP objective below which prices are treated as coherent (then certified exactly).
 FEASIBILITY_TOL = 1e-9
@@ -283,7 +284,7 @@ class _Layer:
     ``sum_w x_w [mass](w) = 1``; the L1 phase-1 objective is the distance to feasibility."""
 
     def __init__(self, theory: Theory, bets: Sequence[Bet], restriction: Sentence | None,
-                 mass: Sentence, deadline: float | None):
+                 mass: Sentence, deadline: float | None, search: WorldSearch | None = None):
         self.theory, self.bets, self.restriction = theory, list(bets), restriction
         self.deadline = deadline
         # distinct sentences whose truth values make up a world
@@ -304,7 +305,7 @@ class _Layer:
         self.seen: set[tuple[bool, ...]] = set()
         self._matrix = np.zeros((0, len(self.psi)))
         self.master = _Master(len(self.bets))
-        self.search = WorldSearch(theory, self.psi, restriction, deadline)
+        self.search = search if search is not None else WorldSearch(theory, self.psi, restriction, deadline)
         # (guaranteed profit, stakes, the world where the book pays least)
         self.best_book: tuple[Fraction, tuple[Fraction, ...], tuple[bool, ...]] | None = None
         self.upper = math.inf  # the latest master objective: an upper bound on the max profit
@@ -441,7 +442,16 @@ class _Master:
         """The objective, the world weights, the bet duals and the mass dual."""
         import highspy
 
+        # warm-started primal simplex can stall on these degenerate LPs: cap it, and on a stall
+        # solve again from scratch with the dual simplex
+        self.h.setOptionValue("simplex_iteration_limit", 20 * (self.n + self.k) + 10_000)
         self.h.run()
+        if self.h.getModelStatus() == highspy.HighsModelStatus.kIterationLimit:
+            self.h.clearSolver()
+            self.h.setOptionValue("simplex_strategy", 1)
+            self.h.setOptionValue("simplex_iteration_limit", 2**31 - 1)
+            self.h.run()
+            self.h.setOptionValue("simplex_strategy", 4)
         if self.h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             raise SolverUnknownError(f"the master LP failed: {self.h.modelStatusToString(self.h.getModelStatus())}")
         sol = self.h.getSolution()
@@ -512,6 +522,8 @@ def _run_layer(layer: _Layer, *, stop_at_first: bool, progress) -> dict:
     layer.add(search.greedy(start))
     sample = not layer.worlds_given and not probe and all(a is None for a in layer.act_idx)
     lower = -math.inf
+    budget = _Budget(layer.theory.rlimit)
+    local_tried = False
     while True:
         rounds += 1
         if rounds == _SAMPLE_AT and sample and layer.best_book is None:
@@ -527,13 +539,7 @@ def _run_layer(layer: _Layer, *, stop_at_first: bool, progress) -> dict:
         # the current book buys x_i units of bet i; a world improves the master when
         # x . payoff(w) - y0 [mass](w) < 0 (for a plain layer y0 = obj)
         x = -y
-        weights, const = layer.linear(x, y0)
-        weights = np.array(weights)
-        added = 0
-        for j in range(_GREEDY_WORLDS):
-            world = search.greedy(weights, rng=rng, noise=0.0 if j == 0 else _GREEDY_NOISE)
-            if float(weights @ np.array(world, dtype=float)) + const < -1e-9 and layer.add(world):
-                added += 1
+        added = _greedy_columns(layer, x, y0, rng)
         grid = _GRIDS[grid_i]
         if not probe:
             stakes = _round_stakes(x, grid)
@@ -543,8 +549,20 @@ def _run_layer(layer: _Layer, *, stop_at_first: bool, progress) -> dict:
             # too, for the first one: a certified book survives a later z3 resource limit)
             if added and not (known > 0 and (stop_at_first or layer.best_book is None)):
                 continue
-            # exact: the world where the rounded book pays least (z3 MaxSAT)
-            value, world = search.minimum(dict(enumerate(exact)))
+            # exact: the world where the rounded book pays least (z3 MaxSAT), on a budget that
+            # grows after each miss: early books are dense and their minimum is hard to prove
+            try:
+                value, world = search.minimum(dict(enumerate(exact)), rlimit=budget.rlimit)
+            except SolverUnknownError:
+                if not local_tried and layer.best_book is None:
+                    local_tried = True
+                    if _local_book(layer):
+                        lower = float(layer.best_book[0])
+                        if stop_at_first:
+                            return {"status": "book", "rounds": rounds, "obj": obj, "lower": lower}
+                if not budget.grow():
+                    raise
+                continue
             profit = value + exact_const
             if profit > 0 and (layer.best_book is None or profit > layer.best_book[0]):
                 layer.best_book = (profit, stakes, world)
@@ -572,6 +590,104 @@ def _run_layer(layer: _Layer, *, stop_at_first: bool, progress) -> dict:
             continue
         # no improving world even with exact stakes: the master is optimal
         return {"status": "optimal", "rounds": rounds, "obj": obj, "lower": lower, "lam": lam}
+
+
+def _local_book(layer: _Layer) -> bool:
+    """Look for a Dutch book on a small group of related sentences (:mod:`.local`); record the
+    first one z3 certifies as the layer's best book. Unconditional layers with distinct sentences only."""
+    if len(layer.psi) != len(layer.bets) or any(a is not None for a in layer.act_idx):
+        return False
+    bet_of = {k: i for i, k in enumerate(layer.win_idx)}
+    prices = [layer.prices[bet_of[k]] for k in range(len(layer.psi))]
+    for _, sparse in local_books(layer.search, prices):
+        x = np.zeros(len(layer.bets))
+        for k, v in sparse.items():
+            x[bet_of[k]] = v
+        for grid in _GRIDS:
+            stakes = _round_stakes(x, grid)
+            exact, const = layer.linear(stakes)
+            value, world = layer.search.minimum({k: w for k, w in enumerate(exact) if w})
+            if value + const > 0:
+                layer.best_book = (value + const, stakes, world)
+                return True
+    return False
+
+
+def _greedy_columns(layer: _Layer, x: np.ndarray, y0: float, rng: np.random.Generator, *,
+                    tries: int = _GREEDY_WORLDS, noise: float = _GREEDY_NOISE) -> int:
+    """Add greedy worlds where the book ``x`` pays less than ``y0`` (improving columns); how many were new.
+
+    The first search follows the stakes' order, the others perturbed orders (``noise``)."""
+    weights, const = layer.linear(x, y0)
+    weights = np.array(weights)
+    added = 0
+    for j in range(tries):
+        world = layer.search.greedy(weights, rng=rng, noise=0.0 if j == 0 else noise)
+        if float(weights @ np.array(world, dtype=float)) + const < -1e-9 and layer.add(world):
+            added += 1
+    return added
+
+
+def find_distribution(sentences: Sequence[Sentence], prices: Sequence[Fraction], theory: Theory, *,
+                      worlds: Iterable[Sequence[bool]] = (), search: WorldSearch | None = None,
+                      max_rounds: int = 200, exact_rlimit: int = 5_000_000,
+                      ) -> list[tuple[Fraction, tuple[bool, ...]]] | None:
+    """A distribution over possible worlds that reproduces the prices of distinct sentences exactly, or None.
+
+    The column generation of :func:`check_coherence` with greedy worlds (in the stakes' order,
+    then in perturbed orders, then sampled around the prices) and, when those stall, exact calls
+    capped at ``exact_rlimit`` each. It is fast and one-sided: None means that no useful world
+    was found in time (the prices may still be coherent), never that they are incoherent.
+    ``worlds`` are known possible worlds (truth values of ``sentences``), ``search`` a
+    :class:`WorldSearch` over ``sentences`` to reuse. Each world returned is the truth values of
+    ``sentences``; the distribution is exact (fractions).
+    """
+    bets = [Bet(s, p) for s, p in zip(sentences, prices, strict=True)]
+    layer = _Layer(theory, bets, None, TRUE, None, search=search)
+    if len(layer.psi) != len(bets):
+        raise DeclarationError("find_distribution needs distinct sentences")
+    for w in worlds:
+        layer.add(tuple(bool(v) for v in w))
+    if not layer.worlds:
+        layer.add(layer.search.greedy(np.zeros(len(bets))))
+    rng = np.random.default_rng(0)
+    sampled = False
+    for rounds in range(1, max_rounds + 1):
+        obj, lam, y, y0 = layer.solve_master()
+        if obj <= FEASIBILITY_TOL:
+            return _certify_distribution(layer, lam)
+        if _greedy_columns(layer, -y, y0, rng) and rounds != _SAMPLE_AT:
+            continue
+        if not sampled:
+            _sample_around_prices(layer, rng)
+            sampled = True
+            continue
+        if _greedy_columns(layer, -y, y0, rng, tries=4 * _GREEDY_WORLDS, noise=1.0):
+            continue
+        # the greedy search is stuck: one exact call for the world where the book pays least
+        weights, const = layer.linear(_round_stakes(-y, 4096), _round(y0, 4096))
+        try:
+            value, world = layer.search.minimum(dict(enumerate(weights)), rlimit=exact_rlimit)
+        except SolverUnknownError:
+            return None
+        if not (value + const < 0 and layer.add(world)):
+            return None
+    return None
+
+
+class _Budget:
+    """z3's resource limit for exact oracle calls: 1/64 of the theory's at first, four times more after each miss."""
+
+    def __init__(self, full: int):
+        self.full = full
+        self.rlimit = max(1, full // 64)
+
+    def grow(self) -> bool:
+        """Raise the limit; False when it is already the theory's."""
+        if self.rlimit >= self.full:
+            return False
+        self.rlimit = min(self.full, 4 * self.rlimit)
+        return True
 
 
 def _sample_around_prices(layer: _Layer, rng: np.random.Generator) -> None:

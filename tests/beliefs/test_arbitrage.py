@@ -23,7 +23,7 @@ from deepmarkets.beliefs.arbitrage import (
 )
 from deepmarkets.errors import DeclarationError
 from deepmarkets.logic import Theory, Verdict, atoms, check_coherence
-from deepmarkets.logic.testing import possible_truth_table, random_cnf_instance
+from deepmarkets.logic.testing import brute_force_coherence, possible_truth_table, random_cnf_instance
 
 PROPERTY = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -311,6 +311,47 @@ def test_uncertified_mode_keeps_quotes_exactly_coherent():
     # the certified projection is at least as close to the prices, in divergence
     exact = project(prices, inst.sentences, inst.theory, rng=0)
     assert exact.converged and exact.divergence <= fast.divergence + 1e-12
+
+
+def test_trades_to_coherent_prices_are_their_own_projection():
+    inst = random_cnf_instance(12, 12, coherent=False, rng=5)
+    rng = np.random.default_rng(5)
+    m = ArbitrageFreeMarket(inst.sentences, inst.theory, rng=0)
+    fast = 0
+    for _ in range(20):
+        i, x = int(rng.integers(12)), float(rng.normal(0, 0.5))
+        lp = m.state / m.b
+        if not math.isfinite(lp[i]):
+            continue
+        lp[i] += x / m.b
+        p = 1.0 / (1.0 + np.exp(-lp))
+        m.trade(i, x)
+        h = m.history[-1]
+        if h.iterations == 0:  # no Frank-Wolfe step: the post-trade prices were certified coherent
+            fast += 1
+            assert h.status == "converged" and h.oracle_calls == 0 and h.gap == 0
+            finite = np.isfinite(lp)
+            assert [m.prices_exact[k] for k in np.flatnonzero(finite)] == [Fraction(float(v)) for v in p[finite]]
+            assert brute_force_coherence(list(zip(inst.sentences, m.prices_exact, strict=True)), inst.theory)[0]
+        assert m.certificate().verify(inst.theory)
+    assert fast >= 5
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_max_exact_caps_the_exact_calls_and_certifies_the_gap(seed):
+    inst = random_cnf_instance(12, 14, coherent=False, rng=seed)
+    prices = np.random.default_rng(seed).uniform(0.05, 0.95, 14)
+    table = possible_truth_table(list(inst.sentences), inst.theory)
+    best = exact_projection(prices, inst.sentences, inst.theory, table=table)
+    r = project(prices, inst.sentences, inst.theory, max_exact=1, rng=0)
+    assert r.status in ("converged", "budget") and r.oracle_calls <= 1
+    # the certified gap bounds how far the divergence is from the optimum
+    assert best.divergence - 1e-12 <= r.divergence <= best.divergence + r.gap + 1e-12
+    assert r.guaranteed_profit >= r.divergence - r.gap - 1e-9
+    with pytest.raises(DeclarationError, match="max_exact"):
+        project(prices, inst.sentences, inst.theory, max_exact=0)
+    with pytest.raises(DeclarationError, match="max_exact"):
+        ArbitrageFreeMarket(inst.sentences, inst.theory, max_exact=True)
 
 
 def test_z3_oracle_is_exact_and_greedy_is_possible():

@@ -1,0 +1,108 @@
+"""Dutch books on small groups of related sentences.
+
+A Dutch book on a few of the priced sentences is a Dutch book on all of them (the other
+stakes are zero). When many sentences are priced at random, the incoherence usually sits in a
+few sentences that share symbols, while the book the master LP proposes early on stakes every
+sentence and its worst world is too hard for exact MaxSAT. :func:`local_books` looks at each
+sentence with its neighbours (the sentences sharing a symbol with it), lists every truth vector
+of the group that the theory allows (incremental SAT under assumptions, so nothing is
+enumerated beyond the group) and solves the group's small LP. Groups whose prices are
+incoherent give sparse books, which the caller certifies exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+from scipy.optimize import linprog
+
+from deepmarkets.logic.sentence import Sentence, _constants
+from deepmarkets.logic.worlds import WorldSearch
+
+__all__ = ["neighbourhoods", "group_truth_vectors", "local_books"]
+
+#: Largest group: a sentence and up to this many minus one neighbours.
+GROUP_SIZE = 6
+
+
+def _symbols(s: Sentence) -> frozenset[str]:
+    return frozenset(d.name() for d in _constants(s.z3))
+
+
+def neighbourhoods(sentences: Sequence[Sentence], size: int = GROUP_SIZE) -> list[tuple[int, ...]]:
+    """Groups of sentence indices: each sentence with the neighbours sharing most symbols with it.
+
+    Pairs of neighbours come first (the cheapest groups, and the commonest source of
+    incoherence), then the larger groups; duplicates are dropped."""
+    symbols = [_symbols(s) for s in sentences]
+    holders: dict[str, list[int]] = {}
+    for i, names in enumerate(symbols):
+        for name in names:
+            holders.setdefault(name, []).append(i)
+    pairs: list[tuple[int, ...]] = []
+    groups: list[tuple[int, ...]] = []
+    for i, names in enumerate(symbols):
+        shared: dict[int, int] = {}
+        for name in names:
+            for j in holders[name]:
+                if j != i:
+                    shared[j] = shared.get(j, 0) + 1
+        nearest = sorted(shared, key=lambda j: (-shared[j], j))[: size - 1]
+        pairs += [tuple(sorted((i, j))) for j in nearest]
+        groups.append(tuple(sorted((i, *nearest))))
+    seen: set[tuple[int, ...]] = set()
+    out = []
+    for g in [*pairs, *groups]:
+        if g not in seen:
+            seen.add(g)
+            out.append(g)
+    return out
+
+
+def group_truth_vectors(search: WorldSearch, group: Sequence[int]) -> list[tuple[bool, ...]]:
+    """Every truth vector of ``search.sentences[k]`` for k in ``group`` that some possible world has.
+
+    Depth-first over the group; each branch that a known world already reaches costs no solver call."""
+    out: list[tuple[bool, ...]] = []
+
+    def walk(depth: int, chosen: list[tuple[int, bool]], world: tuple[bool, ...]) -> None:
+        if depth == len(group):
+            out.append(tuple(v for _, v in chosen))
+            return
+        k = group[depth]
+        walk(depth + 1, [*chosen, (k, world[k])], world)
+        other = search.world_where(dict([*chosen, (k, not world[k])]))
+        if other is not None:
+            walk(depth + 1, [*chosen, (k, not world[k])], other)
+
+    first = search.world_where({})
+    if first is not None:
+        walk(0, [], first)
+    return out
+
+
+def _group_book(vectors: list[tuple[bool, ...]], prices: np.ndarray) -> tuple[float, np.ndarray]:
+    """Max over stakes x in [-1, 1]^k of min over the vectors of x . (v - prices), and the stakes."""
+    k = len(prices)
+    payoff = np.array(vectors, dtype=float) - prices
+    # variables (x, t): maximise t subject to t - payoff x <= 0
+    a_ub = np.c_[-payoff, np.ones(len(payoff))]
+    res = linprog(np.r_[np.zeros(k), -1.0], A_ub=a_ub, b_ub=np.zeros(len(payoff)),
+                  bounds=[(-1, 1)] * k + [(None, None)], method="highs")
+    if res.status != 0:
+        return 0.0, np.zeros(k)
+    return float(-res.fun), np.asarray(res.x[:k])
+
+
+def local_books(search: WorldSearch, prices: Sequence[float], *,
+                size: int = GROUP_SIZE) -> Iterator[tuple[float, dict[int, float]]]:
+    """Sparse books ``(profit, {sentence index: stake})`` that win on every possible truth vector of
+    their group, in the order the groups are searched. ``prices[k]`` is the price of
+    ``search.sentences[k]``. The profit is a floating-point LP value: certify it exactly."""
+    prices = np.asarray(prices, dtype=float)
+    for group in neighbourhoods(search.sentences, size):
+        vectors = group_truth_vectors(search, group)
+        profit, stakes = _group_book(vectors, prices[list(group)])
+        if profit > 1e-9:
+            yield profit, {k: float(x) for k, x in zip(group, stakes, strict=True) if abs(x) > 1e-12}
