@@ -13,7 +13,10 @@ projecting them onto the marginal polytope ``M`` (the convex hull of the payoff 
 each binary LMSR from ``p_i`` to ``mu*_i``; by the generalised Pythagorean theorem that trade
 earns at least ``D(mu* || p)`` in every possible world.
 
-The projection is computed by fully-corrective Frank–Wolfe. The linear minimisation oracle is an
+When the prices are already coherent they are their own projection: a distribution over possible
+worlds reproducing them exactly is sought first (column generation with greedy worlds, warm-started
+from the previous active set), which after a small trade usually succeeds without any exact call.
+Otherwise the projection is computed by fully-corrective Frank–Wolfe. The linear minimisation oracle is an
 exact weighted MaxSAT call to z3 (its ``wmax`` engine) over the theory's possible worlds, so no
 world is ever enumerated. A fast greedy search (incremental SAT) is tried first and its world is
 used whenever it already improves on the current quote (lazy Frank–Wolfe); the exact oracle then

@@ -479,7 +479,9 @@ def print_part_c(rec: dict, time_limit: float) -> None:
               + f"; certified gap median {rec['gap_median']:.3g}, max {rec['gap_max']:.3g}; "
               f"{rec['exact_calls_total']} exact oracle calls in all")
     if rec["arbitrage_profit"] is not None:
-        print(f"arbitrage profit locked in by the maker over the run: {rec['arbitrage_profit']:.6g}")
+        print(f"sum of the certified worst-case profits of the maker's arbitrage trades: {rec['arbitrage_profit']:.6g}"
+              " (each is at least the divergence minus the gap, so it can be negative when a projection stops "
+              "on its exact-call budget)")
     print()
 
 
