@@ -970,13 +970,17 @@ class _Engine:
 
     def _inside(self, lp: np.ndarray):
         """When the free sentences' prices ``sigmoid(lp)`` are coherent, a distribution reproducing them
-        exactly (:func:`deepmarkets.logic.coherence.find_distribution`, greedy worlds only, warm-started
-        from the pool) as ``(support, ints, scale, nums, mu, nu)`` like :meth:`_rationalise`; else None."""
+        exactly (:func:`deepmarkets.logic.coherence.find_distribution`, warm-started from the pool) as
+        ``(support, ints, scale, nums, mu, nu)`` like :meth:`_rationalise`; else None (Frank–Wolfe
+        then runs). Prices that round to 0 or 1 in floating point are left to Frank–Wolfe."""
         from deepmarkets.logic.coherence import find_distribution
 
         if not isinstance(self.oracle, _Z3Oracle) or len(set(self.oracle.sentences)) < len(self.oracle.sentences):
             return None
-        prices = [Fraction(float(v)) for v in 1.0 / (1.0 + np.exp(-lp))]
+        sig = 1.0 / (1.0 + np.exp(-lp))
+        if not np.all((sig > 0) & (sig < 1)):
+            return None
+        prices = [Fraction(float(v)) for v in sig]
         found = find_distribution(self.oracle.sentences, prices, self.oracle.theory, worlds=self.pool,
                                   search=self.oracle._search())
         if found is None:
