@@ -35,7 +35,7 @@ from fractions import Fraction
 
 import numpy as np
 import z3
-from harness import finish, fmt_s, log, machine_info, median, table, timed  # noqa: E402  (benchmarks/ is on sys.path)
+from harness import finish, fmt_s, header, log, machine_info, median, table, timed  # noqa: E402  (benchmarks/ is on sys.path)
 
 from deepmarkets.logic import Verdict, check_coherence
 from deepmarkets.logic import testing as lt
@@ -367,11 +367,7 @@ def main(argv=None) -> int:
 
     info = machine_info()
     started = time.perf_counter()
-    print(f"deepmarkets coherence benchmark{' (smoke)' if args.smoke else ''}")
-    print(f"date      {info['date']}")
-    print(f"python    {info['python']} on {info['platform']}")
-    print(f"cpu       {info['cpu'] or '?'}; cpu_count={info['cpu_count']}, usable={info['cpus_usable']}")
-    print(f"versions  deepmarkets {info['commit']}, z3 {info['z3']}, numpy {info['numpy']}, scipy {info['scipy']}")
+    header("coherence", args.smoke, info, f"z3 {info['z3']}, numpy {info['numpy']}, scipy {info['scipy']}")
     print(f"settings  repeats={repeats}, time_limit={args.time_limit:g} s, seed={args.seed}"
           + ("" if args.smoke else f", (1000, 300) row repeats={configs[2]['repeats']}"))
     print("instances generated once per seed, shared by the methods/modes; generation not timed")

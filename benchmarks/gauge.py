@@ -46,7 +46,7 @@ import warnings
 
 import numpy as np
 import sympy
-from harness import finish, fmt_s, log, machine_info, median, table, timed  # noqa: E402  (benchmarks/ is on sys.path)
+from harness import finish, fmt_s, header, log, machine_info, median, table, timed  # noqa: E402  (benchmarks/ is on sys.path)
 
 from deepmarkets.models.gauge import continuous_gauge, discrete_gauge, latent_class_model
 from deepmarkets.models.natural import latent_class_joint, natural_latent_errors
@@ -377,11 +377,7 @@ def main(argv=None) -> int:
 
     info = machine_info()
     started = time.perf_counter()
-    print(f"deepmarkets gauge benchmark{' (smoke)' if args.smoke else ''}")
-    print(f"date      {info['date']}")
-    print(f"python    {info['python']} on {info['platform']}")
-    print(f"cpu       {info['cpu'] or '?'}; cpu_count={info['cpu_count']}, usable={info['cpus_usable']}")
-    print(f"versions  deepmarkets {info['commit']}, sympy {sympy.__version__}, numpy {info['numpy']}")
+    header("gauge", args.smoke, info, f"sympy {sympy.__version__}, numpy {info['numpy']}")
     print(f"settings  repeats={repeats}, seed={args.seed}, baseline limit={args.baseline_limit:g} s, part A sizes "
           f"(K, J) {sizes_a}, part B observables {sizes_b}")
     print("inputs generated once and shared by the methods; generation not timed")

@@ -88,6 +88,15 @@ def machine_info() -> dict:
     }
 
 
+def header(name: str, smoke: bool, info: dict, versions: str) -> None:
+    """Print the opening lines every benchmark shares: title, date, Python, CPU and versions."""
+    print(f"deepmarkets {name} benchmark{' (smoke)' if smoke else ''}")
+    print(f"date      {info['date']}")
+    print(f"python    {info['python']} on {info['platform']}")
+    print(f"cpu       {info['cpu'] or '?'}; cpu_count={info['cpu_count']}, usable={info['cpus_usable']}")
+    print(f"versions  deepmarkets {info['commit']}, {versions}")
+
+
 def finish(out: dict, started: float, bad: bool, problem: str, fine: str, json_path: str | None,
            default=str) -> int:
     """Print the closing line, write ``out`` (with ``total_seconds``) as JSON, and return the exit status."""

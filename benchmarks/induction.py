@@ -44,7 +44,7 @@ import sys
 import time
 
 import numpy as np
-from harness import finish, fmt_s, log, machine_info, median, table, timed  # noqa: E402  (benchmarks/ is on sys.path)
+from harness import finish, fmt_s, header, log, machine_info, median, table, timed  # noqa: E402  (benchmarks/ is on sys.path)
 
 from deepmarkets.logic import Theory, atoms, exactly_one
 from deepmarkets.logic.induction import Inductor, Trader, arbitrageurs, threshold_trader
@@ -284,11 +284,7 @@ def main(argv=None) -> int:
 
     info = machine_info()
     started = time.perf_counter()
-    print(f"deepmarkets induction benchmark{' (smoke)' if args.smoke else ''}")
-    print(f"date      {info['date']}")
-    print(f"python    {info['python']} on {info['platform']}")
-    print(f"cpu       {info['cpu'] or '?'}; cpu_count={info['cpu_count']}, usable={info['cpus_usable']}")
-    print(f"versions  deepmarkets {info['commit']}, z3 {info['z3']}, numpy {info['numpy']}")
+    header("induction", args.smoke, info, f"z3 {info['z3']}, numpy {info['numpy']}")
     print(f"settings  repeats={repeats}, baseline row limit={limit:g} s, part B days={days_b}, part C days={days_c}")
     note = baseline_available()
     if note:

@@ -44,7 +44,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from harness import finish, fmt_s, log, machine_info, median, table, timed  # noqa: E402  (benchmarks/ is on sys.path)
+from harness import finish, fmt_s, header, log, machine_info, median, table, timed  # noqa: E402  (benchmarks/ is on sys.path)
 
 from deepmarkets.models.data import Reports
 from deepmarkets.models.em import fit_em
@@ -373,12 +373,7 @@ def main(argv=None) -> int:
 
     info = machine_info()
     started = time.perf_counter()
-    print(f"deepmarkets inference benchmark{' (smoke)' if smoke else ''}")
-    print(f"date      {info['date']}")
-    print(f"python    {info['python']} on {info['platform']}")
-    print(f"cpu       {info['cpu'] or '?'}; cpu_count={info['cpu_count']}, usable={info['cpus_usable']}")
-    print(f"versions  deepmarkets {info['commit']}, pymc {pymc.__version__}, numpy {info['numpy']}, "
-          f"scipy {info['scipy']}")
+    header("inference", smoke, info, f"pymc {pymc.__version__}, numpy {info['numpy']}, scipy {info['scipy']}")
     print(f"settings  seed={args.seed}; part A: {questions} questions x {traders} traders, K={classes}, "
           f"{chains} chains x {draws} draws (tune {tune}), {cores} cores, {repeats} NUTS repeat(s); "
           f"part B: about {b_size[2]} answers, {b_size[1]} traders, {b_size[0]} questions")

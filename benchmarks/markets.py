@@ -49,7 +49,7 @@ import time
 from collections import Counter
 
 import numpy as np
-from harness import finish, fmt_s, log, machine_info, median, table, timed  # noqa: E402  (benchmarks/ is on sys.path)
+from harness import finish, fmt_s, header, log, machine_info, median, table, timed  # noqa: E402  (benchmarks/ is on sys.path)
 from scipy.special import expit
 
 from deepmarkets.beliefs import LMSR, ArbitrageFreeMarket, Book, Market, exact_projection, replay
@@ -546,11 +546,7 @@ def main(argv=None) -> int:
 
     info = machine_info()
     started = time.perf_counter()
-    print(f"deepmarkets markets benchmark{' (smoke)' if args.smoke else ''}")
-    print(f"date      {info['date']}")
-    print(f"python    {info['python']} on {info['platform']}")
-    print(f"cpu       {info['cpu'] or '?'}; cpu_count={info['cpu_count']}, usable={info['cpus_usable']}")
-    print(f"versions  deepmarkets {info['commit']}, z3 {info['z3']}, numpy {info['numpy']}, pandas {info['pandas']}")
+    header("markets", args.smoke, info, f"z3 {info['z3']}, numpy {info['numpy']}, pandas {info['pandas']}")
     print(f"settings  repeats={repeats}, seed={args.seed}, part A trades={n_trades}, part B trades per size="
           f"{latency_trades}" + ("" if args.smoke else f", part C: {args.accept_atoms} atoms, "
                                   f"{args.accept_sentences} securities, {args.accept_trades} trades"))
