@@ -47,9 +47,9 @@ def cli() -> None:
     """
 
 
-def _fail(message: str) -> None:
+def _fail(message: str, status: int = BAD_INPUT) -> None:
     click.echo(f"error: {message}", err=True)
-    sys.exit(BAD_INPUT)
+    sys.exit(status)
 
 
 def _check_outputs(*outputs: tuple[str, str | None, str]) -> None:
@@ -131,8 +131,7 @@ def replay_command(book_path: str, market_toml: str, world: str | None, as_json:
         if plot_png is not None:
             _write_plot(result, plot_png)
     except SolverUnknownError as err:
-        click.echo(f"error: {err}", err=True)
-        sys.exit(UNDECIDED)
+        _fail(str(err), UNDECIDED)
     except DeepMarketsError as err:
         _fail(str(err))
     if as_json:
@@ -374,8 +373,7 @@ def induct_command(spec_toml: str, days: int | None, log_jsonl: str | None, plot
         if plot_png is not None:
             _write_induction_plot(result, plot_png)
     except InductionError as err:
-        click.echo(f"error: {err}", err=True)
-        sys.exit(UNDECIDED)
+        _fail(str(err), UNDECIDED)
     except DeepMarketsError as err:
         _fail(str(err))
     if as_json:
