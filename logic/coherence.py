@@ -656,11 +656,12 @@ def find_distribution(sentences: Sequence[Sentence], prices: Sequence[Fraction],
         obj, lam, y, y0 = layer.solve_master()
         if obj <= FEASIBILITY_TOL:
             return _certify_distribution(layer, lam)
-        if _greedy_columns(layer, -y, y0, rng) and rounds != _SAMPLE_AT:
-            continue
-        if not sampled:
+        added = _greedy_columns(layer, -y, y0, rng)
+        if not sampled and (rounds == _SAMPLE_AT or not added):
             _sample_around_prices(layer, rng)
             sampled = True
+            continue
+        if added:
             continue
         if _greedy_columns(layer, -y, y0, rng, tries=4 * _GREEDY_WORLDS, noise=1.0):
             continue
