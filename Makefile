@@ -1,16 +1,22 @@
-# make demo | make test | make bench — each creates .venv (Python 3.12) on first use.
+# make demo | make test | make bench — each creates .venv (Python 3.12) on first use, with the exact
+# versions in constraints.txt (the set the suite last passed with).
+# make test-latest — the same suite in .venv-latest with the newest compatible releases, to see drift early.
+# make lock — re-resolve the newest compatible releases into constraints.txt (then run make test).
 PYTHON ?= $(shell command -v python3.12 || pyenv which python 2>/dev/null || echo python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LOCK := constraints.txt
+LATEST := .venv-latest
+CHECK_PYTHON := $(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 12), "Python 3.12 is required (see .python-version)"'
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test test-latest lock bench lint clean
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 12), "Python 3.12 is required (see .python-version)"'
+$(STAMP): pyproject.toml $(LOCK)
+	$(CHECK_PYTHON)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[dev]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -20,6 +26,26 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2 -q
 
+test-latest:
+	$(CHECK_PYTHON)
+	rm -rf $(LATEST)
+	$(PYTHON) -m venv $(LATEST)
+	$(LATEST)/bin/python -m pip install --quiet --upgrade pip
+	$(LATEST)/bin/python -m pip install --quiet --upgrade -e '.[dev]'
+	$(LATEST)/bin/python -m pip freeze --exclude-editable > $(LATEST)/resolved.txt
+	grep -v '^#' $(LOCK) | diff - $(LATEST)/resolved.txt || echo 'newer releases than $(LOCK) (above): make lock after this passes'
+	$(LATEST)/bin/ruff check .
+	$(LATEST)/bin/python -m pytest -n 2 -q
+
+lock:
+	$(CHECK_PYTHON)
+	rm -rf $(LATEST)
+	$(PYTHON) -m venv $(LATEST)
+	$(LATEST)/bin/python -m pip install --quiet --upgrade pip
+	$(LATEST)/bin/python -m pip install --quiet -e '.[dev]'
+	( echo '# Exact versions make test and make demo install (pip -c). Written by make lock: do not edit by hand.'; \
+	  $(LATEST)/bin/python -m pip freeze --exclude-editable ) > $(LOCK)
+
 bench: $(STAMP)
 	$(BIN)/python benchmarks/coherence.py
 	$(BIN)/python benchmarks/markets.py
@@ -28,4 +54,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/induction.py  # its logicalinduction baseline: pip install logicalinduction==0.1.6
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(LATEST) .pytest_cache .ruff_cache
