@@ -52,6 +52,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/inference.py
 	$(BIN)/python benchmarks/gauge.py
 	$(BIN)/python benchmarks/induction.py  # its logicalinduction baseline: pip install logicalinduction==0.1.6
+	$(BIN)/python benchmarks/startup.py
 
 clean:
 	rm -rf $(VENV) $(LATEST) .pytest_cache .ruff_cache

@@ -36,58 +36,16 @@ Examples
 
 from __future__ import annotations
 
-from deepmarkets.beliefs.arbitrage import (
-    ArbitrageFreeMarket,
-    Projection,
-    QuoteCertificate,
-    TradeRecord,
-    exact_projection,
-    project,
-    world_lmsr_prices,
-)
-from deepmarkets.beliefs.book import Book
-from deepmarkets.beliefs.io import atomic_path, atomic_write
-from deepmarkets.beliefs.makers import LMSR, LSLMSR, MakerReport, MarketMaker, PricePath, PropertyCheck, Quadratic
-from deepmarkets.beliefs.market import Market, Security, conditional, contract, current_market, index
-from deepmarkets.beliefs.replay import Replay, replay
-from deepmarkets.beliefs.scoring import LogScore, QuadraticScore, ScoringRule, SphericalScore, is_proper, msr_payout
+from deepmarkets.helpers import export_lazily
 
-__all__ = [
-    # makers
-    "MarketMaker",
-    "LMSR",
-    "LSLMSR",
-    "Quadratic",
-    "MakerReport",
-    "PropertyCheck",
-    "PricePath",
-    # scoring rules
-    "ScoringRule",
-    "LogScore",
-    "QuadraticScore",
-    "SphericalScore",
-    "is_proper",
-    "msr_payout",
-    # markets
-    "Market",
-    "Security",
-    "contract",
-    "conditional",
-    "index",
-    "current_market",
-    # books and replay
-    "Book",
-    "Replay",
-    "replay",
-    # arbitrage-free pricing
-    "ArbitrageFreeMarket",
-    "Projection",
-    "QuoteCertificate",
-    "TradeRecord",
-    "project",
-    "exact_projection",
-    "world_lmsr_prices",
-    # files
-    "atomic_write",
-    "atomic_path",
-]
+# submodule -> the names it exports; each loads on first use (sympy, z3 and pandas are slow to import)
+__all__ = export_lazily(__name__, {
+    "makers": ["MarketMaker", "LMSR", "LSLMSR", "Quadratic", "MakerReport", "PropertyCheck", "PricePath"],
+    "scoring": ["ScoringRule", "LogScore", "QuadraticScore", "SphericalScore", "is_proper", "msr_payout"],
+    "market": ["Market", "Security", "contract", "conditional", "index", "current_market"],
+    "book": ["Book"],
+    "replay": ["Replay", "replay"],
+    "arbitrage": ["ArbitrageFreeMarket", "Projection", "QuoteCertificate", "TradeRecord", "project",
+                  "exact_projection", "world_lmsr_prices"],
+    "io": ["atomic_write", "atomic_path"],
+})

@@ -39,6 +39,7 @@ import numpy as np
 import sympy
 
 from deepmarkets.errors import DeclarationError
+from deepmarkets.helpers import as_rng
 
 __all__ = [
     "PropertyCheck",
@@ -48,22 +49,12 @@ __all__ = [
     "LMSR",
     "LSLMSR",
     "Quadratic",
-    "as_rng",
 ]
 
 #: The three statuses of a :class:`PropertyCheck`.
 STATUSES = ("proven", "checked", "fails")
 
 _NUMERIC_TOL = 1e-9
-
-
-def as_rng(rng: int | np.random.Generator | None) -> np.random.Generator:
-    """A numpy Generator from a seed, a Generator or ``None`` (fresh entropy)."""
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None or (isinstance(rng, (int, np.integer)) and not isinstance(rng, bool)):
-        return np.random.default_rng(rng)
-    raise DeclarationError(f"rng must be an int seed, a numpy Generator or None, got {type(rng).__name__} {rng!r}")
 
 
 # ---------------------------------------------------------------------------

@@ -20,8 +20,9 @@ from typing import Any
 import numpy as np
 import sympy
 
-from deepmarkets.beliefs.makers import PropertyCheck, as_rng
+from deepmarkets.beliefs.makers import PropertyCheck
 from deepmarkets.errors import DeclarationError
+from deepmarkets.helpers import as_rng
 
 __all__ = ["ScoringRule", "LogScore", "QuadraticScore", "SphericalScore", "is_proper", "msr_payout"]
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 import numpy as np
-from scipy.optimize import linprog
 
 from deepmarkets.logic.sentence import Sentence, _constants
 from deepmarkets.logic.worlds import WorldSearch
@@ -84,6 +83,8 @@ def group_truth_vectors(search: WorldSearch, group: Sequence[int]) -> list[tuple
 
 def _group_book(vectors: list[tuple[bool, ...]], prices: np.ndarray) -> tuple[float, np.ndarray]:
     """Max over stakes x in [-1, 1]^k of min over the vectors of x . (v - prices), and the stakes."""
+    from scipy.optimize import linprog
+
     k = len(prices)
     payoff = np.array(vectors, dtype=float) - prices
     # variables (x, t): maximise t subject to t - payoff x <= 0

@@ -51,6 +51,7 @@ import numpy as np
 import z3
 
 from deepmarkets.errors import DeclarationError, SolverUnknownError
+from deepmarkets.helpers import as_rng
 from deepmarkets.logic.sentence import Sentence, Term, _constants
 
 __all__ = [
@@ -451,10 +452,6 @@ class GameResult:
         return f"GameResult({self.sentence!r}: {moves} -> {self.outcome} ({self.reason}))"
 
 
-def _as_rng(rng: int | np.random.Generator | None) -> np.random.Generator:
-    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-
-
 def _candidates(c: Any) -> list[tuple[str, Constructor]]:
     if c is None:
         return []
@@ -513,7 +510,7 @@ def play(
     >>> play(largest, verifier=constant(10**6), falsifier=offset("x", 1)).outcome
     False
     """
-    gen = _as_rng(rng)
+    gen = as_rng(rng)
     sides = {"verifier": _candidates(verifier), "falsifier": _candidates(falsifier)}
     assignment: dict[str, int] = {}
     moves: list[Move] = []
@@ -941,7 +938,7 @@ class QuantifiedMarket:
         """Play ``rounds`` rounds; returns the price path (opening price first) and each game."""
         if not isinstance(rounds, int) or rounds < 0:
             raise DeclarationError(f"rounds must be a non-negative integer, got {rounds!r}")
-        gen = _as_rng(rng)
+        gen = as_rng(rng)
         records = []
         iterator: Iterable[int] = range(1, rounds + 1)
         if progressbar:
@@ -1024,7 +1021,7 @@ def pm1_benchmark(
     """
     import time
 
-    gen = _as_rng(rng)
+    gen = as_rng(rng)
     start = time.perf_counter()
     falsify_x = random_integers(0, 10_000)
     runs = {

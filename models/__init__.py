@@ -15,77 +15,22 @@
 PyMC and ArviZ are imported only when NUTS runs.
 """
 
-from deepmarkets.models.data import Reports
-from deepmarkets.models.em import fit_em, log_likelihood
-from deepmarkets.models.fit import LatentClassFit
-from deepmarkets.models.gauge import (
-    ContinuousGauge,
-    GaugeFixing,
-    GaugeGroup,
-    SymbolicModel,
-    continuous_gauge,
-    discrete_gauge,
-    factor_model,
-    fix_gauge,
-    from_latent_market,
-    plot_gauge_fixing,
-)
-from deepmarkets.models.gauge import latent_class_model as symbolic_latent_class_model
-from deepmarkets.models.infer import infer
-from deepmarkets.models.latent_market import (
-    InformedTraders,
-    LatentMarket,
-    LatentState,
-    MarketPosterior,
-    Move,
-    Settlement,
-    plot_kl,
-    plot_tables,
-)
-from deepmarkets.models.metrics import adjusted_rand_index
-from deepmarkets.models.natural import (
-    NaturalLatentReport,
-    fit_natural_latent_errors,
-    mediator_determines_redund,
-    natural_latent_errors,
-    plot_natural_latent,
-)
-from deepmarkets.models.nuts import fit_nuts
-from deepmarkets.models.relabel import align_draws
-from deepmarkets.models.simulate import simulate_reports
+from deepmarkets.helpers import export_lazily
 
-__all__ = [
-    "ContinuousGauge",
-    "GaugeFixing",
-    "GaugeGroup",
-    "SymbolicModel",
-    "continuous_gauge",
-    "discrete_gauge",
-    "factor_model",
-    "fix_gauge",
-    "from_latent_market",
-    "plot_gauge_fixing",
-    "symbolic_latent_class_model",
-    "InformedTraders",
-    "LatentClassFit",
-    "LatentMarket",
-    "LatentState",
-    "MarketPosterior",
-    "Move",
-    "NaturalLatentReport",
-    "Reports",
-    "Settlement",
-    "adjusted_rand_index",
-    "align_draws",
-    "fit_em",
-    "fit_natural_latent_errors",
-    "fit_nuts",
-    "infer",
-    "log_likelihood",
-    "mediator_determines_redund",
-    "natural_latent_errors",
-    "plot_natural_latent",
-    "plot_kl",
-    "plot_tables",
-    "simulate_reports",
-]
+# submodule -> the names it exports; each loads on first use (sympy, PyMC and matplotlib are slow to import)
+__all__ = export_lazily(__name__, {
+    "data": ["Reports"],
+    "em": ["fit_em", "log_likelihood"],
+    "fit": ["LatentClassFit"],
+    "gauge": ["ContinuousGauge", "GaugeFixing", "GaugeGroup", "SymbolicModel", "continuous_gauge", "discrete_gauge",
+              "factor_model", "fix_gauge", "from_latent_market", "plot_gauge_fixing"],
+    "infer": ["infer"],
+    "latent_market": ["InformedTraders", "LatentMarket", "LatentState", "MarketPosterior", "Move", "Settlement",
+                      "plot_kl", "plot_tables"],
+    "metrics": ["adjusted_rand_index"],
+    "natural": ["NaturalLatentReport", "fit_natural_latent_errors", "mediator_determines_redund",
+                "natural_latent_errors", "plot_natural_latent"],
+    "nuts": ["fit_nuts"],
+    "relabel": ["align_draws"],
+    "simulate": ["simulate_reports"],
+}, renamed={"symbolic_latent_class_model": ("gauge", "latent_class_model")})

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from deepmarkets.beliefs.makers import as_rng
 from deepmarkets.errors import BookError, InferenceError
+from deepmarkets.helpers import as_rng
 from deepmarkets.models.data import Reports
 from deepmarkets.models.fit import MODELS, LatentClassFit
 

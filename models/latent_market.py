@@ -47,8 +47,8 @@ from typing import Any
 import numpy as np
 import sympy
 
-from deepmarkets.beliefs.makers import as_rng
 from deepmarkets.errors import DeclarationError, InferenceError
+from deepmarkets.helpers import as_rng
 from deepmarkets.models.fit import plain
 
 __all__ = [

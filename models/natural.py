@@ -51,8 +51,8 @@ from typing import Any
 
 import numpy as np
 
-from deepmarkets.beliefs.makers import as_rng
 from deepmarkets.errors import DeclarationError, InferenceError
+from deepmarkets.helpers import as_rng
 from deepmarkets.models.checks import whole_number
 
 __all__ = [

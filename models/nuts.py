@@ -30,8 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from deepmarkets.beliefs.makers import as_rng
 from deepmarkets.errors import InferenceError
+from deepmarkets.helpers import as_rng
 from deepmarkets.models.checks import whole_number
 from deepmarkets.models.data import Reports
 from deepmarkets.models.fit import LatentClassFit, check_model, count_parameters

@@ -102,3 +102,16 @@ def test_induction_benchmark_smoke(tmp_path):
         assert text in out, f"{text!r} missing from the output:\n{out}"
     assert "DISAGREE" not in out
     assert data["part_d"] and all(r["result"] == "PASS" for r in data["part_d"])
+
+
+def test_startup_benchmark_smoke(tmp_path):
+    proc, data = _smoke("startup.py", tmp_path)
+    out = proc.stdout
+    for text in ("python", "cpu_count", "date", "load", "ours s", "floor s", "ours/floor", "target", "result",
+                 "deepmarkets --help", "deepmarkets infer --method em", "deepmarkets check"):
+        assert text in out, f"{text!r} missing from the output:\n{out}"
+    assert "DISAGREE" not in out
+    rows = data["rows"]
+    assert len(rows) == 3 and all(r["agree"] for r in rows)
+    assert all(r["ours_s"] > 0 and r["floor_s"] > 0 for r in rows)
+    assert [r["result"] in ("PASS", "FAIL") for r in rows] == [True, True, False]  # the check row has no target

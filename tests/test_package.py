@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import doctest
 import importlib
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +23,7 @@ MODULES = [
     "deepmarkets.logic.induction_scenarios",
     "deepmarkets.logic.induction_spec",
     "deepmarkets",
+    "deepmarkets.helpers",
     "deepmarkets.demo",
     "deepmarkets.beliefs",
     "deepmarkets.beliefs.makers",
@@ -42,8 +45,15 @@ MODULES = [
     "deepmarkets.models.checks",
 ]
 
-#: Modules that ``deepmarkets --help`` must not import (it should start in well under a second).
-HEAVY = ["z3", "scipy", "sympy", "pandas", "matplotlib", "pyarrow", "pymc", "arviz"]
+#: Modules that ``deepmarkets --help`` and importing the packages must not import (slow to import).
+HEAVY = ["z3", "scipy", "sympy", "pandas", "matplotlib", "pyarrow", "pymc", "pytensor", "arviz", "xarray", "pysat",
+         "highspy", "flint"]
+#: Modules that EM inference does not use: symbolic, solver, sampler and plotting libraries.
+NOT_FOR_EM = ["z3", "sympy", "matplotlib", "pymc", "pytensor", "arviz", "xarray", "pysat", "highspy", "flint"]
+#: Modules that checking prices for coherence does not use (it needs z3 and the SAT/LP solvers only).
+NOT_FOR_CHECK = ["scipy", "sympy", "pandas", "matplotlib", "pymc", "pytensor", "arviz", "xarray"]
+BOOK = "question,trader,answer\nq1,a,yes\nq1,b,yes\nq1,c,no\nq2,a,no\nq2,b,yes\nq2,c,no\n"
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 @pytest.mark.parametrize("name", ["logic", "beliefs", "models"])
@@ -100,6 +110,56 @@ def test_beliefs_exports():
     # the facade hands out the same objects
     for name in ("Market", "LMSR", "LSLMSR", "Quadratic", "MarketMaker", "Book", "replay", "ArbitrageFreeMarket"):
         assert name in deepmarkets.__all__ and getattr(deepmarkets, name) is getattr(beliefs, name), name
+
+
+def _loaded_after(code: str, modules: list[str], cwd: Path) -> list[str]:
+    """Which of ``modules`` a fresh interpreter has imported after running ``code``."""
+    probe = f"{code}\nimport json, sys\nprint(json.dumps([m for m in {modules!r} if m in sys.modules]))\n"
+    proc = subprocess.run([sys.executable, "-c", probe], cwd=cwd, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_packages_load_their_modules_on_first_use(tmp_path):
+    assert _loaded_after("import deepmarkets.logic, deepmarkets.beliefs, deepmarkets.models", HEAVY, tmp_path) == []
+    code = "from deepmarkets.beliefs import Book\nfrom deepmarkets.models import Reports, adjusted_rand_index"
+    assert _loaded_after(code, NOT_FOR_EM, tmp_path) == []
+
+
+def test_em_inference_from_the_command_line_imports_only_what_it_uses(tmp_path):
+    (tmp_path / "book.csv").write_text(BOOK)
+    code = "from deepmarkets.cli import main\nassert main(['infer', '--method', 'em', 'book.csv']) == 0"
+    assert _loaded_after(code, NOT_FOR_EM, tmp_path) == []
+
+
+def test_checking_prices_imports_only_what_it_uses(tmp_path):
+    prices, theory = str(EXAMPLES / "prices.csv"), str(EXAMPLES / "theory.txt")
+    code = f"from deepmarkets.cli import main\nassert main(['check', {prices!r}, '--theory', {theory!r}]) == 1"
+    assert _loaded_after(code, NOT_FOR_CHECK, tmp_path) == []
+
+
+def test_a_submodule_imported_first_does_not_shadow_the_name_exported_by_its_package(tmp_path):
+    code = ("import deepmarkets.logic.sentence, deepmarkets.logic.parse, deepmarkets.beliefs.replay, "
+            "deepmarkets.models.infer\n"
+            "import deepmarkets.logic as L, deepmarkets.beliefs as B, deepmarkets.models as M\n"
+            "from deepmarkets.beliefs import replay\n"
+            "assert replay is B.replay and replay.__name__ == 'replay'\n"
+            "assert replay.__module__ == 'deepmarkets.beliefs.replay'\n"
+            "for f, name in ((L.sentence, 'sentence'), (L.parse, 'parse'), (M.infer, 'infer')):\n"
+            "    assert callable(f) and f.__name__ == name, f\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize("name", ["logic", "beliefs", "models"])
+def test_package_dir_and_all_list_every_export_once(name):
+    package = importlib.import_module(f"deepmarkets.{name}")
+    assert len(set(package.__all__)) == len(package.__all__)
+    assert set(package.__all__) <= set(dir(package))
+    for export in package.__all__:
+        assert getattr(package, export) is not None, export
+    with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
+        package.nonexistent  # noqa: B018
 
 
 def test_beliefs_do_not_import_inference_libraries(tmp_path):
