@@ -57,6 +57,7 @@ import z3
 
 from deepmarkets.beliefs.makers import LMSR, LSLMSR, MarketMaker, Quadratic
 from deepmarkets.errors import DeclarationError, SolverUnknownError
+from deepmarkets.logic.files import read_text
 from deepmarkets.logic.sentence import Sentence, Term, exactly_one, sentence
 from deepmarkets.logic.theory import Theory
 
@@ -142,7 +143,7 @@ def conditional(s: Any, *, given: Any, name: str | None = None) -> Security:
     ...     for face in ("one", "two", "three"):
     ...         _ = contract(face)
     ...     _ = conditional("one", given="one | two")
-    >>> round(float(m.prices()["one | one | two"]), 6)
+    >>> round(float(m.prices()["one given one | two"]), 6)
     0.5
     """
     return current_market().conditional(s, given=given, name=name)
@@ -308,9 +309,13 @@ class Market:
         return self._add(Security(str(s) if name is None else str(name), "contract", sentence=s))
 
     def conditional(self, s: Any, *, given: Any, name: str | None = None) -> Security:
-        """Declare a conditional contract ``s | given``: pays 1 if both hold, refunded if ``given`` is false."""
+        """Declare a conditional contract ``s given g``: pays 1 if both hold, refunded if ``g`` is false.
+
+        Its name defaults to ``"<s> given <g>"``.
+        """
         s, g = sentence(s), sentence(given)
-        return self._add(Security(f"{s} | {g}" if name is None else str(name), "conditional", sentence=s, given=g))
+        return self._add(Security(f"{s} given {g}" if name is None else str(name), "conditional", sentence=s,
+                                  given=g))
 
     def index(self, payoff: Any, name: str | None = None) -> Security:
         """Declare an index security paying ``payoff`` in each outcome.
@@ -729,11 +734,7 @@ class Market:
         from deepmarkets.logic.parse import parse_theory
 
         if isinstance(world, Path):
-            try:
-                text = world.read_text(encoding="utf-8")
-            except OSError as err:
-                raise DeclarationError(f"{world}: cannot read the world file ({err})") from None
-            return parse_theory(text, source=str(world))
+            return parse_theory(read_text(world, "world"), source=str(world))
         if isinstance(world, str):
             facts = parse_theory(world, source="world")
             if not facts:
@@ -858,11 +859,7 @@ class Market:
 
         p = Path(path)
         try:
-            data = tomllib.loads(p.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise DeclarationError(f"{p}: no such market file") from None
-        except (OSError, UnicodeDecodeError) as err:
-            raise DeclarationError(f"{p}: cannot read the market file ({err})") from None
+            data = tomllib.loads(read_text(p, "market"))
         except tomllib.TOMLDecodeError as err:
             raise DeclarationError(f"{p}: not valid TOML: {err}") from None
         unknown = set(data) - {"name", "theory", "maker", "securities"}
@@ -937,9 +934,9 @@ def _toml_theory(path: Path, value: Any, parse_theory) -> list[Sentence]:
     if isinstance(value, str):
         file = (path.parent / value)
         try:
-            text = file.read_text(encoding="utf-8")
-        except OSError as err:
-            raise DeclarationError(f"{path}: theory = {value!r}: cannot read {file} ({err})") from None
+            text = read_text(file, "theory")
+        except DeclarationError as err:
+            raise DeclarationError(f"{path}: theory = {value!r}: {err}") from None
         return parse_theory(text, source=str(file))
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise DeclarationError(

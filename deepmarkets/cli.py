@@ -7,13 +7,18 @@ Exit codes of ``replay``: 0 replayed (every recorded price matches), 1 replayed 
 recorded prices differ from the replay, 3 z3 could not decide, 2 bad input.
 Exit codes of ``infer``: 0 fitted, 1 fitted but the NUTS diagnostics failed, 2 bad input.
 Exit codes of ``induct``: 0 ran, 2 bad input, 3 no prices passed the market maker's exact check.
+Every command exits 70 (``EX_SOFTWARE`` of sysexits.h) on an internal error, an exception that
+is a bug in deepmarkets: it prints one line asking for a report, and the traceback only with
+``deepmarkets --debug ...`` or the environment variable ``DEEPMARKETS_DEBUG=1``.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 import click
@@ -25,6 +30,8 @@ BAD_INPUT = 2
 #: Exit status of ``replay`` when recorded prices differ from the replayed ones.
 PRICE_MISMATCH = 1
 UNDECIDED = 3
+#: Exit status of an internal error (a bug), EX_SOFTWARE of sysexits.h.
+INTERNAL_ERROR = 70
 #: Mismatching trades listed in the text report.
 SHOWN_MISMATCHES = 10
 #: Traders listed in the text report of ``infer`` (most reliable first).
@@ -39,12 +46,14 @@ class _Group(click.Group):
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="deepmarkets")
-def cli() -> None:
+@click.option("--debug", is_flag=True, help="Show the traceback of an internal error (or set DEEPMARKETS_DEBUG=1).")
+def cli(debug: bool) -> None:
     """deepmarkets: markets as models of intelligence.
 
     Check quoted prices for coherence and find Dutch books; replay books of trades
     through a declared market; infer the hidden truth behind books of reports.
     """
+    del debug  # main() reads it, as it reports internal errors after the command has ended
 
 
 def _fail(message: str, status: int = BAD_INPUT) -> None:
@@ -53,14 +62,24 @@ def _fail(message: str, status: int = BAD_INPUT) -> None:
 
 
 def _check_outputs(*outputs: tuple[str, str | None, str]) -> None:
-    """Fail before any work when an output file (option, path, suffix) has the wrong suffix or no folder."""
+    """Fail before any work when an output file (option, path, suffix) has the wrong suffix or cannot
+    be created: its folder is missing, is a file, or refuses a new file (click rejects a folder)."""
     for option, path, suffix in outputs:
         if path is None:
             continue
         if Path(path).suffix.lower() != suffix:
             _fail(f"{option} {path}: give a file name ending in {suffix}")
-        if not Path(path).resolve().parent.is_dir():
-            _fail(f"{option} {path}: the folder {Path(path).resolve().parent} does not exist")
+        folder = Path(path).resolve().parent
+        if folder.exists() and not folder.is_dir():
+            _fail(f"{option} {path}: {folder} is a file, not a folder")
+        if not folder.is_dir():
+            _fail(f"{option} {path}: the folder {folder} does not exist")
+        try:  # the file is written as a temporary file in the same folder, then renamed
+            fd, probe = tempfile.mkstemp(prefix=".deepmarkets-", suffix=".probe", dir=folder)
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as err:
+            _fail(f"{option} {path}: cannot create a file in {folder} ({err.strerror or err})")
 
 
 @cli.command()
@@ -424,8 +443,9 @@ def demo(as_json: bool, plot_png: str | None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``deepmarkets`` command."""
+    args = sys.argv[1:] if argv is None else list(argv)
     try:
-        cli.main(args=argv, prog_name="deepmarkets", standalone_mode=False)
+        cli.main(args=args, prog_name="deepmarkets", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
@@ -435,4 +455,30 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else BAD_INPUT
+    except DeepMarketsError as exc:  # raised on purpose, outside a command's own handling
+        click.echo(f"error: {exc}", err=True)
+        return BAD_INPUT
+    except OSError as exc:  # a file that could not be read or written
+        where = f" ({exc.filename})" if exc.filename else ""
+        click.echo(f"error: {exc.strerror or exc}{where}", err=True)
+        return BAD_INPUT
+    except Exception as exc:  # anything else is a bug
+        return _internal_error(exc, debug="--debug" in args or os.environ.get("DEEPMARKETS_DEBUG", "") not in ("", "0"))
     return 0
+
+
+def _internal_error(exc: Exception, *, debug: bool) -> int:
+    if debug:
+        import traceback
+
+        traceback.print_exception(exc)
+    message = str(exc).splitlines()[0] if str(exc) else ""
+    if len(message) > 300:
+        message = message[:300] + " ..."
+    click.echo(
+        f"internal error: {type(exc).__name__}{': ' + message if message else ''}\n"
+        "This is a bug in deepmarkets; please report it with the command you ran"
+        + ("." if debug else " and the traceback shown by `deepmarkets --debug ...` (or DEEPMARKETS_DEBUG=1)."),
+        err=True,
+    )
+    return INTERNAL_ERROR

@@ -24,8 +24,8 @@ import math
 import os
 import sys
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from fractions import Fraction
 from typing import Any
@@ -56,15 +56,22 @@ class Verdict(StrEnum):
 
 @dataclass(frozen=True)
 class Bet:
-    """A quoted price: ``P(sentence) = price`` or, with ``given``, ``P(sentence | given) = price``."""
+    """A quoted price: ``P(sentence) = price`` or, with ``given``, ``P(sentence | given) = price``.
+
+    Shown as ``P(rain given cloudy) = 0.3``: a bar would read as the disjunction ``rain | cloudy``.
+    """
 
     sentence: Sentence
     price: Fraction
     given: Sentence | None = None
 
     def __str__(self) -> str:
-        cond = f" | {self.given}" if self.given is not None else ""
-        return f"P({self.sentence}{cond}) = {float(self.price):g}"
+        return f"P({self.label}) = {float(self.price):g}"
+
+    @property
+    def label(self) -> str:
+        """The priced event as text: ``rain``, or ``rain given cloudy`` for a conditional price."""
+        return str(self.sentence) if self.given is None else f"{self.sentence} given {self.given}"
 
     @property
     def wins(self) -> Sentence:
@@ -129,8 +136,7 @@ class DutchBook:
     def table(self) -> str:
         rows = [f"{'sentence':<40} {'side':<5} {'stake':>8} {'price':>7}"]
         for p in self.positions:
-            name = str(p.bet.sentence) + (f" | {p.bet.given}" if p.bet.given is not None else "")
-            rows.append(f"{name:<40} {p.side:<5} {float(abs(p.stake)):>8.4g} {float(p.bet.price):>7.4g}")
+            rows.append(f"{p.bet.label:<40} {p.side:<5} {float(abs(p.stake)):>8.4g} {float(p.bet.price):>7.4g}")
         rows.append(f"guaranteed profit: {float(self.guaranteed_profit):.6g} ({self.guaranteed_profit})")
         return "\n".join(rows)
 
@@ -146,7 +152,7 @@ class CoherenceReport:
     Attributes
     ----------
     verdict : Verdict
-    bets : the quoted prices, in input order.
+    bets : the quoted prices, in input order; a price repeated exactly is counted once (see ``notes``).
     distribution : for COHERENT, ``((probability, world), ...)`` over at most n+1 worlds,
         each world the truth values of ``(bet.sentence, bet.given)`` per bet; exact fractions.
         For conditional prices, the first layer of the certificate (see ``layers``).
@@ -160,6 +166,8 @@ class CoherenceReport:
     nearest_prices : a coherent price vector at that distance (floats).
     reason : why the verdict is UNKNOWN.
     stats : rounds, worlds generated, oracle calls, seconds.
+    notes : remarks on the input, such as a sentence priced twice (equal prices are counted
+        once; different prices are a Dutch book by themselves).
     """
 
     verdict: Verdict
@@ -173,6 +181,7 @@ class CoherenceReport:
     nearest_prices: tuple[float, ...] | None = None
     reason: str = ""
     stats: dict = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
     @property
     def coherent(self) -> bool | None:
@@ -195,6 +204,7 @@ class CoherenceReport:
             "distribution": None,
             "reason": self.reason or None,
             "stats": self.stats,
+            "notes": list(self.notes),
         }
         if self.distribution is not None:
             out["distribution"] = [
@@ -224,6 +234,7 @@ class CoherenceReport:
             lines.append(f"L1 distance to the nearest coherent prices: {self.l1_distance:.6g}")
         if self.reason:
             lines.append(f"reason: {self.reason}")
+        lines += [f"note: {note}" for note in self.notes]
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -243,10 +254,17 @@ def _outcome(bet: Bet, truth: tuple[bool, bool]) -> bool | str:
 # ---------------------------------------------------------------------------
 # input
 # ---------------------------------------------------------------------------
-def _price(value: Any, what: str) -> Fraction:
-    p = to_fraction(value, f"the price of {what}")
+def _price(value: Any, bet: Bet) -> Fraction:
+    """``value`` as an exact price in [0, 1]; ``bet`` (priced 0) names the event in an error.
+
+    The event's text is built only for an error message: a sentence can be long.
+    """
+    try:
+        p = to_fraction(value)
+    except DeclarationError:
+        p = to_fraction(value, f"the price of {bet.label}")  # fails again, now naming the event
     if not 0 <= p <= 1:
-        raise DeclarationError(f"the price of {what} is {float(p):g}; prices must lie in [0, 1]")
+        raise DeclarationError(f"the price of {bet.label} is {float(p):g}; prices must lie in [0, 1]")
     return p
 
 
@@ -260,7 +278,7 @@ def _bets(prices: Any, conditional: Any) -> list[Bet]:
             except (TypeError, ValueError):
                 raise DeclarationError(f"expected (sentence, price) pairs, got {item!r}") from None
             s = sentence(s)
-            bets.append(Bet(s, _price(p, str(s))))
+            bets.append(Bet(s, _price(p, Bet(s, Fraction(0)))))
     if conditional is not None:
         items = (((a, b), p) for (a, b), p in conditional.items()) if isinstance(conditional, Mapping) else (
             ((c[0], c[1]), c[2]) if len(c) == 3 else (None, None) for c in conditional
@@ -269,10 +287,59 @@ def _bets(prices: Any, conditional: Any) -> list[Bet]:
             if a is None:
                 raise DeclarationError("conditional prices are (sentence, given, price) triples")
             a, b = sentence(a), sentence(b)
-            bets.append(Bet(a, _price(p, f"{a} | {b}"), given=b))
+            bets.append(Bet(a, _price(p, Bet(a, Fraction(0), b)), given=b))
     if not bets:
         raise DeclarationError("no prices given: pass {sentence: price} and/or {(sentence, given): price}")
     return bets
+
+
+def _merge_repeats(bets: list[Bet]) -> tuple[list[Bet], list[int], tuple[str, ...]]:
+    """Count each repeated price once; say so, and name the Dutch book of a sentence priced differently.
+
+    Returns the bets kept (in input order), for each input bet the index of the kept bet that
+    stands for it, and the notes. Sentences are compared structurally (``a & b`` twice).
+    """
+    kept: list[Bet] = []
+    origin: list[int] = []
+    at: dict[tuple, int] = {}
+    repeats: dict[tuple, list[Bet]] = {}
+    for b in bets:
+        key = (b.sentence, b.given, b.price)
+        if key not in at:
+            at[key] = len(kept)
+            kept.append(b)
+        origin.append(at[key])
+        repeats.setdefault((b.sentence, b.given), []).append(b)
+    notes = []
+    for same in repeats.values():
+        if len(same) < 2:
+            continue
+        label, prices = same[0].label, sorted({b.price for b in same})
+        if len(prices) == 1:
+            notes.append(f"{label} is priced {len(same)} times, each at {float(prices[0]):g}; counted once")
+            continue
+        low, high = prices[0], prices[-1]
+        when = "whatever happens" if same[0].given is None else (
+            f"whenever {same[0].given} is true (both bets are called off otherwise)")
+        shown = [f"{float(p):g}" for p in prices]
+        notes.append(f"{label} is priced {len(same)} times, at {', '.join(shown[:-1])} and {shown[-1]}: "
+                     f"buying it at {float(low):g} and selling it at {float(high):g} wins {float(high - low):g} "
+                     f"{when}, a Dutch book by itself")
+    return kept, origin, tuple(notes)
+
+
+def _merged_worlds(worlds: Iterable[Sequence[bool]], origin: list[int], n: int) -> Iterator[tuple[bool, ...]]:
+    """Worlds given per input price, as truth values of the ``n`` prices kept by :func:`_merge_repeats`."""
+    for j, given in enumerate(worlds):
+        given = tuple(given)
+        if len(given) != len(origin):
+            raise DeclarationError(f"world {j} has {len(given)} truth values; expected one per price ({len(origin)})")
+        world: list[bool | None] = [None] * n
+        for i, v in zip(origin, given, strict=True):
+            if world[i] not in (None, bool(v)):
+                raise DeclarationError(f"world {j} gives a price repeated in the input two truth values")
+            world[i] = bool(v)
+        yield tuple(world)
 
 
 # ---------------------------------------------------------------------------
@@ -799,7 +866,9 @@ def check_coherence(
         raise DeclarationError(f"profit must be 'optimal' or 'first', got {profit!r}")
     started = time.monotonic()
     deadline = None if time_limit is None else started + float(time_limit)
-    bets = _bets(prices, conditional)
+    bets, origin, notes = _merge_repeats(_bets(prices, conditional))
+    if worlds is not None and len(bets) < len(origin):
+        worlds = _merged_worlds(worlds, origin, len(bets))
     if theory is None:
         theory = Theory()
     elif not isinstance(theory, Theory):
@@ -813,18 +882,18 @@ def check_coherence(
                 return CoherenceReport(
                     Verdict.UNKNOWN, tuple(bets),
                     reason=f"the conditioning event {b.given} is impossible under the theory, so "
-                    f"P({b.sentence} | {b.given}) is undefined; remove that price",
+                    f"P({b.label}) is undefined; remove that price", notes=notes,
                 )
     except SolverUnknownError as err:
-        return CoherenceReport(Verdict.UNKNOWN, tuple(bets), reason=str(err))
+        return CoherenceReport(Verdict.UNKNOWN, tuple(bets), reason=str(err), notes=notes)
 
     progress = _Progress(progressbar)
     try:
         with progress:
-            return _check(bets, theory, profit == "first", deadline, started, progress, worlds)
+            return replace(_check(bets, theory, profit == "first", deadline, started, progress, worlds), notes=notes)
     except SolverUnknownError as err:
         return CoherenceReport(Verdict.UNKNOWN, tuple(bets), reason=str(err),
-                               stats={"seconds": time.monotonic() - started})
+                               stats={"seconds": time.monotonic() - started}, notes=notes)
 
 
 class _Progress:

@@ -1,36 +1,84 @@
-"""Reading price tables and theories from files, with errors that name the file, line and problem."""
+"""Reading price tables, theories and other text files, with errors that name the file, line and problem."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+from collections.abc import Iterator
 from pathlib import Path
 
-from deepmarkets.errors import BookError, ParseError
+from deepmarkets.errors import BookError, DeclarationError, ParseError
 from deepmarkets.logic.sentence import Sentence
 
-__all__ = ["read_prices", "read_theory", "PRICE_COLUMNS"]
+__all__ = ["read_prices", "read_theory", "read_text", "PRICE_COLUMNS"]
 
 #: Columns of a price table; ``given`` is optional (blank for unconditional prices).
 PRICE_COLUMNS = ("sentence", "price", "given")
 
 
-def _read_text(path: str | Path, what: str) -> str:
+def read_text(path: str | Path, what: str, error: type[DeclarationError] = DeclarationError) -> str:
+    """The text of a UTF-8 file, without the byte-order mark that Excel and Notepad put first.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+    what : str
+        What the file holds ("theory", "prices", ...), for the messages.
+    error : type, optional
+        The :class:`DeclarationError` subclass to raise.
+
+    Raises
+    ------
+    DeclarationError
+        (or ``error``) naming the file when it is missing, unreadable or not UTF-8.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "theory.txt"
+    >>> _ = f.write_bytes(b"\\xef\\xbb\\xbfrain -> wet")  # what Excel writes first
+    >>> read_text(f, "theory")
+    'rain -> wet'
+    """
     p = Path(path)
     try:
-        return p.read_text(encoding="utf-8")
+        return p.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        raise BookError(f"{p}: no such {what} file") from None
+        raise error(f"{p}: no such {what} file") from None
     except (OSError, UnicodeDecodeError) as err:
-        raise BookError(f"{p}: cannot read the {what} file ({err})") from None
+        raise error(f"{p}: cannot read the {what} file ({err})") from None
 
 
 def read_theory(path: str | Path) -> list[Sentence]:
     """Sentences of a theory file: one per line, ``#`` comments, ``int``/``real`` declarations."""
     from deepmarkets.logic.parse import parse_theory
 
-    text = _read_text(path, "theory")
+    text = read_text(path, "theory", BookError)
     return parse_theory(text, source=str(path))
+
+
+@contextlib.contextmanager
+def _cells_up_to(size: int) -> Iterator[None]:
+    """Let the csv module read cells of up to ``size`` characters (a sentence can be long)."""
+    old = csv.field_size_limit()
+    csv.field_size_limit(max(old, size))
+    try:
+        yield
+    finally:
+        csv.field_size_limit(old)
+
+
+def _rows(text: str, path) -> list[list[str]]:
+    # the whole file is in memory already, so no cell can be longer than the text: lift the csv
+    # module's cell limit (131,072 characters) to that length for this file
+    with _cells_up_to(len(text) + 1):
+        reader = csv.reader(io.StringIO(text))
+        try:
+            return list(reader)
+        except csv.Error as err:
+            raise BookError(f"{path}: line {reader.line_num}: not valid CSV ({err})") from None
 
 
 def read_prices(path: str | Path) -> tuple[list[tuple[Sentence, str]], list[tuple[Sentence, Sentence, str]]]:
@@ -46,8 +94,8 @@ def read_prices(path: str | Path) -> tuple[list[tuple[Sentence, str]], list[tupl
     ParseError
         For a malformed sentence, naming the line and column.
     """
-    text = _read_text(path, "prices")
-    rows = list(csv.reader(io.StringIO(text)))
+    text = read_text(path, "prices", BookError)
+    rows = _rows(text, path)
     header_at = next((i for i, r in enumerate(rows) if any(c.strip() for c in r)), None)
     if header_at is None:
         raise BookError(f"{path}: the file is empty; expected a header 'sentence,price' and one row per price")

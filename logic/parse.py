@@ -65,6 +65,26 @@ _LINE_BREAKS = frozenset("\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029")
 _COMPARISONS = frozenset({"<=", "<", ">=", ">", "==", "=", "!="})
 _ARITH_FOLLOW = _COMPARISONS | {"+", "-", "*"}
 _NUMBERS = frozenset({"int", "decimal", "rational"})
+# spellings of connectives from other notations, longest first, with what to write instead
+_WRONG_OPS = {
+    "<=>": "write '<->' for 'if and only if'",
+    "==>": "write '->' for 'implies'",
+    "=>": "write '->' for 'implies'",
+    "&&": "write '&' for 'and'",
+    "||": "write '|' for 'or'",
+    "→": "write '->' for 'implies'",
+    "⇒": "write '->' for 'implies'",
+    "↔": "write '<->' for 'if and only if'",
+    "⇔": "write '<->' for 'if and only if'",
+    "∧": "write '&' for 'and'",
+    "∨": "write '|' for 'or'",
+    "¬": "write '~' for 'not'",
+    "⊕": "write '^' for 'exclusive or'",
+    "≤": "write '<=' for 'at most'",
+    "≥": "write '>=' for 'at least'",
+    "≠": "write '!=' for 'differs from'",
+}
+_WRONG_FIRST = frozenset(w[0] for w in _WRONG_OPS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,18 +152,37 @@ def _tokenize(src: _Source, *, multiline_quotes: bool) -> list[_Token]:
             tokens.append(_Token(kind, word, word, i, m.end()))
             i = m.end()
         else:
+            wrong = next((w for w in _WRONG_OPS if text.startswith(w, i)), None) if ch in _WRONG_FIRST else None
+            if wrong is not None:
+                raise src.error(f"'{wrong}' is not an operator of this syntax; {_WRONG_OPS[wrong]}", i)
             op = next((o for o in _OPS if text.startswith(o, i)), None)
             if op is None:
-                if ch == "/":
-                    raise src.error(
-                        "'/' may only appear inside a rational number such as 1/3 (digits on both sides, "
-                        "no spaces); division is not supported",
-                        i,
-                    )
-                raise src.error(f"unexpected character {ch!r}", i)
+                raise src.error(_unexpected(text, i), i)
             tokens.append(_Token("op", op, op, i, i + len(op)))
             i += len(op)
     return tokens
+
+
+def _unexpected(text: str, i: int) -> str:
+    """What to say about a character that starts no token."""
+    ch = text[i]
+    if ch == "/":
+        return ("'/' may only appear inside a rational number such as 1/3 (digits on both sides, "
+                "no spaces); division is not supported")
+    if ch.isalnum():  # a letter or digit outside ASCII, inside or at the start of a name
+
+        def in_name(c: str) -> bool:
+            return c.isalnum() or c in "_."
+
+        start, end = i, i + 1
+        while start > 0 and in_name(text[start - 1]):
+            start -= 1
+        while end < len(text) and in_name(text[end]):
+            end += 1
+        word = text[start:end]
+        return (f"unexpected character {ch!r} in the name {word!r}: bare names use ASCII letters, digits, "
+                f"'_' and '.' only; write any other name in double quotes, as in \"{word}\"")
+    return f"unexpected character {ch!r}"
 
 
 def _quoted(src: _Source, start: int, tokens: list[_Token], multiline: bool) -> int:

@@ -42,6 +42,7 @@ True
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -52,7 +53,7 @@ import z3
 
 from deepmarkets.errors import DeclarationError, SolverUnknownError
 from deepmarkets.helpers import as_rng
-from deepmarkets.logic.sentence import Sentence, Term, _constants
+from deepmarkets.logic.sentence import Piece, Sentence, Term, _constants, render
 
 __all__ = [
     "Binder",
@@ -311,43 +312,46 @@ _ARITH = {
 
 
 def _show(e: z3.ExprRef) -> str:
-    return _sh(e)[0]
+    return render(e, _layout)
 
 
-def _par(part: tuple[str, int], level: int) -> str:
-    return f"({part[0]})" if part[1] < level else part[0]
+def _joined(kids: list[z3.ExprRef], sym: str, levels: Iterable[int]) -> list[Piece]:
+    pieces: list[Piece] = []
+    for i, (c, level) in enumerate(zip(kids, levels, strict=False)):
+        pieces += [sym] * (i > 0) + [(c, level, False)]
+    return pieces
 
 
-def _sh(e: z3.ExprRef) -> tuple[str, int]:
+def _layout(e: z3.ExprRef) -> tuple[int, list[Piece]]:
     if z3.is_true(e):
-        return "⊤", 10
+        return 10, ["⊤"]
     if z3.is_false(e):
-        return "⊥", 10
+        return 10, ["⊥"]
     if z3.is_int_value(e):
         v = e.as_long()
-        return str(v), (10 if v >= 0 else 9)
+        return (10 if v >= 0 else 9), [str(v)]
     if not z3.is_app(e):
-        return e.sexpr(), 10
+        return 10, [e.sexpr()]
     k, kids = e.decl().kind(), e.children()
     if z3.is_const(e):
-        return e.decl().name(), 10
+        return 10, [e.decl().name()]
     if k == z3.Z3_OP_NOT:
-        return "¬" + _par(_sh(kids[0]), 10), 6
+        return 6, ["¬", (kids[0], 10, False)]
     if k in (z3.Z3_OP_AND, z3.Z3_OP_OR):
         sym, prec = (" ∧ ", 5) if k == z3.Z3_OP_AND else (" ∨ ", 3)
-        return sym.join(_par(_sh(c), prec + 1) for c in kids), prec
+        return prec, _joined(kids, sym, itertools.repeat(prec + 1))
     if k == z3.Z3_OP_IMPLIES:
-        return f"{_par(_sh(kids[0]), 3)} → {_par(_sh(kids[1]), 2)}", 2
+        return 2, [(kids[0], 3, False), " → ", (kids[1], 2, False)]
     if k in _CMP and len(kids) == 2:
-        return f"{_par(_sh(kids[0]), 8)} {_CMP[k]} {_par(_sh(kids[1]), 8)}", 7
+        return 7, [(kids[0], 8, False), f" {_CMP[k]} ", (kids[1], 8, False)]
     if k in _ARITH:
         sym, prec = _ARITH[k]
-        return f" {sym} ".join(_par(_sh(c), prec + (i > 0)) for i, c in enumerate(kids)), prec
+        return prec, _joined(kids, f" {sym} ", [prec] + [prec + 1] * (len(kids) - 1))
     if k == z3.Z3_OP_UMINUS:
-        return "-" + _par(_sh(kids[0]), 10), 9
+        return 9, ["-", (kids[0], 10, False)]
     if k in (z3.Z3_OP_UNINTERPRETED, z3.Z3_OP_RECURSIVE):
-        return f"{e.decl().name()}({', '.join(_show(c) for c in kids)})", 10
-    return e.sexpr(), 10
+        return 10, [f"{e.decl().name()}(", *_joined(kids, ", ", itertools.repeat(0)), ")"]
+    return 10, [e.sexpr()]
 
 
 # --- settlement ----------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ arithmetic atoms such as ``x + y <= 3``.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from fractions import Fraction
 from typing import Any
 
@@ -397,17 +397,12 @@ def predicate(name: str) -> Callable[..., Sentence]:
 
 # printing -------------------------------------------------------------------
 def _constants(expr: z3.ExprRef) -> list[z3.FuncDeclRef]:
+    """The declarations of the uninterpreted constants (atoms, variables) in ``expr``."""
     seen: dict[int, z3.FuncDeclRef] = {}
-    stack = [expr]
-    visited: set[int] = set()
-    while stack:
-        e = stack.pop()
-        if e.get_id() in visited:
-            continue
-        visited.add(e.get_id())
-        if z3.is_const(e) and e.decl().kind() == z3.Z3_OP_UNINTERPRETED:
-            seen.setdefault(e.decl().get_id(), e.decl())
-        stack.extend(e.children())
+    for e, kids in postorder(expr):
+        if not kids and op_kind(e) == z3.Z3_OP_UNINTERPRETED:
+            d = e.decl()
+            seen.setdefault(d.get_id(), d)
     return list(seen.values())
 
 
@@ -420,14 +415,83 @@ def quote_name(name: str) -> str:
 
 
 # precedence: 1 <->, 2 ->, 3 |, 4 ^, 5 &, 6 ~, 7 comparison, 8 +/-, 9 *, 10 atom
+_CHAINS = {z3.Z3_OP_AND: (" & ", 5), z3.Z3_OP_OR: (" | ", 3), z3.Z3_OP_XOR: (" ^ ", 4)}
+_COMPARISONS = {
+    z3.Z3_OP_LE: "<=",
+    z3.Z3_OP_LT: "<",
+    z3.Z3_OP_GE: ">=",
+    z3.Z3_OP_GT: ">",
+    z3.Z3_OP_EQ: "==",
+    z3.Z3_OP_DISTINCT: "!=",
+}
+_ARITH_CHAINS = {z3.Z3_OP_ADD: (" + ", 8), z3.Z3_OP_SUB: (" - ", 8), z3.Z3_OP_MUL: (" * ", 9)}
+
+#: One step of a layout: a piece of text, or a subexpression with the precedence level below which
+#: (or, when the flag is set, at which) it is wrapped in parentheses.
+Piece = str | tuple[z3.ExprRef, int, bool]
+
+
 def to_text(expr: z3.ExprRef) -> str:
     """Render a z3 expression in the text syntax understood by ``parse``."""
-    return _show(expr)[0]
+    return render(expr, _layout)
 
 
-def _wrap(part: tuple[str, int], level: int, strict: bool = False) -> str:
-    text, prec = part
-    return f"({text})" if prec < level or (strict and prec == level) else text
+def render(expr: z3.ExprRef, layout: Callable[[z3.ExprRef], tuple[int, list[Piece]]]) -> str:
+    """Text of ``expr``, where ``layout(e)`` gives the precedence of ``e`` and its text as pieces.
+
+    The pieces are expanded with an explicit stack, so nesting depth is limited by memory only.
+
+    >>> render(z3.Not(z3.Bool("a")), lambda e: (10, [e.decl().name()]) if not e.children()
+    ...        else (6, ["not ", (e.children()[0], 6, False)]))
+    'not a'
+    """
+    out: list[str] = []
+    stack: list[Piece] = [(expr, 0, False)]
+    while stack:
+        piece = stack.pop()
+        if isinstance(piece, str):
+            out.append(piece)
+            continue
+        e, level, strict = piece
+        prec, pieces = layout(e)
+        if prec < level or (strict and prec == level):
+            pieces = ["(", *pieces, ")"]
+        stack.extend(reversed(pieces))
+    return "".join(out)
+
+
+def postorder(
+    expr: z3.ExprRef,
+    children: Callable[[z3.ExprRef], list[z3.ExprRef]] | None = None,
+    done: Container[int] = (),
+) -> list[tuple[z3.ExprRef, list[z3.ExprRef]]]:
+    """Every distinct subexpression of ``expr`` with its children, each after its children.
+
+    Walks with an explicit stack (no recursion), visiting a shared subexpression once.
+    ``children(e)`` defaults to ``e.children()``; expressions whose ``get_id()`` is in ``done``
+    are neither listed nor entered.
+
+    >>> a, b = atoms("a b")
+    >>> [to_text(e) for e, _ in postorder((a & b | a).z3)]
+    ['a', 'b', 'a & b', 'a & b | a']
+    """
+    kids_of = children or (lambda e: e.children())
+    order: list[tuple[z3.ExprRef, list[z3.ExprRef]]] = []
+    seen: set[int] = set()
+    stack: list[tuple[z3.ExprRef, list[z3.ExprRef] | None]] = [(expr, None)]
+    while stack:
+        e, kids = stack.pop()
+        if kids is not None:
+            order.append((e, kids))
+            continue
+        key = e.get_id()
+        if key in seen or key in done:
+            continue
+        seen.add(key)
+        kids = kids_of(e)
+        stack.append((e, kids))
+        stack.extend((c, None) for c in reversed(kids))
+    return order
 
 
 def _number(e: z3.ExprRef) -> str:
@@ -438,54 +502,77 @@ def _number(e: z3.ExprRef) -> str:
     return f"{value.numerator}.0" if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
 
 
-def _show(e: z3.ExprRef) -> tuple[str, int]:
-    k = e.decl().kind() if z3.is_app(e) else None
-    kids = e.children()
-    if z3.is_true(e):
-        return "true", 10
-    if z3.is_false(e):
-        return "false", 10
-    if z3.is_const(e) and k == z3.Z3_OP_UNINTERPRETED:
-        return quote_name(e.decl().name()), 10
-    if z3.is_int_value(e) or z3.is_rational_value(e):
+def _chain(kids: list[z3.ExprRef], sym: str, prec: int) -> list[Piece]:
+    """``k0 sym k1 sym k2 ...``: the first operand is wrapped below ``prec``, the others at it too."""
+    pieces: list[Piece] = [(kids[0], prec, False)]
+    for c in kids[1:]:
+        pieces += [sym, (c, prec, True)]
+    return pieces
+
+
+def _listed(name: str, kids: list[z3.ExprRef]) -> list[Piece]:
+    pieces: list[Piece] = [name + "("]
+    for i, c in enumerate(kids):
+        pieces += [", "] * (i > 0) + [(c, 0, False)]
+    return [*pieces, ")"]
+
+
+def op_kind(e: z3.ExprRef) -> int | None:
+    """The operator of ``e``, a ``z3.Z3_OP_*`` value; None for a quantifier or a bound variable.
+
+    Asks z3 once, where ``z3.is_true``, ``z3.is_const`` and friends each ask several times:
+    walkers over large sentences test the kind of every node this way.
+
+    >>> op_kind(z3.Bool("a")) == z3.Z3_OP_UNINTERPRETED
+    True
+    """
+    ref, ast = e.ctx_ref(), e.as_ast()
+    if z3.Z3_get_ast_kind(ref, ast) not in (z3.Z3_APP_AST, z3.Z3_NUMERAL_AST):
+        return None
+    return z3.Z3_get_decl_kind(ref, z3.Z3_get_app_decl(ref, ast))
+
+
+def _layout(e: z3.ExprRef) -> tuple[int, list[Piece]]:
+    """Precedence of ``e`` and its text as pieces (its subexpressions are laid out later)."""
+    k = op_kind(e)
+    while k == z3.Z3_OP_TO_REAL:
+        e = e.arg(0)
+        k = op_kind(e)
+    if k == z3.Z3_OP_TRUE:
+        return 10, ["true"]
+    if k == z3.Z3_OP_FALSE:
+        return 10, ["false"]
+    if k == z3.Z3_OP_ANUM:
         text = _number(e)
-        return text, 9 if "/" in text or text.startswith("-") else 10
+        return (9 if "/" in text or text.startswith("-") else 10), [text]
+    kids = e.children() if k is not None else []
+    if k == z3.Z3_OP_UNINTERPRETED and not kids:
+        return 10, [quote_name(e.decl().name())]
     if k == z3.Z3_OP_NOT:
-        return "~" + _wrap(_show(kids[0]), 6), 6
-    if k in (z3.Z3_OP_AND, z3.Z3_OP_OR, z3.Z3_OP_XOR):
-        sym, prec = {z3.Z3_OP_AND: (" & ", 5), z3.Z3_OP_OR: (" | ", 3), z3.Z3_OP_XOR: (" ^ ", 4)}[k]
-        first = _wrap(_show(kids[0]), prec)
-        rest = [_wrap(_show(c), prec, strict=True) for c in kids[1:]]
-        return sym.join([first, *rest]), prec
+        return 6, ["~", (kids[0], 6, False)]
+    if k in _CHAINS:
+        sym, prec = _CHAINS[k]
+        return prec, _chain(kids, sym, prec)
     if k == z3.Z3_OP_IMPLIES:
-        return f"{_wrap(_show(kids[0]), 2, strict=True)} -> {_wrap(_show(kids[1]), 2)}", 2
+        return 2, [(kids[0], 2, True), " -> ", (kids[1], 2, False)]
     if k == z3.Z3_OP_EQ and z3.is_bool(kids[0]):
-        return f"{_wrap(_show(kids[0]), 1)} <-> {_wrap(_show(kids[1]), 1, strict=True)}", 1
+        return 1, [(kids[0], 1, False), " <-> ", (kids[1], 1, True)]
     if k == z3.Z3_OP_PB_AT_MOST and e.params() == [1]:
-        return "at_most_one(" + ", ".join(_show(c)[0] for c in kids) + ")", 10
+        return 10, _listed("at_most_one", kids)
     if k == z3.Z3_OP_PB_EQ and all(p == 1 for p in e.params()):
-        return "exactly_one(" + ", ".join(_show(c)[0] for c in kids) + ")", 10
-    comparisons = {
-        z3.Z3_OP_LE: "<=",
-        z3.Z3_OP_LT: "<",
-        z3.Z3_OP_GE: ">=",
-        z3.Z3_OP_GT: ">",
-        z3.Z3_OP_EQ: "==",
-        z3.Z3_OP_DISTINCT: "!=",
-    }
-    if k in comparisons and len(kids) == 2:
-        return f"{_wrap(_show(kids[0]), 8)} {comparisons[k]} {_wrap(_show(kids[1]), 8)}", 7
-    if k == z3.Z3_OP_ADD:
-        return " + ".join([_wrap(_show(kids[0]), 8)] + [_wrap(_show(c), 8, strict=True) for c in kids[1:]]), 8
-    if k == z3.Z3_OP_SUB:
-        return " - ".join([_wrap(_show(kids[0]), 8)] + [_wrap(_show(c), 8, strict=True) for c in kids[1:]]), 8
+        return 10, _listed("exactly_one", kids)
+    if k in _COMPARISONS and len(kids) == 2:
+        return 7, [(kids[0], 8, False), f" {_COMPARISONS[k]} ", (kids[1], 8, False)]
+    if k in _ARITH_CHAINS:
+        sym, prec = _ARITH_CHAINS[k]
+        return prec, _chain(kids, sym, prec)
     if k == z3.Z3_OP_UMINUS:
-        inner = _show(kids[0])
+        inner = kids[0]
+        while op_kind(inner) == z3.Z3_OP_TO_REAL:
+            inner = inner.arg(0)
         # -(3) is minus applied to 3; -3 is the numeral minus three
-        return "-" + (f"({inner[0]})" if inner[0][:1].isdigit() else _wrap(inner, 9, strict=True)), 9
-    if k == z3.Z3_OP_MUL:
-        return " * ".join([_wrap(_show(kids[0]), 9)] + [_wrap(_show(c), 9, strict=True) for c in kids[1:]]), 9
-    if k == z3.Z3_OP_TO_REAL:
-        return _show(kids[0])
+        if op_kind(inner) == z3.Z3_OP_ANUM:
+            return 9, ["-(", _number(inner), ")"]
+        return 9, ["-", (inner, 9, True)]
     # Anything else (quantifiers, functions) is shown in z3's own syntax and cannot be re-parsed.
-    return f"{{{e.sexpr()}}}", 10
+    return 10, [f"{{{e.sexpr()}}}"]

@@ -36,6 +36,7 @@ import z3
 from sympy.logic.boolalg import Boolean, BooleanFalse, BooleanTrue, Xnor
 
 from deepmarkets.errors import DeclarationError
+from deepmarkets.logic.sentence import op_kind, postorder
 
 __all__ = ["z3_to_sympy", "sympy_to_z3"]
 
@@ -93,37 +94,58 @@ _RELATIONS = {
 }
 
 
+def _operands(e: z3.ExprRef) -> list[z3.ExprRef]:
+    """Children of ``e``; for a chain of And (or of Or), the operands of the whole chain.
+
+    sympy flattens nested And/Or itself, at a cost that grows with the size of the inner
+    operand: converting ``(((a | b) | c) | ...)`` level by level would take quadratic time.
+    """
+    kind = op_kind(e)
+    if kind is None:
+        return []  # not entered: a quantifier is reported as having no sympy form
+    if kind not in (z3.Z3_OP_AND, z3.Z3_OP_OR):
+        return e.children()
+    flat: list[z3.ExprRef] = []
+    stack = [e]
+    while stack:
+        node = stack.pop()
+        if op_kind(node) == kind:
+            stack.extend(reversed(node.children()))
+        else:
+            flat.append(node)
+    return flat
+
+
 class _ToSympy:
     def __init__(self) -> None:
         self.memo: dict[int, sympy.Basic] = {}
 
     def convert(self, e: z3.ExprRef) -> sympy.Basic:
-        key = e.get_id()
-        if key not in self.memo:
-            self.memo[key] = self._convert(e)
-        return self.memo[key]
+        memo = self.memo
+        for node, kids in postorder(e, children=_operands, done=memo):  # children first
+            memo[node.get_id()] = self._convert(node, kids)
+        return memo[e.get_id()]
 
-    def _convert(self, e: z3.ExprRef) -> sympy.Basic:
-        if z3.is_quantifier(e):
+    def _convert(self, e: z3.ExprRef, kids: list[z3.ExprRef]) -> sympy.Basic:
+        kind = op_kind(e)
+        if kind is None and z3.is_quantifier(e):
             raise DeclarationError(
                 f"the z3 quantifier {e} has no sympy form; "
                 "expand it over a finite domain with forall()/exists()"
             )
-        if z3.is_true(e):
-            return sympy.true
-        if z3.is_false(e):
-            return sympy.false
-        if z3.is_int_value(e):
-            return sympy.Integer(e.as_long())
-        if z3.is_rational_value(e):
-            return sympy.Rational(e.numerator_as_long(), e.denominator_as_long())
-        if not z3.is_app(e):
+        if kind is None:
             raise DeclarationError(f"the z3 expression {e} has no sympy form")
-        kind = e.decl().kind()
-        kids = e.children()
+        if kind == z3.Z3_OP_TRUE:
+            return sympy.true
+        if kind == z3.Z3_OP_FALSE:
+            return sympy.false
+        if kind == z3.Z3_OP_ANUM and z3.is_int_value(e):
+            return sympy.Integer(e.as_long())
+        if kind == z3.Z3_OP_ANUM:
+            return sympy.Rational(e.numerator_as_long(), e.denominator_as_long())
         if kind == z3.Z3_OP_UNINTERPRETED and not kids:
             return self.symbol(e)
-        args = [self.convert(k) for k in kids]
+        args = [self.memo[k.get_id()] for k in kids]
         if kind in _BOOL_OPS:
             return _BOOL_OPS[kind](*args)
         if kind == z3.Z3_OP_EQ:
@@ -161,11 +183,11 @@ class _ToSympy:
     def symbol(self, e: z3.ExprRef) -> sympy.Symbol:
         name = e.decl().name()
         sort = e.sort()
-        if sort == z3.BoolSort():
+        if sort.kind() == z3.Z3_BOOL_SORT:
             return sympy.Symbol(name)
-        if sort == z3.IntSort():
+        if sort.kind() == z3.Z3_INT_SORT:
             return sympy.Symbol(name, integer=True)
-        if sort == z3.RealSort():
+        if sort.kind() == z3.Z3_REAL_SORT:
             return sympy.Symbol(name, real=True)
         raise DeclarationError(
             f"the z3 constant {name!r} of sort {sort} has no sympy form (Bool, Int or Real)"
@@ -230,11 +252,41 @@ def _is_boolean(e: Any) -> bool:
     return isinstance(e, (bool, Boolean)) and not isinstance(e, sympy.Symbol)
 
 
+_CONNECTIVES = (sympy.And, sympy.Or, sympy.Not, sympy.Implies, sympy.Equivalent, sympy.Xor, Xnor, sympy.Nand,
+                sympy.Nor, sympy.ITE)
+
+
+def _connective_args(e: Any) -> tuple:
+    """The Boolean operands of a sympy connective (an equation between truth values included), else ()."""
+    if isinstance(e, _CONNECTIVES):
+        return e.args
+    if isinstance(e, (sympy.Equality, sympy.Unequality)) and all(_is_boolean(a) for a in e.args):
+        return e.args
+    return ()
+
+
 class _ToZ3:
     def __init__(self) -> None:
         self.kinds: dict[str, str] = {}
 
-    def boolean(self, e: Any) -> z3.BoolRef:
+    def boolean(self, root: Any) -> z3.BoolRef:
+        """Convert with an explicit stack, children first, so nesting depth is limited by memory only."""
+        done: dict[int, z3.BoolRef] = {}
+        stack: list[tuple[Any, bool]] = [(root, False)]
+        while stack:
+            e, ready = stack.pop()
+            if id(e) in done:
+                continue
+            args = _connective_args(e)
+            if ready or not args:
+                done[id(e)] = self.node(e, [done[id(a)] for a in args])
+            else:
+                stack.append((e, True))
+                stack.extend((a, False) for a in reversed(args))
+        return done[id(root)]
+
+    def node(self, e: Any, parts: list[z3.BoolRef]) -> z3.BoolRef:
+        """``e`` as z3, given its Boolean operands already converted (``parts``)."""
         if isinstance(e, bool):
             return z3.BoolVal(e)
         if not isinstance(e, sympy.Basic):
@@ -250,33 +302,30 @@ class _ToZ3:
                     f"the sympy symbol {e.name!r} is {_KIND_WORDS[kind]} but is used as a truth value"
                 )
             return z3.Bool(e.name)
-        args = e.args
         if isinstance(e, sympy.And):
-            return z3.And([self.boolean(a) for a in args])
+            return z3.And(parts)
         if isinstance(e, sympy.Or):
-            return z3.Or([self.boolean(a) for a in args])
+            return z3.Or(parts)
         if isinstance(e, sympy.Not):
-            return z3.Not(self.boolean(args[0]))
+            return z3.Not(parts[0])
         if isinstance(e, sympy.Implies):
-            return z3.Implies(self.boolean(args[0]), self.boolean(args[1]))
+            return z3.Implies(parts[0], parts[1])
         if isinstance(e, sympy.Equivalent):
-            parts = [self.boolean(a) for a in args]
             pairs = [a == b for a, b in zip(parts, parts[1:], strict=False)]
             return pairs[0] if len(pairs) == 1 else z3.And(pairs)
         if isinstance(e, (sympy.Xor, Xnor)):
-            parts = [self.boolean(a) for a in args]
             out = parts[0]
             for p in parts[1:]:
                 out = z3.Xor(out, p)
             return z3.Not(out) if isinstance(e, Xnor) else out
         if isinstance(e, sympy.Nand):
-            return z3.Not(z3.And([self.boolean(a) for a in args]))
+            return z3.Not(z3.And(parts))
         if isinstance(e, sympy.Nor):
-            return z3.Not(z3.Or([self.boolean(a) for a in args]))
+            return z3.Not(z3.Or(parts))
         if isinstance(e, sympy.ITE):
-            return z3.If(self.boolean(args[0]), self.boolean(args[1]), self.boolean(args[2]))
-        if isinstance(e, (sympy.Equality, sympy.Unequality)) and all(_is_boolean(a) for a in args):
-            same = self.boolean(args[0]) == self.boolean(args[1])
+            return z3.If(parts[0], parts[1], parts[2])
+        if isinstance(e, (sympy.Equality, sympy.Unequality)) and parts:
+            same = parts[0] == parts[1]
             return same if isinstance(e, sympy.Equality) else z3.Not(same)
         for cls, method in _ARITH_RELATIONS.items():
             if isinstance(e, cls):

@@ -22,7 +22,7 @@ import numpy as np
 import z3
 
 from deepmarkets.errors import DeclarationError, SolverUnknownError
-from deepmarkets.logic.sentence import Sentence
+from deepmarkets.logic.sentence import Sentence, op_kind, postorder
 from deepmarkets.logic.theory import Theory
 
 __all__ = ["WorldSearch", "OutOfTime"]
@@ -56,44 +56,48 @@ class _Tseitin:
         return self._true
 
     def literal(self, e: z3.ExprRef) -> int:
-        key = e.get_id()
-        if key not in self._memo:
-            self._memo[key] = self._encode(e)
-        return self._memo[key]
+        memo = self._memo
+        for node, kids in postorder(e, done=memo):  # children first, so their literals are known
+            memo[node.get_id()] = self._encode(node, kids)
+        return memo[e.get_id()]
 
-    def _encode(self, e: z3.ExprRef) -> int:
-        if not z3.is_bool(e):
+    def _known(self, e: z3.ExprRef) -> int:
+        return self._memo[e.get_id()]
+
+    def _encode(self, e: z3.ExprRef, kids: list[z3.ExprRef]) -> int:
+        """The literal of ``e``, whose children have literals already."""
+        kind = op_kind(e)
+        if kind is None or not z3.is_bool(e):
             raise _NotPropositional
-        if z3.is_true(e):
+        if kind == z3.Z3_OP_TRUE:
             return self._const_true()
-        if z3.is_false(e):
+        if kind == z3.Z3_OP_FALSE:
             return -self._const_true()
-        kind, kids = e.decl().kind(), e.children()
         if kind == z3.Z3_OP_UNINTERPRETED and not kids:
             return self._new()
         if kind == z3.Z3_OP_NOT:
-            return -self.literal(kids[0])
+            return -self._known(kids[0])
         if kind in (z3.Z3_OP_AND, z3.Z3_OP_OR, z3.Z3_OP_IMPLIES):
-            lits = [self.literal(c) for c in kids]
+            lits = [self._known(c) for c in kids]
             if kind == z3.Z3_OP_IMPLIES:
                 lits[0] = -lits[0]
             if kind == z3.Z3_OP_AND:
                 return -self._or([-x for x in lits])
             return self._or(lits)
         if kind in (z3.Z3_OP_EQ, z3.Z3_OP_IFF, z3.Z3_OP_XOR, z3.Z3_OP_DISTINCT) and len(kids) == 2:
-            a, b = (self.literal(c) for c in kids)
+            a, b = (self._known(c) for c in kids)
             v = self._new()  # v <-> (a <-> b)
             self.clauses += [[-v, -a, b], [-v, a, -b], [v, a, b], [v, -a, -b]]
             return v if kind in (z3.Z3_OP_EQ, z3.Z3_OP_IFF) else -v
         if kind == z3.Z3_OP_ITE:
-            c, a, b = (self.literal(x) for x in kids)
+            c, a, b = (self._known(x) for x in kids)
             v = self._new()
             self.clauses += [[-v, -c, a], [-v, c, b], [v, -c, -a], [v, c, -b]]
             return v
         if kind == z3.Z3_OP_PB_AT_MOST and e.params()[0] == 1:
-            return self._at_most_one([self.literal(c) for c in kids])
+            return self._at_most_one([self._known(c) for c in kids])
         if kind == z3.Z3_OP_PB_EQ and list(e.params()) == [1] + [1] * len(kids):
-            lits = [self.literal(c) for c in kids]
+            lits = [self._known(c) for c in kids]
             return -self._or([-self._at_most_one(lits), -self._or(lits)])
         raise _NotPropositional
 

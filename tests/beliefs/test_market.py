@@ -296,6 +296,18 @@ def test_world_forms(tmp_path):
     assert goals.outcome_truth({x: 3}).tolist() == [0, 0, 0, 1]
 
 
+def test_files_with_a_byte_order_mark(tmp_path):
+    # Notepad and Excel start UTF-8 files with a byte-order mark; it is not part of the first line
+    (tmp_path / "theory.txt").write_text("rain -> wet\n", encoding="utf-8-sig")
+    (tmp_path / "m.toml").write_text('name = "bom"\ntheory = "theory.txt"\n[[securities]]\nsentence = "rain"\n'
+                                     '[[securities]]\nsentence = "~rain"\n', encoding="utf-8-sig")
+    m = Market.from_toml(tmp_path / "m.toml")
+    assert m.name == "bom" and [str(a) for a in m.theory.axioms] == ["rain -> wet"]
+    facts = tmp_path / "world.txt"
+    facts.write_text("~rain\n", encoding="utf-8-sig")
+    assert m.outcome_truth(facts).tolist() == [0, 1]
+
+
 def test_bad_worlds():
     m = _weather()
     with pytest.raises(DeclarationError, match="makes 2 outcomes true"):
@@ -380,7 +392,7 @@ def test_from_toml_with_a_theory_file_and_other_makers(tmp_path):
     ('[[securities]]\nsentence = "a"\n[[securities]]\nsentence = "~a"\n[[securities]]\npayoff = "a & b"',
      "not an arithmetic expression"),
     ('theory = 3\n[[securities]]\nsentence = "a"', "'theory' must be a list"),
-    ('theory = "missing.txt"\n[[securities]]\nsentence = "a"', "cannot read"),
+    ('theory = "missing.txt"\n[[securities]]\nsentence = "a"', "theory = 'missing.txt': "),
     ('name = [', "not valid TOML"),
 ])
 def test_from_toml_errors_name_the_key(tmp_path, body, message):

@@ -180,8 +180,8 @@ def test_conditional_prices_with_given_column(capsys, tmp_path):
     code, out, err = run_cli(capsys, "check", path)
     assert code == 1, err
     assert "verdict: INCOHERENT" in out
-    assert re.search(r"^E \| H\s+sell\s+1\s+0\.3$", out, re.M), out
-    assert re.search(r"^~E \| H\s+sell\s+1\s+0\.9$", out, re.M), out
+    assert re.search(r"^E given H\s+sell\s+1\s+0\.3$", out, re.M), out
+    assert re.search(r"^~E given H\s+sell\s+1\s+0\.9$", out, re.M), out
     assert "guaranteed profit: 0.2 (1/5)" in out
 
 
@@ -399,3 +399,121 @@ def test_demo_json(capsys):
     reports = json.loads(out)
     assert [r["verdict"] for r in reports] == ["incoherent", "incoherent", "coherent", "incoherent"]
     assert reports[0]["max_profit"] == pytest.approx(0.08, abs=1e-9)
+
+
+# ---------------------------------------------------------------------------
+# files as users have them: a byte-order mark, long cells, repeated sentences, long sentences
+# ---------------------------------------------------------------------------
+def test_files_saved_with_a_byte_order_mark(capsys, tmp_path):
+    prices = tmp_path / "excel.csv"
+    prices.write_text("sentence,price\na,0.6\nb,0.5\n", encoding="utf-8-sig")  # as Excel saves CSV UTF-8
+    theory = tmp_path / "theory.txt"
+    theory.write_text("a -> b\n", encoding="utf-8-sig")
+    assert prices.read_bytes().startswith(b"\xef\xbb\xbf")
+    code, out, err = run_cli(capsys, "check", prices, "--theory", theory)
+    assert code == 1, err  # P(a) = 0.6 > P(b) = 0.5 although a implies b
+    assert "guaranteed profit: 0.1 (1/10)" in out
+
+
+def test_cell_longer_than_the_csv_module_limit(capsys, tmp_path):
+    name = "n" * 140_000  # over the csv module's default cell limit of 131,072 characters
+    path = write_csv(tmp_path / "long.csv", ["sentence", "price"], [(f'"{name}"', "0.3"), (f'~"{name}"', "0.8")])
+    limit = csv.field_size_limit()
+    code, out, err = run_cli(capsys, "check", path)
+    assert code == 1, err and "Traceback" not in err
+    assert "guaranteed profit: 0.1 (1/10)" in out
+    assert csv.field_size_limit() == limit  # lifted for this file only
+
+
+def test_a_sentence_priced_twice(capsys, tmp_path):
+    same = write_csv(tmp_path / "same.csv", ["sentence", "price"], [("a & b", "0.3"), ("a", "0.5"), ("a&b", "0.3")])
+    code, out, err = run_cli(capsys, "check", same)
+    assert code == 0, err
+    assert "note: a & b is priced 2 times, each at 0.3; counted once" in out
+    differ = write_csv(tmp_path / "differ.csv", ["sentence", "price"], [("a & b", "0.3"), ("a&b", "0.4")])
+    code, out, err = run_cli(capsys, "check", differ)
+    assert code == 1, err
+    assert re.search(r"^a & b\s+buy\s+1\s+0\.3$", out, re.M) and re.search(r"^a & b\s+sell\s+1\s+0\.4$", out, re.M)
+    assert "guaranteed profit: 0.1 (1/10)" in out
+    assert "buying it at 0.3 and selling it at 0.4 wins 0.1 whatever happens, a Dutch book by itself" in out
+
+
+def test_subprocess_deep_sentences_have_no_traceback(tmp_path):
+    wide = write_csv(tmp_path / "wide.csv", ["sentence", "price"],
+                     [(" | ".join(f"x{i}" for i in range(600)), "0.9"), ("x0", "0.2"), ("x1", "0.3")])
+    proc = run_module("check", wide)
+    assert proc.returncode == 0 and "verdict: COHERENT" in proc.stdout, proc.stderr
+    deep = write_csv(tmp_path / "deep.csv", ["sentence", "price"], [("~" * 601 + "a", "0.3"), ("a", "0.8")])
+    proc = run_module("check", deep)
+    assert proc.returncode == 1 and "guaranteed profit: 0.1 (1/10)" in proc.stdout, proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_a_sentence_of_1e5_atoms_in_a_price_file(capsys, tmp_path):
+    wide = " | ".join(f"x{i}" for i in range(100_000))
+    path = write_csv(tmp_path / "wide.csv", ["sentence", "price"], [(wide, "0.1"), ("x7", "0.2")])
+    code, out, err = run_cli(capsys, "check", path)
+    assert code == 1, err  # x7 implies the disjunction
+    assert "guaranteed profit: 0.1 (1/10)" in out
+
+
+# ---------------------------------------------------------------------------
+# internal errors and outputs that cannot be written
+# ---------------------------------------------------------------------------
+def test_an_internal_error_is_one_line_and_its_own_exit_status(capsys, monkeypatch, coherent_csv):
+    import deepmarkets.logic
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the solver fell over")
+
+    monkeypatch.setattr(deepmarkets.logic, "check_coherence", broken)
+    monkeypatch.delenv("DEEPMARKETS_DEBUG", raising=False)
+    code, out, err = run_cli(capsys, "check", coherent_csv)
+    assert code == 70 and out == ""
+    assert err.startswith("internal error: RuntimeError: the solver fell over\n")
+    assert "please report it" in err and "deepmarkets --debug" in err
+    assert "Traceback" not in err
+    code, out, err = run_cli(capsys, "--debug", "check", coherent_csv)
+    assert code == 70 and "Traceback (most recent call last)" in err and "internal error: RuntimeError" in err
+    monkeypatch.setenv("DEEPMARKETS_DEBUG", "1")
+    code, out, err = run_cli(capsys, "check", coherent_csv)
+    assert code == 70 and "Traceback (most recent call last)" in err
+
+
+OUTPUTS = [
+    ("demo", [], "--plot", ".png"),
+    ("replay", ["book.csv", "--market", "market.toml"], "--plot", ".png"),
+    ("infer", ["book.csv"], "--labels", ".csv"),
+    ("infer", ["book.csv", "--method", "nuts"], "--posterior", ".nc"),
+    ("induct", ["spec.toml"], "--log", ".jsonl"),
+    ("induct", ["spec.toml"], "--plot", ".png"),
+]
+
+
+@pytest.mark.parametrize(("command", "args", "option", "suffix"), OUTPUTS)
+def test_an_output_under_a_file_fails_before_any_work(capsys, tmp_path, monkeypatch, command, args, option, suffix):
+    # the inputs do not exist: the output is checked first, so the message is about the output
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.txt").write_text("a file, not a folder\n")
+    code, out, err = run_cli(capsys, command, *args, option, f"notes.txt/out{suffix}")
+    assert code == 2 and out == ""
+    assert err == f"error: {option} notes.txt/out{suffix}: {tmp_path / 'notes.txt'} is a file, not a folder\n"
+
+
+@pytest.mark.parametrize(("command", "args", "option", "suffix"), OUTPUTS)
+def test_an_output_in_a_folder_that_refuses_files_fails_before_any_work(capsys, tmp_path, command, args, option,
+                                                                         suffix):
+    if os.name != "posix" or os.geteuid() == 0:
+        folder = Path("/proc")  # refuses new files even to root
+        if not folder.is_dir():
+            pytest.skip("no folder here refuses new files")
+    else:
+        folder = tmp_path / "read-only"
+        folder.mkdir()
+        folder.chmod(0o555)
+    target = folder / f"out{suffix}"
+    code, out, err = run_cli(capsys, command, *(tmp_path / a if "." in a else a for a in args), option, target)
+    assert code == 2 and out == ""
+    assert err.startswith(f"error: {option} {target}: cannot create a file in {folder} (")
+    assert not target.exists()

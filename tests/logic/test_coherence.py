@@ -208,3 +208,56 @@ def test_positive_mass_probe_decides_which_conditions_can_carry_probability():
     assert _run_layer(free, stop_at_first=False, progress=None)["status"] == "feasible"
     pinned = _Layer(Theory(), [Bet(h2, Fraction(0)), *bets], None, h2, None)
     assert _run_layer(pinned, stop_at_first=False, progress=None)["status"] == "optimal"
+
+
+# ---------------------------------------------------------------------------
+# a sentence priced more than once
+# ---------------------------------------------------------------------------
+def test_equal_repeated_prices_are_counted_once_and_noted():
+    report = check_coherence([("a & b", "0.3"), ("a", "0.6"), ("a&b", "0.3"), ("(a) & (b)", "0.3")])
+    a, b = atoms("a b")
+    assert [bet.sentence for bet in report.bets] == [a & b, a]  # compared structurally
+    assert report.verdict is Verdict.COHERENT
+    _assert_distribution_reproduces(report)
+    assert report.notes == ("a & b is priced 3 times, each at 0.3; counted once",)
+    assert "note: a & b is priced 3 times" in report.summary()
+    assert report.to_dict()["notes"] == list(report.notes)
+
+
+def test_different_prices_for_one_sentence_are_a_named_dutch_book():
+    report = check_coherence([("a & b", "0.3"), ("a&b", "0.4")])
+    assert report.verdict is Verdict.INCOHERENT
+    book = report.dutch_book
+    assert book.guaranteed_profit == Fraction(1, 10)
+    assert sorted((p.side, p.bet.price) for p in book.positions) == [("buy", Fraction(3, 10)),
+                                                                      ("sell", Fraction(2, 5))]
+    _assert_book_never_loses(report)
+    assert report.notes == ("a & b is priced 2 times, at 0.3 and 0.4: buying it at 0.3 and selling it at 0.4 "
+                            "wins 0.1 whatever happens, a Dutch book by itself",)
+
+
+def test_different_conditional_prices_for_one_event_are_noted():
+    report = check_coherence([("b", "0.5")], conditional=[("a", "b", "0.3"), ("a", "b", "0.4"), ("a", "b", "0.4")])
+    assert report.verdict is Verdict.INCOHERENT
+    assert len(report.bets) == 3
+    assert report.notes == ("a given b is priced 3 times, at 0.3 and 0.4: buying it at 0.3 and selling it at 0.4 "
+                            "wins 0.1 whenever b is true (both bets are called off otherwise), a Dutch book by itself",)
+
+
+def test_worlds_follow_the_input_order_when_repeats_are_merged():
+    report = check_coherence([("a", "0.3"), ("a", "0.3"), ("b", "0.5")], worlds=[(1, 1, 0), (0, 0, 1), (0, 0, 0)])
+    assert report.verdict is Verdict.COHERENT
+    with pytest.raises(DeclarationError, match="two truth values"):
+        check_coherence([("a", "0.3"), ("a", "0.3"), ("b", "0.5")], worlds=[(1, 0, 0)])
+    with pytest.raises(DeclarationError, match="world 0 has 2 truth values; expected one per price \\(3\\)"):
+        check_coherence([("a", "0.3"), ("a", "0.3"), ("b", "0.5")], worlds=[(1, 0)])
+
+
+def test_conditional_prices_are_shown_with_given_not_a_bar():
+    # 'rain | cloudy' is the disjunction; a conditional price reads 'rain given cloudy'
+    report = check_coherence({"rain": "0.3", "cloudy": "0.5"}, ["rain -> cloudy"], {("rain", "cloudy"): "0.4"})
+    bet = report.bets[-1]
+    assert str(bet) == "P(rain given cloudy) = 0.4" and bet.label == "rain given cloudy"
+    assert "rain given cloudy" in report.dutch_book.table() and "rain | cloudy" not in report.summary()
+    with pytest.raises(DeclarationError, match="the price of rain given cloudy is 1.5"):
+        check_coherence(conditional={("rain", "cloudy"): "1.5"})

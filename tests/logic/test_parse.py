@@ -357,6 +357,19 @@ def test_theory_errors(text, line, column, fragment):
         ("-", 1, 2, "found end of input"),
         (")", 1, 1, "expected a sentence"),
         ("real p", 1, 1, "declarations such as 'real p' go on their own line of a theory"),
+        # names outside ASCII and connectives of other notations: the message says what to write
+        ("naïve & b", 1, 3, "in the name 'naïve': bare names use ASCII letters, digits, '_' and '.' only; "
+                            "write any other name in double quotes, as in \"naïve\""),
+        ("a | Ångström", 1, 5, "as in \"Ångström\""),
+        ("x_1ü", 1, 4, "in the name 'x_1ü'"),
+        ("rain => wet", 1, 6, "'=>' is not an operator of this syntax; write '->' for 'implies'"),
+        ("a ==> b", 1, 3, "write '->' for 'implies'"),
+        ("a <=> b", 1, 3, "write '<->' for 'if and only if'"),
+        ("a && b", 1, 3, "write '&' for 'and'"),
+        ("a || b", 1, 3, "write '|' for 'or'"),
+        ("a → b", 1, 3, "write '->' for 'implies'"),
+        ("¬a", 1, 1, "write '~' for 'not'"),
+        ("x ≤ 3", 1, 3, "write '<=' for 'at most'"),
     ],
 )
 def test_errors(text, line, column, fragment):
@@ -379,6 +392,19 @@ def test_long_chains_and_deep_nesting():
     with pytest.raises(ParseError) as info:
         parse("(" * 3000 + "a" + ")" * 3000)
     assert "nested too deeply" in info.value.reason
+
+
+def test_quoted_names_outside_ascii():
+    s = parse('"naïve" -> "Ångström"')
+    assert s.atom_names == {"naïve", "Ångström"}
+    assert str(s) == '"naïve" -> "Ångström"' and parse(str(s)) == s
+
+
+def test_comparisons_beside_the_rejected_spellings_still_parse():
+    # '=>' and '<=>' are refused, while '>=' and '<=' followed by '>' or '-' keep their meaning
+    assert parse("x >= 3") == (x >= 3)
+    assert parse("x <= -3") == (x <= -3)
+    assert parse("x == 3 -> a") == (x == 3).implies(a)
 
 
 def test_reals_argument_conflicts_with_atom():

@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
+import operator
+from fractions import Fraction
 
 import pytest
+import sympy
 import z3
 
 from deepmarkets.errors import DeclarationError
 from deepmarkets.logic import (
     Sentence,
+    Verdict,
     at_most_one,
     atoms,
+    check_coherence,
     exactly_one,
     exists,
     forall,
     iff,
     implies,
     ints,
+    parse,
     predicate,
     reals,
     sentence,
@@ -106,3 +113,61 @@ def _equivalent(s1: Sentence, s2: Sentence) -> bool:
     solver = z3.Solver()
     solver.add(z3.Not(s1.z3 == s2.z3))
     return solver.check() == z3.unsat
+
+
+# ---------------------------------------------------------------------------
+# size and depth: every walker (printing, parsing, sympy, the coherence check) works without recursion
+# ---------------------------------------------------------------------------
+BIG = 100_000
+DEEP = 10_000
+
+
+@pytest.fixture(scope="module")
+def big_disjunction():
+    """``x0 | x1 | ... | x99999`` as the API builds it: 10^5 nested binary disjunctions."""
+    names = [f"x{i}" for i in range(BIG)]
+    return names, functools.reduce(operator.or_, atoms(names))
+
+
+@pytest.mark.slow
+def test_disjunction_of_1e5_atoms_prints_and_parses(big_disjunction):
+    names, s = big_disjunction
+    text = " | ".join(names)
+    assert str(s) == text
+    assert parse(text) == s
+
+
+@pytest.mark.slow
+def test_disjunction_of_1e5_atoms_in_a_coherence_check(big_disjunction):
+    names, s = big_disjunction
+    (x0,) = atoms("x0")
+    # x0 implies the disjunction, so P(disjunction) = 0.1 < P(x0) = 0.2 loses 0.1 whatever happens
+    report = check_coherence({s: "0.1", x0: "0.2"})
+    assert report.verdict is Verdict.INCOHERENT
+    assert report.dutch_book.guaranteed_profit == Fraction(1, 10)
+    sides = {p.bet.price: p.side for p in report.dutch_book.positions}
+    assert sides == {Fraction(1, 10): "buy", Fraction(1, 5): "sell"}
+
+
+def test_1e4_nested_negations():
+    (a,) = atoms("a")
+    s = a
+    for _ in range(DEEP):
+        s = ~s
+    text = "~" * DEEP + "a"
+    assert str(s) == text and parse(text) == s
+    assert s.atom_names == {"a"} and s.evaluate({"a": True}) is True
+    assert s.to_sympy() == sympy.Symbol("a")  # an even number of negations
+    report = check_coherence({~s: "0.3", a: "0.8"})  # P(~a) + P(a) = 1.1
+    assert report.verdict is Verdict.INCOHERENT and report.dutch_book.guaranteed_profit == Fraction(1, 10)
+
+
+def test_deep_alternating_nesting_prints_with_the_parentheses_it_needs():
+    # x0 & (x1 | x2 & (x3 | ...)): '&' binds tighter than '|', so only an '&' over an '|' needs them
+    xs = atoms([f"x{i}" for i in range(DEEP)])
+    s = xs[-1]
+    for i in range(DEEP - 2, -1, -1):
+        s = xs[i] & s if i % 2 == 0 else xs[i] | s
+    expected = "".join(f"x{i} & (" if i % 2 == 0 else f"x{i} | " for i in range(DEEP - 2))
+    expected += f"x{DEEP - 2} & x{DEEP - 1}" + ")" * (DEEP // 2 - 1)  # DEEP is even
+    assert str(s) == expected

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import operator
 from fractions import Fraction
 
 import pytest
@@ -278,3 +280,28 @@ api_sentences = st.recursive(api_leaves, _api_extend, max_leaves=8)
 def test_sentence_round_trip_is_equivalent(s):
     back = Sentence.from_sympy(s.to_sympy())
     assert equivalent(back, s), (str(s), str(back))
+
+
+# size and depth ------------------------------------------------------------------
+def test_long_chain_converts_to_one_flat_sympy_or():
+    # the API nests binary disjunctions; sympy gets one n-ary Or (built once, not flattened level by level)
+    names = [f"x{i}" for i in range(10_000)]
+    chain = functools.reduce(operator.or_, atoms(names))
+    as_sympy = chain.to_sympy()
+    assert as_sympy == sympy.Or(*sympy.symbols(names))
+    assert Sentence.from_sympy(as_sympy) == Sentence(z3.Or([z3.Bool(x.name) for x in as_sympy.args]))
+
+
+def test_deep_nesting_converts_both_ways():
+    names = [f"x{i}" for i in range(10_000)]
+    xs = atoms(names)
+    chain = xs[0]
+    for s in xs[1:]:
+        chain = s.implies(chain)
+    as_sympy = chain.to_sympy()
+    part = as_sympy  # walked level by level: sympy's own == recurses and cannot compare this deep
+    for n in reversed(names[1:]):
+        assert isinstance(part, sympy.Implies) and part.args[0] == sympy.Symbol(n)
+        part = part.args[1]
+    assert part == sympy.Symbol("x0")
+    assert Sentence.from_sympy(as_sympy) == chain
