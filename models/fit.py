@@ -204,12 +204,18 @@ class LatentClassFit:
         """Akaike information criterion ``-2 loglik + 2 n_parameters``."""
         return float(-2.0 * self.loglik + 2.0 * self.n_parameters)
 
-    def reliability(self) -> np.ndarray:
-        """``(J,)`` how much each trader's answers reveal the class.
+    def reliability(self):
+        """How much each trader's answers reveal the class, labelled by trader.
 
         Dawid–Skene: ``P(answer == truth) = sum_k pi_k theta_j[k, k]``. LCA and forecasts: the
         share of the class entropy the trader's answer removes, ``I(class; answer_j) / H(class)``
         in [0, 1] (0 when there is one class).
+
+        Returns
+        -------
+        pandas.Series
+            Named ``reliability``, float64, indexed by trader name (index named ``trader``) in
+            the order of ``reports.traders``.
 
         Examples
         --------
@@ -219,16 +225,21 @@ class LatentClassFit:
         >>> book, truth, _ = simulate_reports(200, 5, classes=2, model="dawid-skene", rng=0)
         >>> fit = fit_em(Reports.from_book(book), model="dawid-skene", classes=None, rng=0)
         >>> rel = fit.reliability()  # P(answer == truth) per trader
-        >>> rel.shape, bool(((rel > 0.5) & (rel <= 1)).all())
-        ((5,), True)
+        >>> rel.index.tolist(), bool(((rel > 0.5) & (rel <= 1)).all())
+        (['t1', 't2', 't3', 't4', 't5'], True)
         """
+        import pandas as pd
+
         pi = np.asarray(self.class_shares, dtype=float)
         if self.model == "dawid-skene":
-            return np.array([float(np.sum(pi * np.diag(r))) for r in self.response])
-        if self.model == "forecast" and self.mean is not None and self.sigma is not None:
-            return np.array([_gaussian_reliability(pi, self.mean[j], float(self.sigma[j]))
-                             for j in range(self.reports.n_traders)])
-        return np.array([entropy_reliability(pi, r) for r in self.response])
+            values = [float(np.sum(pi * np.diag(r))) for r in self.response]
+        elif self.model == "forecast" and self.mean is not None and self.sigma is not None:
+            values = [_gaussian_reliability(pi, self.mean[j], float(self.sigma[j]))
+                      for j in range(self.reports.n_traders)]
+        else:
+            values = [entropy_reliability(pi, r) for r in self.response]
+        index = pd.Index(self.reports.traders.astype(object), name="trader")
+        return pd.Series(np.asarray(values, dtype=np.float64), index=index, name="reliability")
 
     def response_levels(self, j: int) -> np.ndarray:
         """The answer labels indexing the columns of ``response[j]``."""
@@ -294,7 +305,7 @@ class LatentClassFit:
             resp = self.response[j]
             entry: dict[str, Any] = {
                 "trader": str(t),
-                "reliability": float(rel[j]),
+                "reliability": float(rel.iloc[j]),
                 "response": {c: {lv[i]: float(resp[k, i]) for i in range(resp.shape[1])} for k, c in enumerate(names)},
             }
             if self.mean is not None:
@@ -347,7 +358,7 @@ class LatentClassFit:
         rel = self.reliability()
         lines += ["", "| trader | reliability |", "|---|---|"]
         shown = min(len(rel), 20)
-        lines += [f"| {t} | {r:.3f} |" for t, r in zip(self.reports.traders[:shown], rel[:shown], strict=True)]
+        lines += [f"| {t} | {r:.3f} |" for t, r in rel.iloc[:shown].items()]
         if len(rel) > shown:
             lines += ["", f"(first {shown} of {len(rel)} traders)"]
         if self.diagnostics:

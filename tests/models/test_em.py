@@ -235,7 +235,7 @@ def test_forecast_model_recovers_parameters_and_independent_loglik():
     assert fit.loglik == pytest.approx(float(np.logaddexp.reduce(per_q, axis=1).sum()), abs=1e-7)
     assert fit.n_parameters == 1 + 8 * 2 + 8
     rel = fit.reliability()
-    assert rel.shape == (8,) and ((rel >= 0) & (rel <= 1)).all()
+    assert rel.index.tolist() == r.traders.tolist() and ((rel >= 0) & (rel <= 1)).all()
 
 
 # ---------------------------------------------------------------------------
@@ -307,12 +307,15 @@ def hand_fit(model: str, shares, response) -> LatentClassFit:
 
 def test_reliability_by_hand():
     fit = hand_fit("dawid-skene", [0.3, 0.7], [[[0.9, 0.1], [0.2, 0.8]], [[0.5, 0.5], [0.5, 0.5]]])
-    assert fit.reliability() == pytest.approx([0.3 * 0.9 + 0.7 * 0.8, 0.5])
+    rel = fit.reliability()
+    assert isinstance(rel, pd.Series) and rel.name == "reliability" and rel.index.name == "trader"
+    assert rel.index.tolist() == ["A", "B"] and rel.dtype == np.float64
+    assert rel["A"] == pytest.approx(0.3 * 0.9 + 0.7 * 0.8) and rel["B"] == pytest.approx(0.5)
     fit = hand_fit("lca", [0.5, 0.5], [[[0.9, 0.1], [0.1, 0.9]], [[0.5, 0.5], [0.5, 0.5]]])
     h = -(0.9 * math.log(0.9) + 0.1 * math.log(0.1))
-    assert fit.reliability() == pytest.approx([(math.log(2) - h) / math.log(2), 0.0])
+    assert fit.reliability().tolist() == pytest.approx([(math.log(2) - h) / math.log(2), 0.0])
     fit = hand_fit("lca", [0.5, 0.5], [[[1.0, 0.0], [0.0, 1.0]], [[0.2, 0.8], [0.2, 0.8]]])
-    assert fit.reliability() == pytest.approx([1.0, 0.0])
+    assert fit.reliability().to_dict() == pytest.approx({"A": 1.0, "B": 0.0})
 
 
 def test_labels_to_dict_and_information_criteria_by_hand():
@@ -328,7 +331,7 @@ def test_labels_to_dict_and_information_criteria_by_hand():
                 "n_traders", "n_answers", "bic", "aic"):
         assert key in d
     assert d["class_shares"] == {"1": 0.4, "2": 0.6}
-    assert d["traders"][1] == {"trader": "B", "reliability": pytest.approx(fit.reliability()[1]),
+    assert d["traders"][1] == {"trader": "B", "reliability": pytest.approx(fit.reliability()["B"]),
                                "response": {"1": {"1": 0.7, "2": 0.3}, "2": {"1": 0.2, "2": 0.8}}}
     assert d["diagnostics"] is None and (d["n_questions"], d["n_traders"], d["n_answers"]) == (4, 2, 8)
 
