@@ -407,8 +407,9 @@ def test_fixing_with_a_given_pivot_and_errors():
     tree, truth, perms, probs = _synthetic_posterior(gen, C=2, D=50, Q=40)
     res = fix_gauge(tree, pivot=probs[0])  # the unswitched first draw: the original labelling comes back
     assert np.array_equal(res.idata["posterior"]["class_probability"].values.reshape(probs.shape), probs)
-    res_int = fix_gauge(tree, pivot=0, method="pivot")
-    assert res_int.after["max_rhat"] < 1.05
+    res_int = fix_gauge(tree, pivot=0, method="pivot")  # draw 0's labelling: the original up to one relabelling
+    fixed = res_int.idata["posterior"]["class_probability"].values.reshape(probs.shape)
+    assert any(np.array_equal(fixed, probs[:, :, list(g)]) for g in itertools.permutations(range(3)))
     with pytest.raises(InferenceError, match="pivot"):
         fix_gauge(tree, pivot=np.ones((3, 3)))
     with pytest.raises(InferenceError, match="draw index"):

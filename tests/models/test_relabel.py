@@ -86,6 +86,7 @@ def test_label_switched_chains_are_restored_exactly(K):
         cut = gen.integers(1, n)
         applied[c, :cut] = gen.permutation(K)
         applied[c, cut:] = gen.permutation(K)
+    applied[0, 0] = np.roll(np.arange(K), 1)  # at least one draw is switched, whatever the seed
     S = chains * n
     sw_share = permute_classes(true_share.reshape(S, K), applied.reshape(S, K), axis=1)
     sw_theta = permute_classes(true_theta.reshape(S, K, J, L), applied.reshape(S, K), axis=1)
