@@ -281,8 +281,9 @@ def infer_command(book_path: str, classes: int | None, model: str | None, method
     column per trader. Prints class shares, the log-likelihood, each trader's reliability and,
     for NUTS, the convergence diagnostics.
 
-    Exit status: 0 fitted, 1 fitted but NUTS diagnostics failed (R-hat > 1.01 or not computable
-    with one chain, bulk ESS < 400, or divergences), 2 bad input (nothing is written).
+    Exit status: 0 fitted, 1 fitted but NUTS diagnostics failed the convergence rule (R-hat <= 1.01,
+    bulk and tail ESS >= 100 per chain, no divergences; one chain always fails), 2 bad input
+    (nothing is written).
     """
     if posterior_nc is not None and method != "nuts":
         _fail("--posterior writes posterior draws, which only --method nuts makes; add --method nuts")
@@ -307,7 +308,7 @@ def infer_command(book_path: str, classes: int | None, model: str | None, method
         click.echo(json.dumps(fit.to_dict(), indent=2))
     else:
         click.echo(_fit_report(fit, labels_csv, posterior_nc))
-    sys.exit(0 if _diagnostics_ok(fit.diagnostics) else 1)
+    sys.exit(0 if fit.method != "nuts" or fit.converged else 1)
 
 
 def _unique_messages(caught) -> list[str]:
@@ -317,13 +318,6 @@ def _unique_messages(caught) -> list[str]:
         if issubclass(w.category, UserWarning) and text not in seen:
             seen.append(text)
     return seen
-
-
-def _diagnostics_ok(d: dict | None) -> bool:
-    if not d:
-        return True
-    rhat, ess = d.get("max_rhat"), d.get("min_ess_bulk")
-    return rhat is not None and rhat <= 1.01 and ess is not None and ess >= 400 and not d.get("divergences")
 
 
 def _write_fit(fit, labels_csv: str | None, posterior_nc: str | None) -> None:
@@ -350,10 +344,14 @@ def _fit_report(fit, labels_csv: str | None, posterior_nc: str | None) -> str:
     lines += ["", f"BIC {d['bic']:.2f}, AIC {d['aic']:.2f}, {d['n_parameters']} parameters"]
     diag = d["diagnostics"]
     if diag:
-        ok = "ok" if _diagnostics_ok(diag) else "FAILED (R-hat <= 1.01, bulk ESS >= 400, no divergences expected)"
+        from deepmarkets.models.fit import CONVERGENCE_RULE, convergence_problems
+
+        problems = convergence_problems(diag)
+        ok = "ok" if not problems else f"FAILED ({'; '.join(problems)}; expected {CONVERGENCE_RULE})"
         rhat, ess = diag.get("max_rhat") or math.nan, diag.get("min_ess_bulk") or math.nan
+        tail = diag.get("min_ess_tail") or math.nan
         lines.append(f"NUTS: {diag.get('chains')} chains x {diag.get('draws')} draws; max R-hat {rhat:.4f}, "
-                     f"min bulk ESS {ess:.0f}, {diag.get('divergences')} divergences: {ok}")
+                     f"min bulk ESS {ess:.0f}, min tail ESS {tail:.0f}, {diag.get('divergences')} divergences: {ok}")
         if diag.get("gauge"):
             before = diag.get("max_rhat_class_share_before_alignment")
             lines.append(f"gauge fixed: {diag['gauge']}; {diag.get('switched_draws', 0)} draws relabelled"

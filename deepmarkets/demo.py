@@ -192,12 +192,14 @@ def suspect_market():
     return market, truth
 
 
-def run_latent_demo(*, draws: int = 300, plot: str | None = None, echo: bool = True) -> dict:
+def run_latent_demo(*, draws: int = 1000, plot: str | None = None, echo: bool = True) -> dict:
     """The latent-market part of the demo: informed traders, then the posterior from their cases.
 
     Twenty traders have each seen 50 resolved cases (the evidence, never the verdict) and trade
     in three rounds; NUTS (two chains of ``draws``) then gives the posterior over the market's
-    tables. ``plot`` names a PNG for the market, true and posterior tables.
+    tables, and the diagnostics are checked against the toolkit's convergence rule
+    (:data:`deepmarkets.models.fit.CONVERGENCE_RULE`). ``plot`` names a PNG for the market, true
+    and posterior tables.
 
     Returns
     -------
@@ -207,6 +209,7 @@ def run_latent_demo(*, draws: int = 300, plot: str | None = None, echo: bool = T
     """
     import warnings
 
+    from deepmarkets.models.fit import CONVERGENCE_RULE, convergence_problems
     from deepmarkets.models.latent_market import plot_tables
 
     say = click.echo if echo else (lambda *args, **kwargs: None)
@@ -220,12 +223,19 @@ def run_latent_demo(*, draws: int = 300, plot: str | None = None, echo: bool = T
     say(f"the market's tables match the true ones up to relabelling {sim.permutation} "
         f"(largest error {sim.table_error:.3f})")
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # short chains: the report below shows the diagnostics
+        warnings.simplefilter("ignore", UserWarning)  # the diagnostics are judged and reported below
         posterior = market.infer(market.decode(sim.cases), state=sim.aligned_state, draws=draws, tune=draws,
                                  chains=2, rng=4, progressbar=False)
     d = posterior.fit.diagnostics
-    say(f"NUTS on the {len(sim.cases)} cases behind the trades ({posterior.seconds:.1f} s; max R-hat "
-        f"{d['max_rhat']:.3f}, min bulk ESS {d['min_ess_bulk']:.0f}, {d['divergences']} divergences):")
+    problems = convergence_problems(d)
+    say(f"NUTS on the {len(sim.cases)} cases behind the trades, 2 chains x {draws} draws ({posterior.seconds:.1f} s; "
+        f"max R-hat {d['max_rhat']:.3f}, min bulk ESS {d['min_ess_bulk']:.0f}, min tail ESS {d['min_ess_tail']:.0f}, "
+        f"{d['divergences']} divergences)")
+    if problems:
+        say(f"diagnostics FAILED the convergence rule ({CONVERGENCE_RULE}): {'; '.join(problems)}; the numbers "
+            f"below are not trustworthy: sample longer (run_latent_demo(draws={2 * draws})) or with more chains")
+    else:
+        say(f"diagnostics pass the convergence rule ({CONVERGENCE_RULE})")
     say(f"the market is within {posterior.max_abs_difference:.3f} of the posterior mean; "
         f"{100 * posterior.covered:.0f}% of its parameters lie inside the 90% credible intervals")
     if plot is not None:

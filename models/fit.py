@@ -29,7 +29,8 @@ import numpy as np
 from deepmarkets.errors import InferenceError
 from deepmarkets.models.data import Reports
 
-__all__ = ["LatentClassFit", "MODELS", "check_model", "count_parameters", "entropy_reliability", "plain"]
+__all__ = ["CONVERGENCE_RULE", "ESS_MIN_PER_CHAIN", "LatentClassFit", "MODELS", "RHAT_MAX", "check_model",
+           "convergence_problems", "count_parameters", "entropy_reliability", "plain"]
 
 #: The latent class models, with one line each.
 MODELS: dict[str, str] = {
@@ -37,6 +38,49 @@ MODELS: dict[str, str] = {
     "dawid-skene": "Dawid-Skene: the classes are the true labels, each trader a confusion matrix",
     "forecast": "forecasts: logit(p) ~ Normal(mean[trader, class], sigma[trader])",
 }
+
+#: The convergence rule of every NUTS fit (Vehtari et al. 2021): the largest rank-normalised split R-hat ...
+RHAT_MAX = 1.01
+#: ... the smallest bulk and tail ESS per chain ...
+ESS_MIN_PER_CHAIN = 100
+#: ... and no divergent transitions, in words.
+CONVERGENCE_RULE = f"R-hat <= {RHAT_MAX}, bulk and tail ESS >= {ESS_MIN_PER_CHAIN} per chain, no divergences"
+
+
+def convergence_problems(diagnostics: Mapping[str, Any]) -> list[str]:
+    """How NUTS diagnostics fail :data:`CONVERGENCE_RULE`; an empty list when they pass.
+
+    ``diagnostics`` has ``chains``, ``max_rhat`` (None when not computable), ``min_ess_bulk``,
+    ``min_ess_tail`` and ``divergences``, as in :attr:`LatentClassFit.diagnostics`.
+
+    Examples
+    --------
+    >>> convergence_problems({"chains": 2, "max_rhat": 1.004, "min_ess_bulk": 250.0, "min_ess_tail": 310.0,
+    ...                       "divergences": 0})
+    []
+    >>> convergence_problems({"chains": 4, "max_rhat": 1.018, "min_ess_bulk": 299.0, "min_ess_tail": 500.0,
+    ...                       "divergences": 0})
+    ['max R-hat 1.018 > 1.01', 'min bulk ESS 299 < 400 (100 per chain x 4 chains)']
+    """
+    chains = int(diagnostics.get("chains") or 0)
+    problems = []
+    rhat = diagnostics.get("max_rhat")
+    if chains < 2:
+        problems.append("one chain: R-hat cannot be computed (use chains >= 2)")
+    elif rhat is None or not math.isfinite(rhat):
+        problems.append("R-hat could not be computed")
+    elif rhat > RHAT_MAX:
+        problems.append(f"max R-hat {rhat:.3f} > {RHAT_MAX}")
+    need = ESS_MIN_PER_CHAIN * max(chains, 1)
+    for kind in ("bulk", "tail"):
+        ess = diagnostics.get(f"min_ess_{kind}")
+        if ess is None or not ess >= need:
+            shown = "not computable" if ess is None or math.isnan(ess) else f"{ess:.0f}"
+            problems.append(f"min {kind} ESS {shown} < {need} ({ESS_MIN_PER_CHAIN} per chain x {chains} chains)")
+    divergences = int(diagnostics.get("divergences") or 0)
+    if divergences:
+        problems.append(f"{divergences} divergent transition{'s' if divergences != 1 else ''}")
+    return problems
 
 
 def check_model(model: Any) -> str:
@@ -142,7 +186,7 @@ class LatentClassFit:
     n_iter : int
         EM iterations of the best start (NUTS: draws per chain).
     converged : bool
-        Whether the best start met the tolerance (NUTS: the diagnostics passed).
+        Whether the best start met the tolerance (NUTS: the diagnostics pass :data:`CONVERGENCE_RULE`).
     restarts_loglik : numpy.ndarray
         Log-likelihood each EM start reached.
     seconds : float

@@ -34,7 +34,14 @@ from deepmarkets.errors import InferenceError
 from deepmarkets.helpers import as_rng
 from deepmarkets.models.checks import whole_number
 from deepmarkets.models.data import Reports
-from deepmarkets.models.fit import LatentClassFit, check_model, count_parameters
+from deepmarkets.models.fit import (
+    ESS_MIN_PER_CHAIN,
+    RHAT_MAX,
+    LatentClassFit,
+    check_model,
+    convergence_problems,
+    count_parameters,
+)
 
 __all__ = ["fit_nuts", "latent_class_model", "PRIORS", "RHAT_MAX", "ESS_MIN_PER_CHAIN"]
 
@@ -45,10 +52,6 @@ PRIORS: dict[str, str] = {
     "forecast": "class shares ~ Dirichlet(1, ..., 1); mean[trader, class] ~ Normal(0, 10); "
                 "sigma[trader] ~ HalfNormal(5) (logit scale)",
 }
-#: Convergence thresholds: the largest acceptable rank-normalised split R-hat ...
-RHAT_MAX = 1.01
-#: ... and the smallest acceptable bulk ESS per chain (Vehtari et al. 2021).
-ESS_MIN_PER_CHAIN = 100
 
 _MEAN_PRIOR_SD = 10.0
 _SIGMA_PRIOR_SD = 5.0
@@ -506,8 +509,9 @@ def fit_nuts(reports: Reports, *, model: str, classes: int | None, draws: int = 
     Warns
     -----
     UserWarning
-        When R-hat exceeds :data:`RHAT_MAX`, the bulk ESS is below :data:`ESS_MIN_PER_CHAIN` per
-        chain, or there are divergent transitions (then ``converged`` is False).
+        When the diagnostics fail the convergence rule (R-hat above :data:`RHAT_MAX`, bulk or tail
+        ESS below :data:`ESS_MIN_PER_CHAIN` per chain, or divergent transitions; see
+        :func:`deepmarkets.models.fit.convergence_problems`); then ``converged`` is False.
 
     Examples
     --------
@@ -737,16 +741,7 @@ def _result(reports: Reports, d: _Design, start: LatentClassFit, idata: Any, gen
         "sampling_seconds": float(sampling_seconds),
         "em_seconds": float(em_seconds),
     }
-    problems = []
-    if C < 2:
-        problems.append("one chain: R-hat cannot be computed (use chains >= 2)")
-    elif max_rhat > RHAT_MAX:
-        problems.append(f"max R-hat {max_rhat:.3f} > {RHAT_MAX}")
-    if diagnostics["min_ess_bulk"] < ESS_MIN_PER_CHAIN * C:
-        problems.append(f"min bulk ESS {diagnostics['min_ess_bulk']:.0f} < {ESS_MIN_PER_CHAIN * C} "
-                        f"({ESS_MIN_PER_CHAIN} per chain)")
-    if divergences:
-        problems.append(f"{divergences} divergent transition{'s' if divergences != 1 else ''}")
+    problems = convergence_problems(diagnostics)
     converged = not problems
     if problems:
         warnings.warn(

@@ -385,6 +385,14 @@ def test_demo(capsys, tmp_path):
     assert kl and float(kl.group(1)) < 0.02
     inside = re.search(r"(\d+)% of its parameters lie inside the 90% credible intervals", out)
     assert inside and int(inside.group(1)) >= 80
+    nuts = re.search(r"2 chains x (\d+) draws .*max R-hat ([0-9.]+), min bulk ESS (\d+), min tail ESS (\d+), "
+                     r"(\d+) divergences", out)
+    assert nuts
+    draws, rhat, bulk, tail, div = (float(v) for v in nuts.groups())
+    passes = rhat <= 1.01 and bulk >= 100 * 2 and tail >= 100 * 2 and div == 0
+    # the printed verdict is the convergence rule applied to the printed numbers (up to their rounding)
+    assert ("diagnostics pass the convergence rule" in out) == passes
+    assert ("diagnostics FAILED the convergence rule" in out) == (not passes)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

@@ -181,6 +181,9 @@ def test_nuts_result_carries_diagnostics_and_a_tidy_datatree(lca_run):
                 "switched_draws", "priors"):
         assert key in diag
     assert diag["chains"] == 2 and diag["draws"] == 300
+    from deepmarkets.models.fit import convergence_problems
+
+    assert fit.converged == (not convergence_problems(diag))
     assert diag["max_rhat"] < 1.05 and diag["min_ess_bulk"] > 100
     assert "EM optimum" in diag["gauge"] and "Dirichlet(1" in diag["priors"]
     assert diag["patterns"] < reports.n_questions
@@ -335,3 +338,32 @@ def test_bad_arguments_are_reported():
         fit_nuts(reports, model="dawid-skene", classes=None, start=em2)
     with pytest.raises(DeclarationError, match="rng must be"):
         fit_nuts(reports, model="lca", classes=2, rng="seed")
+
+
+# ---------------------------------------------------------------------------
+# the convergence rule
+# ---------------------------------------------------------------------------
+
+
+def _diag(chains=2, rhat=1.005, bulk=250.0, tail=250.0, divergences=0):
+    return {"chains": chains, "max_rhat": rhat, "min_ess_bulk": bulk, "min_ess_tail": tail, "divergences": divergences}
+
+
+@pytest.mark.parametrize(("diag", "failures"), [
+    (_diag(), []),  # ESS 250 with two chains passes: 100 per chain, not 400 whatever the chains
+    (_diag(chains=4), ["min bulk ESS 250 < 400", "min tail ESS 250 < 400"]),
+    (_diag(rhat=1.0100001), ["max R-hat 1.010 > 1.01"]),
+    (_diag(rhat=1.01, bulk=200.0, tail=200.0), []),  # the bounds are inclusive
+    (_diag(tail=199.9), ["min tail ESS 200 < 200"]),
+    (_diag(chains=1, rhat=None, bulk=150.0, tail=150.0), ["one chain"]),
+    (_diag(rhat=None), ["R-hat could not be computed"]),
+    (_diag(bulk=math.nan), ["min bulk ESS not computable < 200"]),
+    (_diag(divergences=3), ["3 divergent transitions"]),
+])
+def test_convergence_problems_state_each_failure_of_the_rule(diag, failures):
+    from deepmarkets.models.fit import convergence_problems
+
+    problems = convergence_problems(diag)
+    assert len(problems) == len(failures)
+    for problem, expected in zip(problems, failures, strict=True):
+        assert problem.startswith(expected)
