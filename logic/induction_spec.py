@@ -27,6 +27,7 @@ Files are read as data (``tomllib``); sentences go through the project's parser.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -58,7 +59,8 @@ def read_spec(path: str | Path) -> tuple[Inductor, int]:
     Raises
     ------
     DeclarationError
-        For a missing or unreadable file, an unknown key or trader kind, or a bad sentence,
+        For a missing or unreadable file, an unknown key or trader kind, a bad sentence, a
+        threshold price outside [0, 1], or an arbitrageurs entry the theory gives no trader for,
         naming the file and the entry.
     """
     path = Path(path)
@@ -121,6 +123,11 @@ def _traders(entry: Any, number: int, theory: Theory | None, sentences: list) ->
     try:
         if kind == "threshold":
             s = _sentence(options.pop("sentence", None), where)
+            for key in ("buy_below", "sell_above"):
+                if key in options:
+                    _number(options[key], key, low=0.0, high=1.0, what="a price between 0 and 1")
+            if "width" in options:
+                _number(options["width"], "width", low=0.0, high=math.inf, what="a finite number > 0", open_low=True)
             return [threshold_trader(s, **options)]
         if kind == "exclusive_exhaustive":
             group = [_sentence(s, where) for s in options.pop("sentences", [])]
@@ -128,12 +135,25 @@ def _traders(entry: Any, number: int, theory: Theory | None, sentences: list) ->
         if kind == "arbitrageurs":
             if theory is None:
                 raise DeclarationError("arbitrageurs come from the theory's axioms; add theory = [...]")
-            return arbitrageurs(theory, sentences, **options)
+            derived = arbitrageurs(theory, sentences, **options)
+            if not derived:
+                raise DeclarationError(
+                    f"the theory's axioms {[str(ax) for ax in theory.axioms]} give no arbitrageurs: they come only "
+                    "from axioms 'a -> b' and exactly_one(...) whose sentences are all listed in sentences; "
+                    "add those sentences to sentences, or declare threshold or exclusive_exhaustive traders")
+            return derived
     except TypeError as err:
         raise DeclarationError(f"{where}: {err}; accepted keys: {TRADER_KINDS[kind]}") from None
     except DeclarationError as err:
         raise DeclarationError(f"{where}: {err}") from None
     raise DeclarationError(f"{where}: unknown kind; expected one of {', '.join(TRADER_KINDS)}")
+
+
+def _number(value: Any, key: str, *, low: float, high: float, what: str, open_low: bool = False) -> float:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if ok and (value > low if open_low else value >= low) and value <= high:
+        return float(value)
+    raise DeclarationError(f"{key} = {value!r}; expected {what}")
 
 
 def _list(spec: Mapping[str, Any], key: str) -> list:
