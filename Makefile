@@ -48,6 +48,7 @@ lock:
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/coherence.py
+	$(BIN)/python benchmarks/boundary.py
 	$(BIN)/python benchmarks/markets.py
 	$(BIN)/python benchmarks/inference.py
 	$(BIN)/python benchmarks/gauge.py

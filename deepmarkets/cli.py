@@ -2,7 +2,8 @@
 
 Heavy modules (z3, scipy, sympy, pandas, matplotlib) are imported inside the commands so
 ``--help`` is instant.
-Exit codes of ``check``: 0 coherent, 1 incoherent, 3 unknown, 2 bad input.
+Exit codes of ``check``: 0 coherent (or incoherent within ``--tolerance``), 1 incoherent,
+3 unknown, 2 bad input.
 Exit codes of ``replay``: 0 replayed (every recorded price matches), 1 replayed but some
 recorded prices differ from the replay, 3 z3 could not decide, 2 bad input.
 Exit codes of ``infer``: 0 fitted, 1 fitted but the NUTS diagnostics failed, 2 bad input.
@@ -88,20 +89,32 @@ def _check_outputs(*outputs: tuple[str, str | None, str]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report's to_dict() as JSON.")
 @click.option("--first", is_flag=True, help="Stop at the first certified Dutch book (report profit bounds).")
 @click.option("--time-limit", type=float, default=None, help="Seconds before answering UNKNOWN.")
-def check(prices_csv: str, theory_txt: str | None, as_json: bool, first: bool, time_limit: float | None) -> None:
+@click.option("--tolerance", type=float, default=1e-9, show_default=True,
+              help="Incoherence up to this much (L1 distance to coherent prices) is rounding noise: exit 0 "
+              "with a note; prices this close outside [0, 1] are accepted.")
+def check(prices_csv: str, theory_txt: str | None, as_json: bool, first: bool, time_limit: float | None,
+          tolerance: float) -> None:
     """Check the prices in PRICES_CSV (columns sentence,price[,given]) for coherence.
 
-    Exit status: 0 coherent, 1 incoherent, 3 unknown, 2 bad input.
+    The verdict is exact, however close the prices are to the boundary of the coherent set.
+    Prices incoherent by at most --tolerance (such as 0.43000000000000005 and 0.5700000000000001
+    for two exclusive, exhaustive sentences) keep the verdict INCOHERENT and their Dutch book,
+    with a line naming the nearest coherent prices; the JSON has "within_tolerance": true.
+
+    Exit status: 0 coherent or incoherent within --tolerance, 1 incoherent by more,
+    3 unknown, 2 bad input.
     """
+    if not 0 <= tolerance < 1:
+        _fail(f"--tolerance {tolerance!r}: expected a number in [0, 1), e.g. 1e-9")
     from deepmarkets.logic import Theory, check_coherence
     from deepmarkets.logic.files import read_prices, read_theory
 
     try:
-        prices, conditional = read_prices(prices_csv)
+        prices, conditional = read_prices(prices_csv, tolerance=tolerance)
         theory = Theory(read_theory(theory_txt), source=theory_txt) if theory_txt else None
         report = check_coherence(
             prices, theory, conditional or None, profit="first" if first else "optimal",
-            time_limit=time_limit, progressbar=sys.stderr.isatty() and not as_json,
+            time_limit=time_limit, progressbar=sys.stderr.isatty() and not as_json, tolerance=tolerance,
         )
     except DeepMarketsError as err:
         _fail(str(err))
@@ -109,7 +122,7 @@ def check(prices_csv: str, theory_txt: str | None, as_json: bool, first: bool, t
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:
         click.echo(report.summary())
-    sys.exit(EXIT_CODES[report.verdict.value])
+    sys.exit(0 if report.within_tolerance else EXIT_CODES[report.verdict.value])
 
 
 @cli.command("replay")

@@ -10,8 +10,13 @@ re-checked in exact rational arithmetic:
 * COHERENT: a distribution over at most n+1 worlds reproducing every price exactly;
 * INCOHERENT: a Dutch book whose guaranteed profit is the exact minimum, over all
   possible worlds, found by z3 with rational weights;
-* UNKNOWN: z3 hit its resource limit, the time limit ran out, or the prices sit
-  closer to the boundary than floating point can separate; the reason says which.
+* UNKNOWN: z3 hit its resource limit or the time limit ran out; the reason says which.
+
+Where the float master cannot tell the prices from the boundary of the coherent set
+(prices within rounding of a face), column generation goes on in exact rational
+arithmetic (:mod:`.exact_lp` for the master, the exact oracle for pricing), so the
+verdict is exact whatever the prices' last digits. Incoherence up to a tolerance is
+reported as rounding noise next to that verdict (``within_tolerance``).
 
 Conditional prices ``P(A | B) = p`` are called-off bets (pay 1 if A and B, refund
 if not B) and are checked in de Finetti's sense by Gilio's layered algorithm, so
@@ -28,7 +33,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -37,6 +42,9 @@ from deepmarkets.logic.local import local_books
 from deepmarkets.logic.sentence import TRUE, Sentence, sentence
 from deepmarkets.logic.theory import Theory, to_fraction
 from deepmarkets.logic.worlds import OutOfTime, WorldSearch
+
+if TYPE_CHECKING:
+    from deepmarkets.logic.exact_lp import ExactSolution
 
 __all__ = ["Verdict", "Bet", "Position", "DutchBook", "CoherenceReport", "check_coherence", "find_distribution"]
 
@@ -167,7 +175,11 @@ class CoherenceReport:
     reason : why the verdict is UNKNOWN.
     stats : rounds, worlds generated, oracle calls, seconds.
     notes : remarks on the input, such as a sentence priced twice (equal prices are counted
-        once; different prices are a Dutch book by themselves).
+        once; different prices are a Dutch book by themselves) or a price a hair outside [0, 1].
+    tolerance : incoherence up to this much (``max_profit``, the L1 distance for unconditional
+        prices) is reported as rounding noise; the verdict stays exact.
+    within_tolerance : True when the prices are coherent or incoherent by at most ``tolerance``,
+        False when by more, None when unknown (or only bracketed around the tolerance).
     """
 
     verdict: Verdict
@@ -182,6 +194,8 @@ class CoherenceReport:
     reason: str = ""
     stats: dict = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    tolerance: float = 0.0
+    within_tolerance: bool | None = None
 
     @property
     def coherent(self) -> bool | None:
@@ -205,6 +219,8 @@ class CoherenceReport:
             "reason": self.reason or None,
             "stats": self.stats,
             "notes": list(self.notes),
+            "tolerance": self.tolerance,
+            "within_tolerance": self.within_tolerance,
         }
         if self.distribution is not None:
             out["distribution"] = [
@@ -234,8 +250,18 @@ class CoherenceReport:
             lines.append(f"L1 distance to the nearest coherent prices: {self.l1_distance:.6g}")
         if self.reason:
             lines.append(f"reason: {self.reason}")
+        if self.verdict is Verdict.INCOHERENT and self.within_tolerance:
+            lines.append(self._within_tolerance_line())
         lines += [f"note: {note}" for note in self.notes]
         return "\n".join(lines)
+
+    def _within_tolerance_line(self) -> str:
+        by = f"{self.max_profit:.2g}" if self.max_profit is not None else f"at most {self.max_profit_bounds[1]:.2g}"
+        line = f"within tolerance: incoherent by {by}, within the tolerance {self.tolerance:g} of coherent prices"
+        if self.nearest_prices is not None:
+            shown = ", ".join(f"{b.label} = {p:.12g}" for b, p in zip(self.bets, self.nearest_prices, strict=True))
+            line += f"; nearest coherent prices (to 12 digits): {shown}"
+        return line
 
     def __repr__(self) -> str:
         return f"CoherenceReport({self.summary()})"
@@ -254,8 +280,9 @@ def _outcome(bet: Bet, truth: tuple[bool, bool]) -> bool | str:
 # ---------------------------------------------------------------------------
 # input
 # ---------------------------------------------------------------------------
-def _price(value: Any, bet: Bet) -> Fraction:
-    """``value`` as an exact price in [0, 1]; ``bet`` (priced 0) names the event in an error.
+def _price(value: Any, bet: Bet, tolerance: float) -> Fraction:
+    """``value`` as an exact price in [0, 1], or at most ``tolerance`` outside; ``bet`` (priced 0)
+    names the event in an error.
 
     The event's text is built only for an error message: a sentence can be long.
     """
@@ -263,12 +290,49 @@ def _price(value: Any, bet: Bet) -> Fraction:
         p = to_fraction(value)
     except DeclarationError:
         p = to_fraction(value, f"the price of {bet.label}")  # fails again, now naming the event
-    if not 0 <= p <= 1:
-        raise DeclarationError(f"the price of {bet.label} is {float(p):g}; prices must lie in [0, 1]")
+    if not -tolerance <= p <= 1 + tolerance:
+        within = f" (up to the tolerance {tolerance:g} outside)" if tolerance else ""
+        raise DeclarationError(f"the price of {bet.label} is {float(p):g}; prices must lie in [0, 1]{within}")
     return p
 
 
-def _bets(prices: Any, conditional: Any) -> list[Bet]:
+def _tolerance(value: Any) -> float:
+    try:
+        tolerance = float(value)
+    except (TypeError, ValueError):
+        tolerance = math.nan
+    if isinstance(value, bool) or not 0 <= tolerance < 1:
+        raise DeclarationError(f"tolerance must be a number in [0, 1), such as 1e-9; got {value!r}")
+    return tolerance
+
+
+def _outside_notes(bets: Sequence[Bet], tolerance: float) -> tuple[str, ...]:
+    """A note for each price a hair outside [0, 1]: incoherent by itself, but within the tolerance."""
+    notes = []
+    for b in bets:
+        if b.price < 0 or b.price > 1:
+            excess, side = (-b.price, "buying") if b.price < 0 else (b.price - 1, "selling")
+            notes.append(f"the price of {b.label} is {float(b.price)!r}, outside [0, 1] by {float(excess):.2g}: "
+                         f"{side} it wins that much whatever happens, a Dutch book by itself, but within the "
+                         f"tolerance {tolerance:g} (rounding noise?)")
+    return tuple(notes)
+
+
+def _judged(report: CoherenceReport, tolerance: float) -> CoherenceReport:
+    """``report`` with ``tolerance`` and ``within_tolerance`` filled in; the verdict is unchanged."""
+    within = None
+    if report.verdict is Verdict.COHERENT:
+        within = True
+    elif report.verdict is Verdict.INCOHERENT:
+        if report.max_profit is not None:
+            within = report.max_profit <= tolerance
+        elif report.max_profit_bounds is not None:
+            low, high = report.max_profit_bounds
+            within = True if high <= tolerance else False if low > tolerance else None
+    return replace(report, tolerance=tolerance, within_tolerance=within)
+
+
+def _bets(prices: Any, conditional: Any, tolerance: float) -> list[Bet]:
     bets: list[Bet] = []
     if prices is not None:
         items = prices.items() if isinstance(prices, Mapping) else prices
@@ -278,7 +342,7 @@ def _bets(prices: Any, conditional: Any) -> list[Bet]:
             except (TypeError, ValueError):
                 raise DeclarationError(f"expected (sentence, price) pairs, got {item!r}") from None
             s = sentence(s)
-            bets.append(Bet(s, _price(p, Bet(s, Fraction(0)))))
+            bets.append(Bet(s, _price(p, Bet(s, Fraction(0)), tolerance)))
     if conditional is not None:
         items = (((a, b), p) for (a, b), p in conditional.items()) if isinstance(conditional, Mapping) else (
             ((c[0], c[1]), c[2]) if len(c) == 3 else (None, None) for c in conditional
@@ -287,7 +351,7 @@ def _bets(prices: Any, conditional: Any) -> list[Bet]:
             if a is None:
                 raise DeclarationError("conditional prices are (sentence, given, price) triples")
             a, b = sentence(a), sentence(b)
-            bets.append(Bet(a, _price(p, Bet(a, Fraction(0), b)), given=b))
+            bets.append(Bet(a, _price(p, Bet(a, Fraction(0), b), tolerance), given=b))
     if not bets:
         raise DeclarationError("no prices given: pass {sentence: price} and/or {(sentence, given): price}")
     return bets
@@ -376,6 +440,7 @@ class _Layer:
         # (guaranteed profit, stakes, the world where the book pays least)
         self.best_book: tuple[Fraction, tuple[Fraction, ...], tuple[bool, ...]] | None = None
         self.upper = math.inf  # the latest master objective: an upper bound on the max profit
+        self.exact: _ExactMaster | None = None  # the master in exact arithmetic, once needed
         self.worlds_given = False  # whether the caller seeded known worlds
         self.rounds = 0
 
@@ -505,6 +570,15 @@ class _Master:
         self.h.addCol(0.0, 0.0, self._inf, len(nz), nz, values[nz])
         self.k += 1
 
+    def basis(self) -> list[int]:
+        """HiGHS's last basis as column indices; a basic bet row stands for its ``s+`` column."""
+        import highspy
+
+        status = self.h.getBasis()
+        basic = highspy.HighsBasisStatus.kBasic
+        return ([j for j, v in enumerate(status.col_status) if v == basic]
+                + [2 * i for i, v in enumerate(status.row_status) if v == basic and i < self.n])
+
     def solve(self) -> tuple[float, np.ndarray, np.ndarray, float]:
         """The objective, the world weights, the bet duals and the mass dual."""
         import highspy
@@ -601,7 +675,9 @@ def _run_layer(layer: _Layer, *, stop_at_first: bool, progress) -> dict:
         if progress is not None:
             progress(rounds, len(layer.worlds), max(lower, 0.0), obj)
         if obj <= FEASIBILITY_TOL:
-            distribution = None if probe else _certify_distribution(layer, lam)
+            distribution = _certify_distribution(layer, lam)
+            if distribution is None:  # closer to the boundary than the float master can separate
+                return _finish_exactly(layer, stop_at_first=stop_at_first)
             return {"status": "feasible", "distribution": distribution, "rounds": rounds, "obj": obj}
         # the current book buys x_i units of bet i; a world improves the master when
         # x . payoff(w) - y0 [mass](w) < 0 (for a plain layer y0 = obj)
@@ -652,10 +728,16 @@ def _run_layer(layer: _Layer, *, stop_at_first: bool, progress) -> dict:
                 value, world = search.minimum(dict(enumerate(exact)))
                 if value + exact_const < 0 and layer.add(world):
                     continue
+                if value + exact_const >= 0 and _round(y0, grid) > 0:
+                    # the stakes win y0 > 0 per unit of mass in every possible world: no distribution exists
+                    return {"status": "optimal", "rounds": rounds, "obj": obj, "lower": lower, "lam": lam}
         if grid_i + 1 < len(_GRIDS):
             grid_i += 1
             continue
-        # no improving world even with exact stakes: the master is optimal
+        # no improving world even with exact stakes: the master is optimal; without a certified
+        # book, the float master cannot separate the prices from the boundary
+        if probe or layer.best_book is None:
+            return _finish_exactly(layer, stop_at_first=stop_at_first)
         return {"status": "optimal", "rounds": rounds, "obj": obj, "lower": lower, "lam": lam}
 
 
@@ -786,28 +868,124 @@ def _certify_distribution(layer: _Layer, lam: np.ndarray) -> list[tuple[Fraction
 
 
 def _exact_hull(layer: _Layer) -> list[tuple[Fraction, tuple[bool, ...]]] | None:
-    """A distribution over the layer's known worlds that meets every bet exactly, by z3's rational simplex."""
-    import z3
+    """A distribution over the layer's known worlds that meets every bet exactly, or None when there is
+    none: the master LP over the known worlds, solved in exact arithmetic."""
+    master = _exact_master(layer)
+    solution = master.solve()
+    return master.distribution(solution) if solution.value == 0 else None
 
-    lam = [z3.Real(f"w{j}") for j in range(len(layer.worlds))]
-    s = z3.Solver()
-    s.set("rlimit", 50_000_000)
-    s.add(*(v >= 0 for v in lam))
-    cols = [layer.exact_column(w) + [Fraction(1) if layer.mass_idx is None else Fraction(int(w[layer.mass_idx]))]
-            for w in layer.worlds]
-    rhs = [Fraction(0)] * len(layer.bets) + [Fraction(1)]
-    for i, r in enumerate(rhs):
-        terms = [c[i] * v for c, v in zip(cols, lam, strict=True) if c[i]]
-        s.add(z3.Sum(terms) == r if terms else z3.RealVal(0) == r)
-    if s.check() != z3.sat:
-        return None
-    model = s.model()
-    values = [model.eval(v, model_completion=True).as_fraction() for v in lam]
-    support = [j for j, v in enumerate(values) if v > 0]
-    exact = _exact_solve([cols[j] for j in support], rhs)
-    if exact is None or any(v <= 0 for v in exact):  # dependent support: keep z3's exact weights (a vertex)
-        return [(values[j], layer.worlds[j]) for j in support]
-    return [(v, layer.worlds[j]) for v, j in zip(exact, support, strict=True)]
+
+# ---------------------------------------------------------------------------
+# exact column generation, where the float master cannot decide
+# ---------------------------------------------------------------------------
+def _finish_exactly(layer: _Layer, *, stop_at_first: bool) -> dict:
+    """Column generation in exact rational arithmetic: the master over the known worlds solved exactly
+    (:class:`_ExactMaster`), its stakes priced exactly over every possible world (greedy worlds checked
+    in fractions, then :meth:`WorldSearch.minimum`), until the master's value is 0 (a distribution over
+    known worlds) or its stakes win that value in every possible world. Returns what :func:`_run_layer`
+    returns; the value of an optimal book is ``"exact"``, a Fraction."""
+    probe = layer.mass_idx is not None
+    master = _exact_master(layer)
+    rng = np.random.default_rng(0)
+    while True:
+        solution = master.solve()
+        value = solution.value
+        layer.upper = float(value)
+        if value == 0:
+            return {"status": "feasible", "distribution": master.distribution(solution), "rounds": layer.rounds,
+                    "obj": 0.0}
+        stakes = tuple(-v for v in solution.dual[: len(layer.bets)])
+        weights, const = layer.linear(stakes, value if probe else 0)
+        target = 0 if probe else value
+        if _greedy_exact_columns(layer, weights, const - target, rng):
+            continue
+        low, world = layer.search.minimum(dict(enumerate(weights)))
+        low += const
+        if not probe and low > 0 and (layer.best_book is None or low > layer.best_book[0]):
+            layer.best_book = (low, stakes, world)
+            if stop_at_first:
+                return {"status": "book", "rounds": layer.rounds, "obj": float(value), "lower": float(low)}
+        if low >= target:
+            out = {"status": "optimal", "rounds": layer.rounds, "obj": float(value), "exact": value,
+                   "lower": float(low)}
+            if not probe and all(a is None for a in layer.act_idx):
+                out["nearest"] = master.nearest(solution)
+            return out
+        if not layer.add(world):
+            raise AssertionError("the exact oracle returned a known world below the exact master's value")
+
+
+def _greedy_exact_columns(layer: _Layer, weights: list[Fraction], const: Fraction, rng: np.random.Generator) -> int:
+    """Add greedy worlds where ``weights . psi(w) + const < 0`` in exact arithmetic; how many were new."""
+    order = np.array([float(w) for w in weights])
+    added = 0
+    for j in range(_GREEDY_WORLDS):
+        world = layer.search.greedy(order, rng=rng, noise=0.0 if j == 0 else _GREEDY_NOISE)
+        if sum((w for w, t in zip(weights, world, strict=True) if t), const) < 0 and layer.add(world):
+            added += 1
+    return added
+
+
+def _exact_master(layer: _Layer) -> _ExactMaster:
+    if layer.exact is None:
+        layer.exact = _ExactMaster(layer)
+    return layer.exact
+
+
+class _ExactMaster:
+    """The layer's master LP in exact rational arithmetic (:class:`ExactLP`), with the float master's
+    columns in the same order (``s+`` and ``s-`` of each bet, then the worlds): the first solve starts
+    from HiGHS's basis, each later one from the last exact basis."""
+
+    def __init__(self, layer: _Layer):
+        from deepmarkets.logic.exact_lp import ExactLP  # python-flint loads only when needed
+
+        n = len(layer.bets)
+        self.layer, self.n = layer, n
+        self.lp = ExactLP([Fraction(0)] * n + [Fraction(1)])
+        for i in range(n):
+            self.lp.add_column({i: 1}, 1)
+            self.lp.add_column({i: -1}, 1)
+        self.basis = layer.master.basis()
+        # world columns as integers over the prices' common denominator
+        self.denominator = math.lcm(*(b.price.denominator for b in layer.bets))
+        self.priced = [b.price.numerator * (self.denominator // b.price.denominator) for b in layer.bets]
+
+    def solve(self) -> ExactSolution:
+        """An exactly optimal solution over the worlds the layer knows now."""
+        from deepmarkets.logic.exact_lp import SingularBasis
+
+        layer = self.layer
+        d = self.denominator
+        for w in layer.worlds[len(self.lp) - 2 * self.n:]:
+            payoff = [(d if w[wi] else 0) - p if ai is None or w[ai] else 0
+                      for p, wi, ai in zip(self.priced, layer.win_idx, layer.act_idx, strict=True)]
+            self.lp.add_column([*payoff, d if layer.mass_idx is None or w[layer.mass_idx] else 0], denominator=d)
+        try:
+            solution = self.lp.solve(self.basis, tick=self._tick, highs=_new_highs)
+        except SingularBasis:
+            solution = self.lp.solve(self._slack_basis(), tick=self._tick, highs=_new_highs)
+        self.basis = list(solution.basis)
+        return solution
+
+    def distribution(self, solution: ExactSolution) -> list[tuple[Fraction, tuple[bool, ...]]]:
+        return [(v, self.layer.worlds[j - 2 * self.n]) for j, v in sorted(solution.primal.items()) if j >= 2 * self.n]
+
+    def nearest(self, solution: ExactSolution) -> tuple[float, ...]:
+        """The coherent prices ``p - s+ + s-`` of an optimal solution (unconditional bets)."""
+        x = solution.primal
+        return tuple(float(b.price - x.get(2 * i, 0) + x.get(2 * i + 1, 0)) for i, b in enumerate(self.layer.bets))
+
+    def _slack_basis(self) -> list[int]:
+        """A feasible basis: one world of mass 1, each bet's payoff there absorbed by its slack."""
+        layer = self.layer
+        j = next(j for j, w in enumerate(layer.worlds) if layer.mass_idx is None or w[layer.mass_idx])
+        column = layer.exact_column(layer.worlds[j])
+        return [2 * self.n + j, *(2 * i + 1 if v > 0 else 2 * i for i, v in enumerate(column))]
+
+    def _tick(self) -> None:
+        if self.layer.deadline is not None and time.monotonic() > self.layer.deadline:
+            raise OutOfTime
 
 
 # ---------------------------------------------------------------------------
@@ -822,8 +1000,12 @@ def check_coherence(
     time_limit: float | None = None,
     progressbar: bool = False,
     worlds: Iterable[Sequence[bool]] | None = None,
+    tolerance: float = 1e-9,
 ) -> CoherenceReport:
     """Check whether prices on sentences are coherent; certify the answer either way.
+
+    The verdict is exact whatever the prices' last digits: where floating point cannot tell
+    the prices from the boundary of the coherent set, the check finishes in rational arithmetic.
 
     Parameters
     ----------
@@ -847,6 +1029,12 @@ def check_coherence(
         order (unconditional prices only), used as the first columns. A market that keeps its
         quotes in the convex hull of known worlds is certified in milliseconds this way. Each
         world is checked against the theory first.
+    tolerance : float
+        Incoherence up to this much (the largest guaranteed profit with stakes in [-1, 1], which
+        is the L1 distance to coherent prices) is reported as rounding noise:
+        ``within_tolerance`` is True and the summary names the nearest coherent prices; the
+        verdict stays exact. Prices at most this far outside [0, 1] are accepted (with a note)
+        instead of rejected.
 
     Returns
     -------
@@ -861,12 +1049,20 @@ def check_coherence(
     ('incoherent', 0.1)
     >>> [p.side for p in r.dutch_book.positions]
     ['sell', 'sell', 'buy']
+
+    Floating-point prices a hair incoherent keep their exact verdict, and say how far off they are:
+
+    >>> r = check_coherence({a: 0.43000000000000005, ~a: 0.5700000000000001})
+    >>> r.verdict.value, r.dutch_book.guaranteed_profit, r.within_tolerance
+    ('incoherent', Fraction(3, 20000000000000000), True)
     """
     if profit not in ("optimal", "first"):
         raise DeclarationError(f"profit must be 'optimal' or 'first', got {profit!r}")
     started = time.monotonic()
     deadline = None if time_limit is None else started + float(time_limit)
-    bets, origin, notes = _merge_repeats(_bets(prices, conditional))
+    tolerance = _tolerance(tolerance)
+    bets, origin, notes = _merge_repeats(_bets(prices, conditional, tolerance))
+    notes += _outside_notes(bets, tolerance)
     if worlds is not None and len(bets) < len(origin):
         worlds = _merged_worlds(worlds, origin, len(bets))
     if theory is None:
@@ -882,18 +1078,19 @@ def check_coherence(
                 return CoherenceReport(
                     Verdict.UNKNOWN, tuple(bets),
                     reason=f"the conditioning event {b.given} is impossible under the theory, so "
-                    f"P({b.label}) is undefined; remove that price", notes=notes,
+                    f"P({b.label}) is undefined; remove that price", notes=notes, tolerance=tolerance,
                 )
     except SolverUnknownError as err:
-        return CoherenceReport(Verdict.UNKNOWN, tuple(bets), reason=str(err), notes=notes)
+        return CoherenceReport(Verdict.UNKNOWN, tuple(bets), reason=str(err), notes=notes, tolerance=tolerance)
 
     progress = _Progress(progressbar)
     try:
         with progress:
-            return replace(_check(bets, theory, profit == "first", deadline, started, progress, worlds), notes=notes)
+            report = _check(bets, theory, profit == "first", deadline, started, progress, worlds)
+            return _judged(replace(report, notes=notes), tolerance)
     except SolverUnknownError as err:
         return CoherenceReport(Verdict.UNKNOWN, tuple(bets), reason=str(err),
-                               stats={"seconds": time.monotonic() - started}, notes=notes)
+                               stats={"seconds": time.monotonic() - started}, notes=notes, tolerance=tolerance)
 
 
 class _Progress:
@@ -949,19 +1146,16 @@ def _check(bets, theory, stop_at_first, deadline, started, progress, known_world
         stats["exact_calls"] += layer.search.exact_calls
         stats["seconds"] = time.monotonic() - started
         if out["status"] != "feasible":
-            if layer.best_book is None:
-                reason = _timeout_reason(started) if out["status"] == "timeout" else (
-                    f"the prices are {out['obj']:.3g} from coherence in floating point, but no Dutch book could "
-                    "be verified exactly; they sit at the edge of what HiGHS can separate")
-                return CoherenceReport(Verdict.UNKNOWN, tuple(bets), reason=reason, stats=stats)
+            if layer.best_book is None:  # only a time limit ends a layer without a certificate
+                return CoherenceReport(Verdict.UNKNOWN, tuple(bets), reason=_timeout_reason(started), stats=stats)
             profit_, stakes, world = layer.best_book
             book = DutchBook(
                 tuple(Position(b, s) for b, s in zip(layer_bets, stakes, strict=True) if s), profit_, world
             )
             if out["status"] == "optimal":
-                value = round(out["obj"], 12)
-                nearest = None
-                if not conditional:
+                value = round(out["obj"], 12) if "exact" not in out else float(out["exact"])
+                nearest = out.get("nearest")
+                if nearest is None and not conditional:
                     shift = sum(v * layer.payoff_vector(w) for v, w in zip(out["lam"], layer.worlds, strict=True))
                     nearest = tuple(float(v) for v in np.clip(layer.prices + shift, 0.0, 1.0))
                 return CoherenceReport(Verdict.INCOHERENT, tuple(bets), dutch_book=book, max_profit=value,
@@ -973,8 +1167,6 @@ def _check(bets, theory, stop_at_first, deadline, started, progress, known_world
                                    max_profit_bounds=(float(profit_), layer.upper), reason=why, stats=stats)
         # feasible layer: certified exactly in _run_layer
         distribution = out["distribution"]
-        if distribution is None:
-            return _boundary(layer, bets, stats)
         if not conditional:
             return CoherenceReport(
                 Verdict.COHERENT, tuple(bets), distribution=tuple(_full_world(layer, d) for d in distribution),
@@ -1038,11 +1230,3 @@ def _full_world(layer: _Layer, item):
 def _timeout_reason(started) -> str:
     return f"time limit reached after {time.monotonic() - started:.1f} s before any certificate was found"
 
-
-def _boundary(layer: _Layer, bets, stats) -> CoherenceReport:
-    return CoherenceReport(
-        Verdict.UNKNOWN, tuple(bets), stats=stats,
-        reason="the prices are within 1e-9 of the boundary of the coherent set: no distribution over the worlds "
-        "found reproduces them exactly and no Dutch book was found; move a price away from the boundary by "
-        "more than 1e-9, or pass the worlds that reproduce them (worlds=...)",
-    )

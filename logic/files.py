@@ -81,11 +81,14 @@ def _rows(text: str, path) -> list[list[str]]:
             raise BookError(f"{path}: line {reader.line_num}: not valid CSV ({err})") from None
 
 
-def read_prices(path: str | Path) -> tuple[list[tuple[Sentence, str]], list[tuple[Sentence, Sentence, str]]]:
+def read_prices(path: str | Path, *, tolerance: float = 0.0,
+                ) -> tuple[list[tuple[Sentence, str]], list[tuple[Sentence, Sentence, str]]]:
     """Read a CSV with columns ``sentence,price`` and optionally ``given``.
 
     Returns ``(prices, conditional)``: pairs ``(sentence, price)`` and triples
     ``(sentence, given, price)``; prices are kept as text so ``0.3`` stays exactly 3/10.
+    A price at most ``tolerance`` outside [0, 1] (rounding noise, such as 1.0000000000000002)
+    is kept for the coherence check to report; one further outside is an error.
 
     Raises
     ------
@@ -119,7 +122,7 @@ def read_prices(path: str | Path) -> tuple[list[tuple[Sentence, str]], list[tupl
             raise BookError(f"{path}: line {lineno}: expected {len(header)} fields, found {len(row)}")
         s = _sentence(row[col["sentence"]], path, lineno, "sentence")
         price = row[col["price"]].strip()
-        _check_price(price, path, lineno)
+        _check_price(price, path, lineno, tolerance)
         given = row[col["given"]].strip() if "given" in col else ""
         if given:
             conditional.append((s, _sentence(given, path, lineno, "given"), price))
@@ -143,12 +146,13 @@ def _sentence(cell: str, path, lineno: int, column: str) -> Sentence:
         ) from None
 
 
-def _check_price(price: str, path, lineno: int) -> None:
+def _check_price(price: str, path, lineno: int, tolerance: float) -> None:
     try:
         value = float(price)
     except ValueError:
         raise BookError(f"{path}: line {lineno}: price {price!r} is not a number") from None
     if value != value:
         raise BookError(f"{path}: line {lineno}: price is NaN; give a number in [0, 1]")
-    if not 0 <= value <= 1:
-        raise BookError(f"{path}: line {lineno}: price {price} is outside [0, 1]")
+    if not -tolerance <= value <= 1 + tolerance:
+        within = f" by more than the tolerance {tolerance:g}" if tolerance else ""
+        raise BookError(f"{path}: line {lineno}: price {price} is outside [0, 1]{within}")

@@ -8,6 +8,7 @@ and benchmarked against.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 import z3
@@ -15,9 +16,10 @@ from scipy.optimize import linprog
 
 from deepmarkets.errors import DeclarationError
 from deepmarkets.logic.sentence import Sentence, atoms, sentence
-from deepmarkets.logic.theory import Theory
+from deepmarkets.logic.theory import Theory, to_fraction
 
-__all__ = ["CNFInstance", "random_cnf_instance", "brute_force_coherence", "evaluate_all", "possible_truth_table"]
+__all__ = ["CNFInstance", "random_cnf_instance", "random_face_instance", "brute_force_coherence",
+           "brute_force_max_profit", "evaluate_all", "possible_truth_table"]
 
 
 @dataclass(frozen=True)
@@ -26,7 +28,7 @@ class CNFInstance:
 
     sentences: tuple[Sentence, ...]
     theory: Theory
-    prices: tuple[float, ...]
+    prices: tuple[float | str, ...]  # decimal strings where the exact digits matter
     coherent_by_construction: bool
 
     @property
@@ -101,6 +103,32 @@ def random_cnf_instance(
     else:
         prices = tuple(float(p) for p in np.round(rng.random(n_sentences), 3))
     return CNFInstance(sentences, theory, prices, coherent)
+
+
+def random_face_instance(
+    n_atoms: int,
+    n_sentences: int,
+    clause_ratio: float = 2.0,
+    *,
+    worlds: int = 3,
+    rng: int | np.random.Generator | None = None,
+    literals: int = 3,
+) -> CNFInstance:
+    """Prices on a face of the coherent set, as floating-point code writes them.
+
+    The sentences and theory of :func:`random_cnf_instance`; the prices are a float mixture
+    (Dirichlet weights) of ``worlds`` possible worlds, printed to 17 significant digits. These
+    decimals lie within a few ulps of the face, on either side of it, and a sentence true in
+    every world of the mixture may be priced 1.0000000000000002, so ``coherent_by_construction``
+    is False: only an exact check can tell.
+    """
+    rng = _rng(rng)
+    base = random_cnf_instance(n_atoms, n_sentences, clause_ratio, coherent=False, rng=rng, literals=literals)
+    chosen = random_possible_worlds(base.theory, n_atoms, worlds, rng)
+    weights = rng.dirichlet(np.ones(worlds))
+    truth = [[s.evaluate(world) for world in chosen] for s in base.sentences]
+    prices = tuple(f"{sum(float(w) for w, t in zip(weights, row, strict=True) if t):.17g}" for row in truth)
+    return CNFInstance(base.sentences, base.theory, prices, False)
 
 
 # ---------------------------------------------------------------------------
@@ -187,3 +215,27 @@ def brute_force_coherence(prices, theory: Theory | None = None) -> tuple[bool, f
     if res.status != 0:
         raise RuntimeError(f"brute-force LP failed: {res.message}")
     return bool(res.fun <= 1e-9), float(res.fun)
+
+
+def brute_force_max_profit(prices, theory: Theory | None = None) -> Fraction:
+    """The exact largest guaranteed profit with stakes in [-1, 1]: 0 exactly when the prices are coherent.
+
+    Prices are read exactly (``"0.43000000000000005"`` is that decimal); every assignment of the
+    atoms is enumerated and the LP over all possible worlds is solved by z3's rational simplex.
+    """
+    items = list(prices.items()) if hasattr(prices, "items") else list(prices)
+    sents = [sentence(s) for s, _ in items]
+    p = [to_fraction(v, f"the price of {s}") for s, v in items]
+    worlds = np.unique(possible_truth_table(sents, theory), axis=0)
+    if len(worlds) == 0:
+        raise DeclarationError("the theory has no possible world")
+    stakes = [z3.Real(f"x{i}") for i in range(len(sents))]
+    profit = z3.Real("profit")
+    opt = z3.Optimize()
+    opt.add(*(z3.And(x >= -1, x <= 1) for x in stakes))
+    for world in worlds:
+        opt.add(z3.Sum([x * z3.RealVal(int(t) - q) for x, t, q in zip(stakes, world, p, strict=True)]) >= profit)
+    opt.maximize(profit)
+    if opt.check() != z3.sat:
+        raise RuntimeError("brute-force exact LP failed")
+    return opt.model()[profit].as_fraction()

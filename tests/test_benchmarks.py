@@ -41,6 +41,14 @@ def test_coherence_benchmark_smoke(tmp_path):
     assert not any(r["certificate"].startswith("CERT-INVALID") for r in data["part_b"]["runs"])
 
 
+def test_boundary_benchmark_smoke(tmp_path):
+    proc, data = _smoke("boundary.py", tmp_path)
+    for text in ("A: 8-40 atoms", "B: 41-200 atoms", "UNKNOWN", "refused", "brute force agrees", "certificates ok"):
+        assert text in proc.stdout, f"{text!r} missing from the output:\n{proc.stdout}"
+    assert data["runs"] and all(r["verdict"] in ("coherent", "incoherent") for r in data["runs"])
+    assert all(r["certificate"].startswith("ok") for r in data["runs"])
+
+
 @pytest.mark.slow
 def test_markets_benchmark_smoke(tmp_path):
     proc, data = _smoke("markets.py", tmp_path)

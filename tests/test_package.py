@@ -15,6 +15,7 @@ MODULES = [
     "deepmarkets.logic.sentence",
     "deepmarkets.logic.theory",
     "deepmarkets.logic.coherence",
+    "deepmarkets.logic.exact_lp",
     "deepmarkets.logic.parse",
     "deepmarkets.logic.sympy_bridge",
     "deepmarkets.logic.quantified",

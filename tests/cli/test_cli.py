@@ -213,6 +213,43 @@ def test_theory_file_with_comments_and_exactly_one(capsys, tmp_path):
     assert "guaranteed profit: 0.1 (1/10)" in out
 
 
+@pytest.mark.parametrize(("dem", "rep", "profit"), [
+    ("0.43000000000000005", "0.5700000000000001", "3/20000000000000000"),
+    ("0.52", "0.48000000000000004", "1/25000000000000000"),
+])
+def test_float_noise_at_the_boundary_gets_the_exact_verdict_within_tolerance(capsys, tmp_path, dem, rep, profit):
+    prices = write_csv(tmp_path / "prices.csv", ["sentence", "price"], [("dem", dem), ("rep", rep)])
+    theory = tmp_path / "theory.txt"
+    theory.write_text("exactly_one(dem, rep)\n", encoding="utf-8")
+    code, out, err = run_cli(capsys, "check", prices, "--theory", theory)
+    assert code == 0, err  # incoherent only by rounding noise: within the default tolerance
+    assert "verdict: INCOHERENT" in out and f"({profit})" in out
+    assert re.search(r"^within tolerance: incoherent by [0-9.e-]+, within the tolerance 1e-09 of coherent prices; "
+                     r"nearest coherent prices \(to 12 digits\): dem = 0\.\d+, rep = 0\.\d+$", out, re.M), out
+    code, out, err = run_cli(capsys, "check", prices, "--theory", theory, "--json")
+    report = json.loads(out)
+    assert code == 0 and report["verdict"] == "incoherent" and report["within_tolerance"] is True
+    assert report["dutch_book"]["guaranteed_profit_exact"] == profit
+    code, out, err = run_cli(capsys, "check", prices, "--theory", theory, "--tolerance", "0")
+    assert code == 1 and "verdict: INCOHERENT" in out and "within tolerance" not in out
+
+
+def test_price_a_hair_above_one_is_noise_within_tolerance(capsys, tmp_path):
+    prices = write_csv(tmp_path / "prices.csv", ["sentence", "price"], [("a", "1.0000000000000002"), ("b", "0.5")])
+    code, out, err = run_cli(capsys, "check", prices)
+    assert code == 0, err
+    assert "verdict: INCOHERENT" in out and "guaranteed profit: 2e-16 (1/5000000000000000)" in out
+    assert "note: the price of a is 1.0000000000000002, outside [0, 1] by 2e-16" in out
+    assert "price 1.0000000000000002 is outside [0, 1]" in _bad(capsys, prices, "--tolerance", "0")
+    far = write_csv(tmp_path / "far.csv", ["sentence", "price"], [("a", "1.01")])
+    assert "line 2: price 1.01 is outside [0, 1] by more than the tolerance 1e-09" in _bad(capsys, far)
+
+
+@pytest.mark.parametrize("tolerance", ["-1e-9", "nan", "1"])
+def test_bad_tolerance_is_bad_input(capsys, coherent_csv, tolerance):
+    assert "--tolerance" in _bad(capsys, coherent_csv, "--tolerance", tolerance)
+
+
 def test_quoted_names(capsys, tmp_path):
     path = write_csv(tmp_path / "quoted.csv", ["sentence", "price"],
                      [('"Biden wins"', "0.6"), ('"Sanders wins"', "0.5"), ('"Biden wins" & "Sanders wins"', "0")])
@@ -368,7 +405,8 @@ def test_help_and_version(capsys):
     code, out, err = run_cli(capsys, "--help")
     assert code == 0 and "check" in out and "demo" in out
     code, out, err = run_cli(capsys, "check", "--help")
-    assert code == 0 and "0 coherent, 1 incoherent, 3 unknown, 2 bad input" in " ".join(out.split())
+    assert code == 0 and ("0 coherent or incoherent within --tolerance, 1 incoherent by more, 3 unknown, 2 bad input"
+                          in " ".join(out.split()))
     code, out, err = run_cli(capsys, "--version")
     assert code == 0 and "0.1.0" in out
 

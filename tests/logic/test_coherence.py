@@ -261,3 +261,155 @@ def test_conditional_prices_are_shown_with_given_not_a_bar():
     assert "rain given cloudy" in report.dutch_book.table() and "rain | cloudy" not in report.summary()
     with pytest.raises(DeclarationError, match="the price of rain given cloudy is 1.5"):
         check_coherence(conditional={("rain", "cloudy"): "1.5"})
+
+
+# --- exact answers at the boundary of the coherent set -------------------------------------
+def _assert_certified_with_z3(report, theory):
+    """The certificate re-checked by z3 over every possible world, independently of the check itself."""
+    import z3
+
+    solver = z3.Solver()
+    solver.add(*(a.z3 for a in theory.axioms))
+    if report.verdict is Verdict.COHERENT:
+        _assert_distribution_reproduces(report)
+        for _, world in report.distribution:
+            literals = [b.sentence.z3 if w else z3.Not(b.sentence.z3) for b, (w, _) in zip(report.bets, world,
+                                                                                          strict=True)]
+            assert solver.check(*literals) == z3.sat
+    else:
+        assert report.verdict is Verdict.INCOHERENT
+        book = report.dutch_book
+        payoff = z3.Sum([z3.RealVal(p.stake) * (z3.If(p.bet.sentence.z3, z3.RealVal(1), z3.RealVal(0))
+                                                - z3.RealVal(p.bet.price)) for p in book.positions])
+        assert book.guaranteed_profit > 0
+        assert solver.check(payoff < z3.RealVal(book.guaranteed_profit)) == z3.unsat
+
+
+@pytest.mark.parametrize(("dem", "rep", "profit"), [
+    ("0.43000000000000005", "0.5700000000000001", Fraction(3, 20000000000000000)),
+    ("0.52", "0.48000000000000004", Fraction(1, 25000000000000000)),
+    ("0.52", "0.48", Fraction(0)),
+])
+def test_two_exclusive_sentences_get_the_exact_verdict(dem, rep, profit):
+    d, r = atoms("dem rep")
+    theory = Theory([exactly_one(d, r)])
+    report = check_coherence({d: dem, r: rep}, theory)
+    assert report.verdict is (Verdict.INCOHERENT if profit else Verdict.COHERENT)
+    assert report.within_tolerance is True and report.tolerance == 1e-9
+    if profit:
+        assert report.dutch_book.guaranteed_profit == profit and report.max_profit == float(profit)
+        assert {p.side for p in report.dutch_book.positions} == {"sell"}
+        _assert_book_never_loses(report, theory)
+        assert sum(report.nearest_prices) == pytest.approx(1, abs=1e-15)
+        assert "within tolerance: incoherent by" in report.summary()
+        strict = check_coherence({d: dem, r: rep}, theory, tolerance=0)
+        assert strict.verdict is Verdict.INCOHERENT and strict.within_tolerance is False
+        assert "within tolerance" not in strict.summary()
+        assert report.to_dict()["within_tolerance"] is True
+    else:
+        _assert_distribution_reproduces(report)
+
+
+def test_conditional_price_printed_to_17_digits_is_exactly_incoherent():
+    a, b = atoms("a b")
+    third = f"{1 / 3:.17g}"  # 0.33333333333333331, a hair below 1/3
+    report = check_coherence({a & b: "0.1", b: "0.3"}, conditional={(a, b): third})
+    assert report.verdict is Verdict.INCOHERENT and report.within_tolerance is True
+    _assert_book_never_loses(report)
+    exact = check_coherence({a & b: "0.1", b: "0.3"}, conditional={(a, b): "1/3"})
+    assert exact.verdict is Verdict.COHERENT
+
+
+@pytest.mark.parametrize(("p_h", "p_not_e", "profit"), [
+    ("0", "0.7", None),
+    ("0", "0.70000000000000001", Fraction(1, 10**17)),  # the second layer, where P(H) = 0, is a hair off
+    ("1e-17", "0.7", None),
+    ("1e-17", "0.70000000000000001", Fraction(1, 10**34)),
+])
+def test_conditional_prices_on_a_nearly_null_condition_get_the_exact_verdict(p_h, p_not_e, profit):
+    h, e = atoms("H E")
+    report = check_coherence({h: p_h}, conditional={(e, h): "0.3", (~e, h): p_not_e})
+    if profit is None:
+        assert report.verdict is Verdict.COHERENT
+    else:
+        assert report.verdict is Verdict.INCOHERENT and report.dutch_book.guaranteed_profit == profit
+        _assert_book_never_loses(report)
+
+
+def test_price_a_hair_outside_unit_interval_is_noise_not_bad_input():
+    a, b = atoms("a b")
+    report = check_coherence({a: 1.0000000000000002, b: -1e-17})
+    assert report.verdict is Verdict.INCOHERENT and report.within_tolerance is True
+    assert report.dutch_book.guaranteed_profit == Fraction(2, 10**16) + Fraction(1, 10**17)
+    _assert_book_never_loses(report)
+    assert any("1.0000000000000002, outside [0, 1]" in note for note in report.notes)
+    assert any("-1e-17, outside [0, 1]" in note for note in report.notes)
+    with pytest.raises(DeclarationError, match=r"must lie in \[0, 1\]"):
+        check_coherence({a: 1.0000000000000002}, tolerance=0)
+    with pytest.raises(DeclarationError, match="tolerance 1e-09"):
+        check_coherence({a: 1.01})
+
+
+@pytest.mark.parametrize("tolerance", [-1e-9, 1, float("nan"), "small", True])
+def test_bad_tolerance_is_rejected(tolerance):
+    (a,) = atoms("a")
+    with pytest.raises(DeclarationError, match="tolerance"):
+        check_coherence({a: 0.5}, tolerance=tolerance)
+
+
+def test_incoherence_above_the_tolerance_is_not_within_it():
+    a, b = atoms("a b")
+    prices = {a: 0.6, b: 0.7, a & b: 0.2}
+    assert check_coherence(prices).within_tolerance is False
+    assert check_coherence(prices, tolerance=0.1).within_tolerance is True
+    first = check_coherence(prices, profit="first", tolerance=0.5)
+    assert first.within_tolerance in (True, None)  # the bounds decide it only when they lie below 0.5
+
+
+def test_face_prices_at_8_to_14_atoms_agree_with_exact_brute_force():
+    """Float mixtures of 2-4 worlds printed to 17 digits: the verdict and profit are exactly brute force's."""
+    from deepmarkets.logic.testing import brute_force_max_profit, random_face_instance
+
+    rng = np.random.default_rng(20260612)
+    verdicts = {Verdict.COHERENT: 0, Verdict.INCOHERENT: 0}
+    for _ in range(24):
+        n = int(rng.integers(8, 15))
+        inst = random_face_instance(n, n, 2.0, worlds=int(rng.integers(2, 5)), rng=rng)
+        report = check_coherence(inst.price_map, inst.theory)
+        exact = brute_force_max_profit(inst.price_map, inst.theory)
+        assert report.verdict is (Verdict.COHERENT if exact == 0 else Verdict.INCOHERENT), inst
+        verdicts[report.verdict] += 1
+        if exact:
+            assert report.dutch_book.guaranteed_profit == exact and report.max_profit == float(exact)
+            assert report.within_tolerance is True
+            _assert_book_never_loses(report, inst.theory)
+        else:
+            _assert_distribution_reproduces(report)
+    assert min(verdicts.values()) >= 3  # both verdicts occur at the boundary
+
+
+# instances that the floating-point master cannot decide (two incoherent, two coherent)
+@pytest.mark.parametrize(("n_atoms", "n_sentences", "seed"), [(40, 40, 1), (100, 30, 5), (200, 30, 3), (200, 30, 6)])
+def test_face_prices_at_40_to_200_atoms_are_never_unknown(n_atoms, n_sentences, seed):
+    from deepmarkets.logic.testing import random_face_instance
+
+    inst = random_face_instance(n_atoms, n_sentences, 2.0, worlds=3, rng=seed)
+    report = check_coherence(inst.price_map, inst.theory)
+    assert report.verdict is not Verdict.UNKNOWN
+    _assert_certified_with_z3(report, inst.theory)
+
+
+@pytest.mark.slow
+def test_face_prices_at_8_to_200_atoms_many_instances():
+    from deepmarkets.logic.testing import brute_force_max_profit, random_face_instance
+
+    rng = np.random.default_rng(20260613)
+    for _ in range(20):
+        n = int(rng.integers(8, 201))
+        inst = random_face_instance(n, min(n, 40), 2.0, worlds=int(rng.integers(2, 5)), rng=rng)
+        report = check_coherence(inst.price_map, inst.theory)
+        assert report.verdict is not Verdict.UNKNOWN
+        _assert_certified_with_z3(report, inst.theory)
+        if n <= 16:
+            exact = brute_force_max_profit(inst.price_map, inst.theory)
+            assert report.coherent is (exact == 0)
