@@ -10,7 +10,10 @@ the state they meet, so runs of other trades are vectorised between them.
 Given the world, each trade's bundle is paid in the true outcome. The maker's loss
 is computed from the cost function's end points, ``payout - (C(q_T) - C(q_0))``;
 the traders' profits from the costs of the individual trades: the two agree
-(money is conserved, and the cost is path independent).
+(money is conserved, and the cost is path independent). Quantities and the maker's
+holdings are limited to :data:`MAX_AMOUNT` units, where float64 still accounts for money
+accurately, and a replay whose books do not balance within :data:`BALANCE_RTOL` raises
+instead of being returned.
 """
 
 from __future__ import annotations
@@ -25,7 +28,15 @@ from deepmarkets.beliefs.makers import Columns, _columns_from_coo, _dense_from_c
 from deepmarkets.beliefs.market import Market
 from deepmarkets.errors import BookError, DeclarationError
 
-__all__ = ["Replay", "replay"]
+__all__ = ["BALANCE_RTOL", "MAX_AMOUNT", "Replay", "replay"]
+
+#: The largest quantity of a trade, and the largest holding of the maker in any outcome:
+#: float64 keeps amounts up to 1e9 to within 2**-23 (1.2e-7), so costs and profits stay
+#: accurate; beyond, costs lose accuracy (at 1e17 a cost of 6.93 vanishes) and books stop balancing.
+MAX_AMOUNT = 1e9
+#: The traders' profits and the maker's profit must sum to zero within this fraction of the money
+#: that changed hands (costs and payouts); the costs must add up to the maker's revenue alike.
+BALANCE_RTOL = 1e-9
 
 
 @dataclass(frozen=True)
@@ -161,8 +172,9 @@ def replay(book: Any, market: Market, world: Any = None, *, price_tol: float = 1
     Raises
     ------
     BookError
-        A reports book, or a row naming an unknown security or a trade the maker refuses
-        (naming the row).
+        A reports book, or a row naming an unknown security, a trade the maker refuses, or a
+        quantity or holding beyond :data:`MAX_AMOUNT` (naming the row); or books that do not
+        balance within :data:`BALANCE_RTOL`.
     DeclarationError
         A bad world.
 
@@ -210,6 +222,11 @@ def replay(book: Any, market: Market, world: Any = None, *, price_tol: float = 1
             f"known securities: {', '.join(map(repr, names))}"
         )
     qty = frame["quantity"].to_numpy(dtype=np.float64)
+    too_big = np.flatnonzero(~(np.abs(qty) <= MAX_AMOUNT))
+    if len(too_big):
+        i = int(too_big[0])
+        raise BookError(f"{book.row_origin(i)}: quantity {float(qty[i])!r} exceeds the limit of {MAX_AMOUNT:g} units; "
+                        f"{_LIMIT_REASON}")
 
     # Trades of bundles of outcomes are vectorised, by outcome (see MarketMaker._fill_path);
     # a conditional trade depends on the state it meets, so it is replayed on its own.
@@ -223,8 +240,9 @@ def replay(book: Any, market: Market, world: Any = None, *, price_tol: float = 1
     start = 0
     for stop in [*cond_rows.tolist(), T]:
         if stop > start:
-            costs[start:stop], q = _run(maker, q, _window(columns, start, stop, T), P[:, start:stop + 1], book,
-                                        start)
+            window = _window(columns, start, stop, T)
+            _check_holdings(q, window, market.outcomes, book, start)
+            costs[start:stop], q = _run(maker, q, window, P[:, start:stop + 1], book, start)
         elif stop == 0:
             P[:, 0] = maker.prices(q)
         if stop < T:
@@ -234,6 +252,9 @@ def replay(book: Any, market: Market, world: Any = None, *, price_tol: float = 1
                 raise BookError(f"{book.row_origin(stop)}: {err}") from None
             cond_deltas.append(delta)
             q = q + delta
+            big = np.flatnonzero(~(np.abs(q) <= MAX_AMOUNT))
+            if len(big):
+                raise _too_much(book, stop, float(q[big[0]]), market.outcomes[big[0]])
             P[:, stop + 1] = maker.prices(q)
             costs[stop] = cost
         start = stop + 1
@@ -281,6 +302,7 @@ def replay(book: Any, market: Market, world: Any = None, *, price_tol: float = 1
     for j, name in enumerate(names):
         table[f"position[{name}]"] = units[:, j]
     traders = pd.DataFrame(table, index=pd.Index(traders_seen, name="trader"))
+    _check_balance(costs, payouts, revenue, maker_loss, float(traders["pnl"].sum()) if world is not None else None)
     return Replay(
         market=market.name,
         prices=prices,
@@ -291,6 +313,49 @@ def replay(book: Any, market: Market, world: Any = None, *, price_tol: float = 1
         outcome=outcome,
         mismatches=int(np.count_nonzero(mismatch)),
     )
+
+
+_LIMIT_REASON = ("float64 accounts for money only to about 1e-7 up to that size; trade in larger units "
+                 "(divide the quantities and the maker's liquidity by the same factor)")
+
+
+def _too_much(book, row: int, value: float, outcome: str) -> BookError:
+    return BookError(f"{book.row_origin(row)}: after this trade the maker holds {value:g} units of outcome "
+                     f"{outcome!r}, beyond the limit of {MAX_AMOUNT:g}; {_LIMIT_REASON}")
+
+
+def _check_holdings(q: np.ndarray, window: Columns, outcomes, book, offset: int) -> None:
+    """BookError at the first trade after which the maker holds more than MAX_AMOUNT units of an outcome.
+
+    ``window`` holds trades ``offset, offset + 1, ...`` as outcome columns, replayed from ``q``.
+    """
+    first = None
+    for j, (pos, vals) in enumerate(window):
+        over = np.flatnonzero(~(np.abs(q[j] + np.cumsum(vals)) <= MAX_AMOUNT))
+        if len(over):
+            i = int(over[0]) if pos is None else int(pos[over[0]])
+            if first is None or i < first[0]:
+                first = (i, float(q[j] + np.sum(vals[:over[0] + 1])), outcomes[j])
+    if first is not None:
+        raise _too_much(book, offset + first[0], first[1], first[2])
+
+
+def _check_balance(costs: np.ndarray, payouts: np.ndarray, revenue: float, maker_loss: float,
+                   pnl: float | None) -> None:
+    """BookError unless the costs add up to the maker's revenue and the profits of all (``pnl``: the traders') sum to 0.
+
+    The tolerance is :data:`BALANCE_RTOL` times the money that changed hands; ``pnl`` is None when not settled.
+    """
+    paid = float(np.sum(costs))
+    scale = 1.0 + float(np.sum(np.abs(costs))) + (float(np.sum(np.abs(payouts))) if pnl is not None else 0.0)
+    tol = BALANCE_RTOL * scale
+    how = "the maker's costs are not accurate for this book; report it with the book"
+    if not abs(paid - revenue) <= tol:
+        raise BookError(f"the books do not balance: the trades cost {paid!r} in all but the maker collected "
+                        f"{revenue!r} (difference {paid - revenue:.3g}, tolerance {tol:.3g}); {how}")
+    if pnl is not None and not abs(pnl + (-maker_loss)) <= tol:
+        raise BookError(f"the books do not balance: the traders' profits sum to {pnl!r} but the maker's profit is "
+                        f"{-maker_loss!r} (sum {pnl - maker_loss:.3g}, tolerance {tol:.3g}); {how}")
 
 
 def _outcome_columns(vectors: list, codes: np.ndarray, qty: np.ndarray, n: int) -> Columns:

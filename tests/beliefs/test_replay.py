@@ -238,3 +238,67 @@ def test_conditional_refund_settles_to_zero_outside_the_condition():
     cost = wins.trades.loc[1, "cost"]
     assert wins.traders.loc["bob", "pnl"] == pytest.approx(2.0 - cost, rel=1e-12)
     assert loses.traders.loc["bob", "pnl"] == pytest.approx(-cost, rel=1e-12)
+
+
+# ---------------------------------------------------------------------------
+# conservation of money at every size: amounts beyond the limit are refused, the rest balance
+# ---------------------------------------------------------------------------
+_COIN = None
+
+
+def _coin() -> Market:
+    global _COIN
+    if _COIN is None:
+        m = Market("coin", maker=LMSR(b=10.0))
+        m.contract("heads")
+        m.contract("~heads", name="tails")
+        _COIN = m.freeze()
+    return _COIN
+
+
+def test_trades_of_1e308_are_refused_naming_the_row_and_the_limit():
+    book = _book([("ann", "heads", 1e308, np.nan), ("bob", "tails", 1e308, np.nan)])
+    with pytest.raises(BookError, match=r"row 1: quantity 1e\+308 exceeds the limit of 1e\+09 units"):
+        replay(book, _coin(), world="heads")
+    book = _book([("ann", "heads", 6e8, np.nan), ("bob", "tails", 1.0, np.nan), ("cy", "heads", 6e8, np.nan)])
+    with pytest.raises(BookError, match=r"row 3: after this trade the maker holds 1.2e\+09 units of outcome 'heads', "
+                                        r"beyond the limit of 1e\+09"):
+        replay(book, _coin(), world="heads")
+
+
+def test_books_that_do_not_balance_are_refused(monkeypatch):
+    m = _market(LMSR(b=2.0), extras=False)
+    book = _book([("ann", "x=0", 1.0, np.nan), ("bob", "x=1", 2.0, np.nan)])
+    exact = m.maker.cost
+    monkeypatch.setattr(m.maker, "cost", lambda q: exact(q) + 1e-3 * float(np.sum(q)))  # a maker with a biased cost
+    with pytest.raises(BookError, match=r"the books do not balance: the trades cost .* but the maker collected"):
+        replay(book, m, world={"x": 0})
+    with pytest.raises(BookError, match=r"traders' profits sum to 2.5 but the maker's profit is -2.0"):
+        replay_module._check_balance(np.array([1.0, 2.0]), np.array([5.5, 0.0]), 3.0, 2.0, 2.5)
+
+
+_EXTREME = st.one_of(st.floats(-2e9, 2e9), st.floats(-1e308, 1e308), st.floats(-1e-300, 1e-300),
+                     st.sampled_from([1e308, -1e308, 1e17, 1e9, -1e9, 1e9 + 1, 5e-324]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 1), _EXTREME.filter(lambda v: v != 0)),
+                min_size=1, max_size=8), st.integers(0, 1))
+def test_money_is_conserved_or_the_book_refused_at_any_size(rows, world):
+    m = _coin()
+    names = ["heads", "tails"]
+    book = _book([(f"t{w}", names[s], q, np.nan) for w, s, q in rows])
+    holdings, beyond = [0.0, 0.0], False
+    for _, s, q in rows:
+        holdings[s] += q
+        beyond = beyond or abs(q) > replay_module.MAX_AMOUNT or abs(holdings[s]) > replay_module.MAX_AMOUNT
+    try:
+        r = replay(book, m, world=names[world])
+    except BookError as err:
+        assert beyond and ("beyond the limit of 1e+09" in str(err) or "exceeds the limit of 1e+09" in str(err))
+        return
+    assert not beyond
+    # the traders' profits and the maker's profit sum to zero, to float64 accuracy of the money that moved
+    moved = 1.0 + r.trades["cost"].abs().sum() + r.trades["payout"].abs().sum()
+    assert abs(r.traders["pnl"].sum() - r.maker_loss) <= 1e-12 * moved + 1e-9
+    assert abs(r.trades["cost"].sum() - r.maker_revenue) <= 1e-12 * moved + 1e-9
