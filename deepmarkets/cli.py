@@ -39,6 +39,27 @@ SHOWN_MISMATCHES = 10
 SHOWN_TRADERS = 20
 
 
+class FiniteNumber(click.ParamType):
+    """A numeric option: a finite ``int`` or ``float`` of at least ``low``.
+
+    Bad values (``-1``, ``nan``, ``inf``, ``1.5`` for a whole number) are usage errors: exit 2.
+    """
+
+    def __init__(self, kind: type = float, low: float = 0) -> None:
+        self.kind, self.low = kind, low
+        self.name = "integer" if kind is int else "number"
+
+    def convert(self, value, param, ctx):
+        what = f"{'a whole' if self.kind is int else 'a finite'} number >= {self.low:g}"
+        try:
+            number = self.kind(value)
+        except (TypeError, ValueError, OverflowError):
+            number = None
+        if number is None or not math.isfinite(number) or number < self.low:
+            self.fail(f"{value!r}: expected {what}", param, ctx)
+        return number
+
+
 class _Group(click.Group):
     def main(self, *args, **kwargs):
         kwargs.setdefault("standalone_mode", True)
@@ -88,7 +109,7 @@ def _check_outputs(*outputs: tuple[str, str | None, str]) -> None:
 @click.option("--theory", "theory_txt", type=click.Path(dir_okay=False), help="One sentence per line.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report's to_dict() as JSON.")
 @click.option("--first", is_flag=True, help="Stop at the first certified Dutch book (report profit bounds).")
-@click.option("--time-limit", type=float, default=None, help="Seconds before answering UNKNOWN.")
+@click.option("--time-limit", type=FiniteNumber(float, 0), default=None, help="Seconds before answering UNKNOWN.")
 @click.option("--tolerance", type=float, default=1e-9, show_default=True,
               help="Incoherence up to this much (L1 distance to coherent prices) is rounding noise: exit 0 "
               "with a note; prices this close outside [0, 1] are accepted.")
@@ -135,7 +156,7 @@ def check(prices_csv: str, theory_txt: str | None, as_json: bool, first: bool, t
 @click.option("--json", "as_json", is_flag=True, help="Print the replay's to_dict() as JSON.")
 @click.option("--plot", "plot_png", type=click.Path(dir_okay=False),
               help="Write the price path of every security to this PNG file.")
-@click.option("--price-tol", type=float, default=1e-6, show_default=True,
+@click.option("--price-tol", type=FiniteNumber(float, 0), default=1e-6, show_default=True,
               help="Recorded and replayed prices per unit further apart than this are mismatches.")
 def replay_command(book_path: str, market_toml: str, world: str | None, as_json: bool, plot_png: str | None,
                    price_tol: float) -> None:
@@ -147,8 +168,6 @@ def replay_command(book_path: str, market_toml: str, world: str | None, as_json:
     Exit status: 0 replayed, 1 some recorded prices differ from the replay, 3 z3 could
     not decide, 2 bad input (nothing is written).
     """
-    if not (math.isfinite(price_tol) and price_tol >= 0):
-        _fail(f"--price-tol {price_tol!r}: expected a finite number >= 0, e.g. 1e-6")
     _check_outputs(("--plot", plot_png, ".png"))
 
     from deepmarkets.beliefs.book import Book
@@ -267,7 +286,7 @@ def _replay_report(result, market, book, price_tol: float, plot_png: str | None)
 
 @cli.command("infer")
 @click.argument("book_path", metavar="BOOK", type=click.Path(dir_okay=False))
-@click.option("--classes", type=int, default=None,
+@click.option("--classes", type=FiniteNumber(int, 1), default=None,
               help="Latent classes K (latent class analysis). Without it: Dawid-Skene, or forecasts.")
 @click.option("--model", type=click.Choice(["lca", "dawid-skene", "forecast"]), default=None,
               help="The model (default: chosen from the book and --classes).")
@@ -279,11 +298,12 @@ def _replay_report(result, market, book, price_tol: float, plot_png: str | None)
               help="Write question,label,probability (the most probable class of each question) to this CSV.")
 @click.option("--posterior", "posterior_nc", type=click.Path(dir_okay=False),
               help="Write the posterior (an ArviZ DataTree) to this netCDF file (--method nuts).")
-@click.option("--restarts", type=int, default=10, show_default=True, help="EM starts.")
-@click.option("--draws", type=int, default=1000, show_default=True, help="NUTS draws per chain.")
-@click.option("--tune", type=int, default=1000, show_default=True, help="NUTS tuning steps per chain.")
-@click.option("--chains", type=int, default=4, show_default=True, help="NUTS chains.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the EM starts and the sampler.")
+@click.option("--restarts", type=FiniteNumber(int, 1), default=10, show_default=True, help="EM starts.")
+@click.option("--draws", type=FiniteNumber(int, 1), default=1000, show_default=True, help="NUTS draws per chain.")
+@click.option("--tune", type=FiniteNumber(int, 0), default=1000, show_default=True, help="NUTS tuning steps per chain.")
+@click.option("--chains", type=FiniteNumber(int, 1), default=4, show_default=True, help="NUTS chains.")
+@click.option("--seed", type=FiniteNumber(int, 0), default=0, show_default=True,
+              help="Seed of the EM starts and the sampler.")
 def infer_command(book_path: str, classes: int | None, model: str | None, method: str, wide: bool, as_json: bool,
                   labels_csv: str | None, posterior_nc: str | None, restarts: int, draws: int, tune: int,
                   chains: int, seed: int) -> None:
@@ -377,7 +397,7 @@ def _fit_report(fit, labels_csv: str | None, posterior_nc: str | None) -> str:
 
 @cli.command("induct")
 @click.argument("spec_toml", metavar="SPEC.toml", type=click.Path(dir_okay=False))
-@click.option("--days", type=int, default=None, help="Days to run (default: the spec's days).")
+@click.option("--days", type=FiniteNumber(int, 1), default=None, help="Days to run (default: the spec's days).")
 @click.option("--log", "log_jsonl", type=click.Path(dir_okay=False), help="Write one JSON line per day to this file.")
 @click.option("--plot", "plot_png", type=click.Path(dir_okay=False),
               help="Write the price trajectories and the traders' exploitation curves to this PNG file.")

@@ -563,3 +563,25 @@ def test_an_output_in_a_folder_that_refuses_files_fails_before_any_work(capsys, 
     assert code == 2 and out == ""
     assert err.startswith(f"error: {option} {target}: cannot create a file in {folder} (")
     assert not target.exists()
+
+
+@pytest.mark.parametrize(("args", "option", "expected"), [
+    (["check", "p.csv", "--time-limit", "-1"], "--time-limit", "a finite number >= 0"),
+    (["check", "p.csv", "--time-limit", "nan"], "--time-limit", "a finite number >= 0"),
+    (["check", "p.csv", "--time-limit", "inf"], "--time-limit", "a finite number >= 0"),
+    (["replay", "b.csv", "--market", "m.toml", "--price-tol", "nan"], "--price-tol", "a finite number >= 0"),
+    (["replay", "b.csv", "--market", "m.toml", "--price-tol", "-1e-9"], "--price-tol", "a finite number >= 0"),
+    (["infer", "b.csv", "--chains", "0"], "--chains", "a whole number >= 1"),
+    (["infer", "b.csv", "--draws", "1.5"], "--draws", "a whole number >= 1"),
+    (["infer", "b.csv", "--draws", "nan"], "--draws", "a whole number >= 1"),
+    (["infer", "b.csv", "--tune", "-1"], "--tune", "a whole number >= 0"),
+    (["infer", "b.csv", "--restarts", "0"], "--restarts", "a whole number >= 1"),
+    (["infer", "b.csv", "--classes", "-2"], "--classes", "a whole number >= 1"),
+    (["infer", "b.csv", "--seed", "-1"], "--seed", "a whole number >= 0"),
+    (["induct", "s.toml", "--days", "0"], "--days", "a whole number >= 1"),
+])
+def test_numeric_options_must_be_finite_and_in_range(capsys, tmp_path, args, option, expected):
+    # checked before any file is read: the files named here do not exist
+    code, out, err = run_cli(capsys, *args)
+    assert code == 2 and out == ""
+    assert f"Invalid value for '{option}': '{args[-1]}': expected {expected}" in err

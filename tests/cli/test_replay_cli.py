@@ -360,8 +360,8 @@ def test_trade_the_maker_refuses_names_the_row(capsys, tmp_path, book):
 
 
 def test_bad_options(capsys, tmp_path, market, book):
-    err = bad_run(capsys, tmp_path, book, "--market", market, "--price-tol", "-1")
-    assert "--price-tol" in err
+    code, out, err = run_cli(capsys, book, "--market", market, "--price-tol", "-1")
+    assert code == 2 and out == "" and "Invalid value for '--price-tol': '-1': expected a finite number >= 0" in err
     code, out, err = run_cli(capsys, book, "--market", market, "--plot", tmp_path / "x.jpg")
     assert code == 2 and "ending in .png" in err and not (tmp_path / "x.jpg").exists()
     code, out, err = run_cli(capsys, book, "--market", market, "--plot", tmp_path / "no" / "x.png")
