@@ -388,7 +388,7 @@ def _validate(frame: pd.DataFrame, kind: str | None, origin: _Origin) -> tuple[p
         if not isinstance(c, str):
             raise BookError(
                 f"{origin.source}: column name {c!r} is a {type(c).__name__}; column names must be text "
-                f"(give the table a header such as {_EXAMPLE_HEADER[kind or 'trades']})"
+                f"(give the table a header such as {_header_example(kind)})"
             )
         if not c.strip():
             raise BookError(
@@ -548,7 +548,14 @@ def _open_text(path: Path, gz: bool):
     return open(path, encoding="utf-8-sig", newline="")
 
 
-def _read_csv(path: Path, gz: bool) -> tuple[pd.DataFrame, _Origin]:
+def _header_example(kind: str | None) -> str:
+    """A header line for a book of ``kind`` (both kinds when it is not known), for messages."""
+    if kind is None:
+        return f"{_EXAMPLE_HEADER['trades']} for trades or {_EXAMPLE_HEADER['reports']} for reports"
+    return _EXAMPLE_HEADER[kind]
+
+
+def _read_csv(path: Path, gz: bool, kind: str | None = None) -> tuple[pd.DataFrame, _Origin]:
     header: list[str] | None = None
     header_line = 0
     columns: list[list[str | None]] = []
@@ -578,7 +585,7 @@ def _read_csv(path: Path, gz: bool) -> tuple[pd.DataFrame, _Origin]:
     if header is None:
         raise BookError(
             f"{path}: the file is empty; expected a header line naming the columns (e.g. "
-            f"{_EXAMPLE_HEADER['trades']}) and one line per row"
+            f"{_header_example(kind)}) and one line per row"
         )
     if not lines:
         raise BookError(f"{path}: the book has no rows: the header (line {header_line}) is there but no row follows")
@@ -986,7 +993,7 @@ class Book:
         _check_kind(kind)
         try:
             if fmt == "csv":
-                frame, origin = _read_csv(p, gz)
+                frame, origin = _read_csv(p, gz, kind)
             elif fmt == "jsonl":
                 frame, origin = _read_jsonl(p, gz)
             else:

@@ -293,6 +293,8 @@ def _replay_report(result, market, book, price_tol: float, plot_png: str | None)
 @click.option("--method", type=click.Choice(["em", "nuts"]), default="em", show_default=True,
               help="Maximum likelihood by EM, or the posterior by NUTS started from EM.")
 @click.option("--wide", is_flag=True, help="BOOK is a CSV with one row per question and one column per trader.")
+@click.option("--repeats", is_flag=True,
+              help="Accept several reports of one trader on one question (replicate ratings, each counted).")
 @click.option("--json", "as_json", is_flag=True, help="Print the fit's to_dict() as JSON.")
 @click.option("--labels", "labels_csv", type=click.Path(dir_okay=False),
               help="Write question,label,probability (the most probable class of each question) to this CSV.")
@@ -304,9 +306,9 @@ def _replay_report(result, market, book, price_tol: float, plot_png: str | None)
 @click.option("--chains", type=FiniteNumber(int, 1), default=4, show_default=True, help="NUTS chains.")
 @click.option("--seed", type=FiniteNumber(int, 0), default=0, show_default=True,
               help="Seed of the EM starts and the sampler.")
-def infer_command(book_path: str, classes: int | None, model: str | None, method: str, wide: bool, as_json: bool,
-                  labels_csv: str | None, posterior_nc: str | None, restarts: int, draws: int, tune: int,
-                  chains: int, seed: int) -> None:
+def infer_command(book_path: str, classes: int | None, model: str | None, method: str, wide: bool, repeats: bool,
+                  as_json: bool, labels_csv: str | None, posterior_nc: str | None, restarts: int, draws: int,
+                  tune: int, chains: int, seed: int) -> None:
     """Infer the hidden truth behind the reports in BOOK, and how reliable each trader is.
 
     BOOK has columns question,trader,answer (aliases item/worker/label; or probability for
@@ -330,7 +332,7 @@ def infer_command(book_path: str, classes: int | None, model: str | None, method
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             fit = infer(book_path, classes=classes, model=model, method=method, wide=wide, restarts=restarts,
-                        draws=draws, tune=tune, chains=chains, rng=seed,
+                        draws=draws, tune=tune, chains=chains, rng=seed, repeats=repeats,
                         progressbar=sys.stderr.isatty() and not as_json)
         for w in _unique_messages(caught):
             click.echo(f"warning: {w}", err=True)

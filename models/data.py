@@ -63,6 +63,24 @@ def _str_array(values: Any) -> np.ndarray:
     return out if out.size else np.array([], dtype="<U1")
 
 
+def _refuse_repeats(book: Any) -> None:
+    """BookError naming the first trader who reports on one question twice, and both rows."""
+    frame = book.frame
+    again = frame.duplicated(["question", "trader"]).to_numpy()
+    if not again.any():
+        return
+    i = int(np.argmax(again))
+    q, t = frame["question"].iloc[i], frame["trader"].iloc[i]
+    first = int(np.argmax(((frame["question"] == q) & (frame["trader"] == t)).to_numpy()))
+    n_pairs = int(frame.loc[again, ["question", "trader"]].drop_duplicates().shape[0])
+    raise BookError(
+        f"{book.row_origin(i)}: trader {str(t)!r} reports on question {str(q)!r} again (first in "
+        f"{book.row_origin(first)}; {n_pairs} question-trader pair{'s' if n_pairs != 1 else ''} reported more than "
+        f"once); expected one report per trader and question. Keep one of them, or pass repeats=True "
+        f"(deepmarkets infer --repeats) when they are replicate ratings that each count as evidence"
+    )
+
+
 @dataclass(frozen=True, eq=False)
 class Reports:
     """A reports book as integer arrays: who answered what on which question.
@@ -113,13 +131,16 @@ class Reports:
     # -- constructors ----------------------------------------------------------
 
     @classmethod
-    def from_book(cls, book: Any) -> Reports:
+    def from_book(cls, book: Any, *, repeats: bool = False) -> Reports:
         """Encode a :class:`deepmarkets.beliefs.Book` of kind ``"reports"``.
 
         Parameters
         ----------
         book : deepmarkets.beliefs.Book
             A reports book (columns question, trader and answer and/or probability).
+        repeats : bool, default False
+            Accept several reports of one trader on one question (replicate ratings, as in Dawid
+            and Skene's data; each counts as evidence). Without it they are an error.
 
         Returns
         -------
@@ -128,7 +149,8 @@ class Reports:
         Raises
         ------
         BookError
-            If ``book`` is not a reports book.
+            If ``book`` is not a reports book, or (without ``repeats``) a trader reports on one
+            question twice.
 
         Examples
         --------
@@ -151,6 +173,8 @@ class Reports:
                 "got a trades book; read the file with Book.read(path, kind='reports')"
             )
         frame = book.frame
+        if not repeats:
+            _refuse_repeats(book)
         answers = frame["answer"].to_numpy(object) if "answer" in frame.columns else None
         probs = frame["probability"].to_numpy(np.float64, na_value=np.nan) if "probability" in frame.columns else None
         return cls._encode(
@@ -159,7 +183,7 @@ class Reports:
         )
 
     @classmethod
-    def from_frame(cls, frame: pd.DataFrame, *, wide: bool = False) -> Reports:
+    def from_frame(cls, frame: pd.DataFrame, *, wide: bool = False, repeats: bool = False) -> Reports:
         """Encode a pandas DataFrame in long or wide layout.
 
         Parameters
@@ -173,6 +197,8 @@ class Reports:
             ``"1"..."Q"``. Empty cells, NaN and the text ``na``/``nan``/``null``/``none`` are
             missing answers.
         wide : bool, default False
+        repeats : bool, default False
+            Long layout: accept several reports of one trader on one question (see :meth:`from_book`).
 
         Returns
         -------
@@ -197,7 +223,7 @@ class Reports:
         if not wide:
             from deepmarkets.beliefs.book import Book
 
-            return cls.from_book(Book.from_frame(frame, kind="reports"))
+            return cls.from_book(Book.from_frame(frame, kind="reports"), repeats=repeats)
         return cls._from_wide(frame)
 
     @classmethod

@@ -29,7 +29,7 @@ METHODS: dict[str, str] = {
 }
 
 
-def reports_of(book: Any, *, wide: bool = False) -> Reports:
+def reports_of(book: Any, *, wide: bool = False, repeats: bool = False) -> Reports:
     """Encode a book given as a Book, a DataFrame, a file path or a Reports.
 
     Parameters
@@ -41,6 +41,8 @@ def reports_of(book: Any, *, wide: bool = False) -> Reports:
         :meth:`Book.read <deepmarkets.beliefs.Book.read>` (CSV, Parquet, JSON lines), or with
         pandas as a CSV of text cells when ``wide=True``.
     wide : bool, default False
+    repeats : bool, default False
+        Accept several reports of one trader on one question (see :meth:`Reports.from_book`).
 
     Returns
     -------
@@ -65,11 +67,11 @@ def reports_of(book: Any, *, wide: bool = False) -> Reports:
         if wide:
             raise BookError("wide=True applies to a DataFrame or a CSV file; a Book is always long "
                             "(one row per report): drop wide=True")
-        return Reports.from_book(book)
+        return Reports.from_book(book, repeats=repeats)
     if isinstance(book, str | os.PathLike):
         path = Path(book)
         if not wide:
-            return Reports.from_book(Book.read(path, kind="reports"))
+            return Reports.from_book(Book.read(path, kind="reports"), repeats=repeats)
         if not path.exists():
             raise BookError(f"{path}: no such file; check the path (the working folder is {os.getcwd()})")
         if path.is_dir():
@@ -87,7 +89,7 @@ def reports_of(book: Any, *, wide: bool = False) -> Reports:
     import pandas as pd
 
     if isinstance(book, pd.DataFrame):
-        return Reports.from_frame(book, wide=wide)
+        return Reports.from_frame(book, wide=wide, repeats=repeats)
     raise BookError(
         f"infer takes a reports Book, a pandas DataFrame or a file path, got a {type(book).__name__}; "
         f"for a list of dicts use Book.from_records(records, kind='reports')"
@@ -125,7 +127,8 @@ def choose_model(reports: Reports, *, classes: int | None = None, model: str | N
 
 def infer(book: Any, *, classes: int | None = None, model: str | None = None, method: str = "em",
           wide: bool = False, restarts: int = 10, draws: int = 1000, tune: int = 1000, chains: int = 4,
-          rng: int | np.random.Generator | None = None, progressbar: bool = True) -> LatentClassFit:
+          rng: int | np.random.Generator | None = None, progressbar: bool = True,
+          repeats: bool = False) -> LatentClassFit:
     """Infer the hidden truth behind a book of reports, and each trader's reliability.
 
     Parameters
@@ -150,6 +153,9 @@ def infer(book: Any, *, classes: int | None = None, model: str | None = None, me
         Seed for the EM starts and the sampler.
     progressbar : bool, default True
         Show progress bars.
+    repeats : bool, default False
+        Accept several reports of one trader on one question (replicate ratings, each counted
+        as evidence); without it they are a :class:`~deepmarkets.errors.BookError`.
 
     Returns
     -------
@@ -186,7 +192,7 @@ def infer(book: Any, *, classes: int | None = None, model: str | None = None, me
                              f"({'; '.join(f'{k}: {v}' for k, v in METHODS.items())})")
     if not isinstance(wide, bool | np.bool_):
         raise InferenceError(f"wide={wide!r}; expected True or False")
-    reports = reports_of(book, wide=bool(wide))
+    reports = reports_of(book, wide=bool(wide), repeats=bool(repeats))
     model = choose_model(reports, classes=classes, model=model)
     from deepmarkets.models.em import check_identifiable, fit_em
     from deepmarkets.models.nuts import _IDENTIFIABILITY_WARNINGS

@@ -208,8 +208,14 @@ def test_file_level_errors(tmp_path):
         Book.read(write(tmp_path / "t.txt", HEADER))
     with pytest.raises(BookError, match=r"format='xlsx' is not a book format"):
         Book.read(write(tmp_path / "t.csv", HEADER), format="xlsx")
-    with pytest.raises(BookError, match=r"the file is empty; expected a header line"):
+    with pytest.raises(BookError, match=r"the file is empty; expected a header line naming the columns \(e.g. "
+                                        r"time,trader,security,quantity,price for trades or question,trader,answer "
+                                        r"for reports\)"):
         Book.read(write(tmp_path / "empty.csv", "\n\n"))
+    with pytest.raises(BookError, match=r"the file is empty; expected .*\(e.g. question,trader,answer\)"):
+        Book.read(tmp_path / "empty.csv", kind="reports")
+    with pytest.raises(BookError, match=r"the file is empty; expected .*\(e.g. time,trader,security,quantity,price\)"):
+        Book.read(tmp_path / "empty.csv", kind="trades")
     with pytest.raises(BookError, match=r"the book has no rows: the header \(line 1\) is there"):
         Book.read(write(tmp_path / "header.csv", HEADER + "\n"))
     with pytest.raises(BookError, match=r"the book has no rows"):

@@ -106,3 +106,24 @@ def test_text_report_names_each_failure_of_the_convergence_rule():
     text = _fit_report(fit, None, None)
     assert "max R-hat 1.018 > 1.01" in text and "min tail ESS 150 < 200" in text and "bulk ESS 299 <" not in text
     assert "bulk and tail ESS >= 100 per chain" in text
+
+
+def test_an_empty_book_suggests_report_columns(tmp_path, capsys):
+    empty = tmp_path / "empty.csv"
+    empty.write_text("", encoding="utf-8")
+    assert main(["infer", str(empty)]) == 2
+    err = capsys.readouterr().err
+    assert "the file is empty" in err and "question,trader,answer" in err and "security" not in err
+
+
+def test_a_trader_answering_a_question_twice_is_bad_input_unless_repeats(tmp_path, capsys):
+    book = tmp_path / "answers.csv"
+    book.write_text("question,trader,answer\nq1,ann,yes\nq1,bob,no\nq2,ann,yes\nq1,ann,no\nq2,bob,yes\n",
+                    encoding="utf-8")
+    labels = tmp_path / "labels.csv"
+    assert main(["infer", str(book), "--labels", str(labels)]) == 2
+    err = capsys.readouterr().err
+    assert f"{book} row 4 (line 5): trader 'ann' reports on question 'q1' again (first in {book} row 1" in err
+    assert "--repeats" in err and not labels.exists()
+    assert main(["infer", str(book), "--repeats", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["n_answers"] == 5

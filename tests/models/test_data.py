@@ -57,7 +57,7 @@ def test_encoding_round_trips(rows):
     frame = pd.DataFrame(rows, columns=["question", "trader", "answer"]).astype({"question": str, "trader": str})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        r = Reports.from_frame(frame)
+        r = Reports.from_frame(frame, repeats=True)
     assert decode(r) == [(str(q), str(t), a) for q, t, a in rows]
     for t, lv in enumerate(r.levels):  # each trader's levels: sorted, exactly the labels it used
         used = {a for (_, tr, a) in decode(r) if tr == r.traders[t]}
@@ -106,9 +106,22 @@ def test_wide_frame_errors_and_warnings():
         Reports.from_frame(ids, wide=True)
 
 
+def test_repeated_reports_are_refused_unless_asked_for():
+    frame = pd.DataFrame({"question": ["q1", "q2", "q1", "q2", "q2"], "trader": ["ann", "ann", "bob", "ann", "bob"],
+                          "answer": ["1", "2", "1", "2", "2"]})
+    with pytest.raises(BookError, match=r"row 4: trader 'ann' reports on question 'q2' again \(first in .*row 2; "
+                                        r"1 question-trader pair reported more than once\); expected one report per "
+                                        r"trader and question.*repeats=True"):
+        Reports.from_frame(frame)
+    probs = pd.DataFrame({"question": ["q1", "q1"], "trader": ["ann", "ann"], "probability": [0.2, 0.3]})
+    with pytest.raises(BookError, match="trader 'ann' reports on question 'q1' again"):
+        Reports.from_frame(probs)
+    assert Reports.from_frame(frame, repeats=True).n_answers == 5  # replicate ratings, each counted
+
+
 def test_wide_table_refuses_repeated_answers():
     frame = pd.DataFrame({"question": ["q1", "q1", "q2"], "trader": ["ann", "ann", "bob"], "answer": ["1", "2", "1"]})
-    r = Reports.from_frame(frame)
+    r = Reports.from_frame(frame, repeats=True)
     assert r.n_answers == 3
     with pytest.raises(InferenceError, match="trader 'ann' answered question 'q1' 2 times"):
         r.wide()

@@ -40,7 +40,8 @@ def quiet_fit(reports: Reports, **kw) -> LatentClassFit:
 
 def anaesthetist(name: str = "anaesthetist_long.csv") -> Reports:
     frame = pd.read_csv(data_file("dawid_skene", name))
-    return Reports.from_frame(frame.rename(columns={"patient": "question", "observer": "trader", "rating": "answer"}))
+    return Reports.from_frame(frame.rename(columns={"patient": "question", "observer": "trader", "rating": "answer"}),
+                              repeats=True)
 
 
 def independent_loglik(fit: LatentClassFit) -> tuple[float, np.ndarray]:
@@ -125,7 +126,7 @@ def tiny_book() -> Reports:
             ("q4", "a", "x"), ("q4", "b", "1"), ("q4", "c", "lo"), ("q4", "c", "lo"),
             ("q5", "a", "y"), ("q5", "b", "1"), ("q5", "c", "hi"),
             ("q6", "a", "y"), ("q6", "b", "2"), ("q6", "c", "hi")]
-    return Reports.from_frame(pd.DataFrame(rows, columns=["question", "trader", "answer"]))
+    return Reports.from_frame(pd.DataFrame(rows, columns=["question", "trader", "answer"]), repeats=True)
 
 
 def test_loglik_and_posterior_by_enumeration():
