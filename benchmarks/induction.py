@@ -26,11 +26,18 @@ finishes.
 Part C, ours alone: 50 sentences (3 exclusive-exhaustive groups of 10 and 20 independent atoms,
 revealed over time), 20 traders (the 3 arbitrageurs of the theory, 15 seeded random threshold
 traders on the atoms, 2 frequency traders), 200 days; target under 60 s. A second row puts the
-threshold traders on any sentence, arbitrageurs included (a known hard case for the solver:
-a tiny-weight trader saturated against an arbitrageur; it reports the day it stopped).
+threshold traders on any sentence, arbitrageurs included (a hard case for Newton's method: a
+tiny-weight trader saturated against an arbitrageur; the fallbacks take over).
 
 Part D, the empirical properties with numbers: pseudorandom frequencies, exclusive-exhaustive
 coherence, provability induction, paradox resistance (targets as in the issue).
+
+Part E, the market maker never stalls: random inductors (``induction_scenarios.random_inductor``,
+seeds 0..N-1: random theories, every built-in trader family, random deductive processes), each
+run for 100 days. Counts the stalls (``InductionError``), the worst residual over its tolerance
+2^-min(n, 32), the seconds, and the days on which Newton's method was not enough (proximal
+Newton, the simplicial search, its integer-labelled path). Target: no stall (else STALL, exit
+status 1).
 
     python benchmarks/induction.py              # full run
     python benchmarks/induction.py --smoke      # a few seconds
@@ -46,11 +53,12 @@ import time
 import numpy as np
 from harness import finish, fmt_s, header, log, machine_info, median, table, timed  # noqa: E402  (benchmarks/ is on sys.path)
 
-from deepmarkets.logic import Theory, atoms, exactly_one
-from deepmarkets.logic.induction import Inductor, Trader, arbitrageurs, threshold_trader
+from deepmarkets.logic import atoms
+from deepmarkets.logic.induction import Inductor, Trader
 from deepmarkets.logic.induction_features import const, price
 
 DISAGREE = "DISAGREE"
+STALL = "STALL"
 SPEEDUP_TARGET = 100.0
 PART_C_TARGET = 60.0
 TOLERANCE_A = 2.0 ** -10
@@ -173,42 +181,12 @@ def ours_b(days: int):
 
 
 def part_c(days: int, seed: int, *, overlap: bool = False):
-    """50 sentences: 3 exclusive-exhaustive groups of 10 (one revealed every 40 days) and 20 independent
-    atoms (one revealed every 10 days); 20 traders: the 3 arbitrageurs, 15 seeded random threshold
-    traders on the independent atoms (on any sentence with ``overlap``) and 2 frequency traders."""
-    from deepmarkets.logic.induction import InductionError, frequency_trader
+    """The mixed market of ``induction_scenarios.mixed_market``: 50 sentences, 20 traders."""
+    from deepmarkets.logic.induction import InductionError
+    from deepmarkets.logic.induction_scenarios import mixed_market
 
-    rng = np.random.default_rng(seed)
-    groups = [list(atoms([f"g{g}_{i}" for i in range(10)])) for g in range(3)]
-    singles = list(atoms([f"s{i}" for i in range(20)]))
-    sents = [s for g in groups for s in g] + singles
-    theory = Theory([exactly_one(*g) for g in groups])
-    traders = arbitrageurs(theory, sents)
-    pool = sents if overlap else singles
-    for j in range(15):
-        s = pool[int(rng.integers(len(pool)))]
-        lo = float(np.round(rng.uniform(0.05, 0.4), 2))
-        hi = float(np.round(rng.uniform(0.6, 0.95), 2))
-        traders.append(threshold_trader(s, buy_below=lo, sell_above=hi, name=f"threshold{j}({s})"))
-    for j, half in enumerate((singles[:10], singles[10:])):
-        traders.append(frequency_trader(half, revealed=lambda day, j=j: max(0, min(10, (day - 5 * j) // 10)),
-                                        name=f"frequency{j}"))
-    truth = [int(rng.integers(10)) for _ in groups]
-    single_truth = rng.random(len(singles)) < 0.5
-
-    def reveal(day):
-        out = []
-        g = day // 40 - 1
-        if day % 40 == 0 and 0 <= g < len(groups):
-            out.append(groups[g][truth[g]])
-        for j in range(2):  # frequency trader j's sentences revealed on days 10r + 5j
-            r = (day - 5 * j) // 10
-            if (day - 5 * j) % 10 == 0 and 1 <= r <= 10:
-                i = 10 * j + r - 1
-                out.append(singles[i] if single_truth[i] else ~singles[i])
-        return out
-
-    ind = Inductor(sents, traders, deductive=reveal, theory=theory)
+    ind, sents = mixed_market(seed, overlap=overlap)
+    traders = ind.traders
     t0 = time.perf_counter()
     error = None
     try:
@@ -262,6 +240,34 @@ def part_d(smoke: bool) -> list[dict]:
     return rows
 
 
+def part_e(count: int, days: int) -> dict:
+    """Random inductors 0..count-1, ``days`` days each: stalls, residuals, seconds, fallback use."""
+    from deepmarkets.logic.induction import InductionError
+    from deepmarkets.logic.induction_scenarios import random_inductor
+
+    stalls, worst, seconds, stages, slowest = [], 0.0, [], {"proximal": 0, "simplicial": 0, "integer": 0}, 0.0
+    inductors_with_fallback = 0
+    for seed in range(count):
+        ind, _ = random_inductor(seed, days=days)
+        t0 = time.perf_counter()
+        try:
+            ind.run(days, progressbar=False)
+        except InductionError as err:
+            stalls.append({"seed": seed, "day": len(ind.result.days) + 1, "error": str(err)})
+        seconds.append(time.perf_counter() - t0)
+        fallback = [d for d in ind.result.days if not d.solver.startswith("newton")]
+        inductors_with_fallback += bool(fallback)
+        for d in fallback:
+            stages["proximal" if d.solver.startswith("proximal") else "simplicial"] += 1
+            stages["integer"] += "integer labels" in d.solver
+            slowest = max(slowest, d.seconds)
+        worst = max([worst] + [float(d.residual / d.tolerance) for d in ind.result.days])
+    return {"inductors": count, "days": days, "stalls": stalls, "worst_residual_over_tolerance": worst,
+            "seconds": sum(seconds), "median_seconds": median(seconds), "fallback_days": stages,
+            "inductors_with_fallback": inductors_with_fallback, "slowest_fallback_day_s": slowest,
+            "result": "PASS" if not stalls and worst <= 1 else STALL}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -272,6 +278,7 @@ def main(argv=None) -> int:
     ap.add_argument("--days", type=int, default=None, help="part B days (default 25; smoke 6)")
     ap.add_argument("--json", metavar="OUT", help="write every measurement to this JSON file")
     ap.add_argument("--seed", type=int, default=0, help="seed of part C (default 0)")
+    ap.add_argument("--inductors", type=int, default=None, help="part E random inductors (default 200; smoke 2)")
     ap.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     args = ap.parse_args(argv)
     if args.repeats < 1:
@@ -281,6 +288,7 @@ def main(argv=None) -> int:
     days_b = args.days or (6 if args.smoke else 25)
     ks = (1, 2, 3) if args.smoke else (1, 2, 3, 4, 5)
     days_c = 20 if args.smoke else 200
+    count_e, days_e = args.inductors or (2 if args.smoke else 200), 36 if args.smoke else 100
 
     info = machine_info()
     started = time.perf_counter()
@@ -393,7 +401,22 @@ def main(argv=None) -> int:
                 [[r["property"], r["size"], r["measure"], fmt_s(r["seconds"]), r["target"], r["result"]] for r in rows],
                 right={3}))
     print()
-    return finish(out, started, bad, DISAGREE, "all prices agree", args.json)
+    log("part E", args.quiet)
+    rec = part_e(count_e, days_e)
+    out["part_e"] = rec
+    bad |= bool(rec["stalls"])
+    stages = rec["fallback_days"]
+    print(f"Part E: random inductors, {days_e} days each (the market maker never stalls)")
+    print(table(["inductors", "days", "stalls", "max residual/tol", "seconds", "median s", "inductors with fallback",
+                 "fallback days: proximal / simplicial / integer labels", "slowest fallback day s", "result"],
+                [[str(count_e), str(days_e), str(len(rec["stalls"])), f"{rec['worst_residual_over_tolerance']:.2e}",
+                  fmt_s(rec["seconds"]), fmt_s(rec["median_seconds"]), str(rec["inductors_with_fallback"]),
+                  f"{stages['proximal']} / {stages['simplicial']} / {stages['integer']}",
+                  fmt_s(rec["slowest_fallback_day_s"]), rec["result"]]], right={0, 1, 2, 3, 4, 5, 6, 8}))
+    for stall in rec["stalls"]:
+        print(f"  {STALL} seed {stall['seed']}: {stall['error']}")
+    print()
+    return finish(out, started, bad, f"{DISAGREE} or {STALL}", "all prices agree, no stall", args.json)
 
 
 if __name__ == "__main__":

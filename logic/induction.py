@@ -14,8 +14,10 @@ Each day ``n`` the :class:`Inductor`
    enumerating worlds;
 4. combines the budgeted traders into the TradingFirm with weights ``2^(-k-b)`` (§5.3);
 5. finds prices with the MarketMaker (§5.1): the fixed point ``p = clip(p + T(p))`` by a
-   projected semismooth Newton method with a coordinate-bisection fallback, rounded to
-   rationals and re-checked exactly: the firm's residual
+   projected semismooth Newton method, else proximal Newton steps, else a simplicial search
+   on grids of mesh ``2^-k`` (:mod:`~deepmarkets.logic.induction_fixedpoint`) that ends within
+   the tolerance after finitely many steps whenever the demands' Lipschitz bound allows it on
+   the price grid ``2^-48``; the prices are re-checked exactly in rationals: the firm's residual
    ``sum_phi max(q_phi (1 - p_phi), -q_phi p_phi)`` must be at most ``2^-min(n, precision_bits)``.
    Prices failing the check are never returned (:class:`InductionError`).
 
@@ -25,13 +27,16 @@ world, so the residual runs over the unsettled sentences.
 
 Deviation from the paper: the budget factor is computed at the candidate prices and the fixed
 point is re-solved with the smaller factor until the factor used is at most the factor at the
-final prices, so a budgeted trader never loses more than ``b`` in a plausible world. The firm
-sums budgets ``b`` in ``budgets`` only (the paper's infinite sum, truncated).
+final prices, so a budgeted trader never loses more than ``b`` in a plausible world. After
+``SETTLE_ROUNDS`` rounds a factor still too large is set below the one asked for, by a margin
+that grows fourfold each round until it is 1 (the trader sits the day out), so the rounds
+always end. The firm sums budgets ``b`` in ``budgets`` only (the paper's infinite sum, truncated).
 """
 
 from __future__ import annotations
 
 import inspect
+import itertools
 import json
 import math
 import os
@@ -56,6 +61,7 @@ from deepmarkets.logic.induction_features import (
     price,
     ramp,
 )
+from deepmarkets.logic.induction_fixedpoint import certified_bits, displacement, integer_path, vector_path
 from deepmarkets.logic.sentence import Sentence, sentence
 from deepmarkets.logic.theory import Theory
 from deepmarkets.logic.worlds import WorldSearch
@@ -74,6 +80,12 @@ __all__ = [
     "plot_prices",
     "plot_exploitation",
 ]
+
+
+#: Prices are rationals on the grid 2^-PRICE_BITS (exact as floats, and in the exact check).
+PRICE_BITS = 48
+#: Rounds of budget factors taken as asked for before they are undercut (module docstring).
+SETTLE_ROUNDS = 8
 
 
 # ------------------------------------------------------------------------------------------
@@ -577,7 +589,9 @@ class Inductor:
         K = len(self.traders)
         factors = {key: (0.0 if acc.bankrupt_day is not None else 1.0) for key, acc in self._accounts.items()}
         solver_name = ""
-        for _round in range(30):
+        bounds = None
+        p = p0
+        for rounds in itertools.count(1):
             c = np.zeros(K)
             for (k, b), f in factors.items():
                 c[k] += 2.0 ** (-(k + 1) - b) * f
@@ -599,29 +613,40 @@ class Inductor:
                 q = Tv / scale[:, 0]
                 return float(np.where(free, np.maximum(q * (1 - p), -q * p), 0).sum()) <= tol_f
 
-            p, solver_name = self._market_maker(T, p0, solve_free, n, good)
+            def certified_mesh(A=A, weight=weight, scale=scale, tol_f=tol_f) -> int:
+                """The grid exponent at which the simplicial search guarantees ``good`` (module docstring)."""
+                nonlocal bounds
+                if bounds is None:
+                    bounds = self.graph.bounds(out_node.tolist(), past)
+                size, lip = bounds
+                # z_i = clip(p_i + T_i) - p_i moves by at most 2 + Lip(T_i) per unit of the max-norm;
+                # |z_i| <= eta puts at most eta * max(|q_i|, weight_i) in the residual (see _simplicial)
+                lam = float(np.max(2 + scale[:, 0] * (A @ lip), where=solve_free, initial=2.0))
+                spread = float(np.maximum(A @ size, weight)[solve_free].sum())
+                return certified_bits(lam, spread, tol_f / 4)
+
+            p, solver_name = self._market_maker(T, p, solve_free, good, certified_mesh)
             p_exact, residual, tol = self._exact_check(p, c, factors, out_node, out_trader, out_sent, fixed,
                                                        solve_free, past, n)
             if residual > tol:
-                p, solver_name = self._bisection(T, p, solve_free, n, sweeps=200, good=good)
-                p_exact, residual, tol = self._exact_check(p, c, factors, out_node, out_trader, out_sent, fixed,
-                                                           solve_free, past, n)
-                solver_name += "+bisection"
-                if residual > tol:
-                    raise InductionError(f"day {n}: the market maker found no prices with residual <= {float(tol):.3g} "
-                                         f"(best {float(residual):.3g}); the traders' demands may be discontinuous")
+                bits = certified_mesh()
+                why = (f"the demands are too steep for prices on a 2^-{PRICE_BITS} grid (their Lipschitz bound "
+                       f"asks for 2^-{bits})" if bits > PRICE_BITS else "rounding in the float evaluation")
+                raise InductionError(f"day {n}: the market maker found no prices with residual <= {float(tol):.3g} "
+                                     f"(best {float(residual):.3g}): {why}")
             pf = np.array([float(x) for x in p_exact])
             q = raw(pf[:, None])[:, 0]
             per_trader = np.zeros((K, m))
             if len(out_node):
                 np.add.at(per_trader, (out_trader, out_sent), q)
             new = {key: self._budget_factor(key, per_trader[key[0]], pf) for key, f in factors.items() if f > 0}
-            if all(factors[key] <= v + 1e-12 for key, v in new.items()):
+            late = {key: v for key, v in new.items() if factors[key] > v + 1e-12}
+            if not late:
                 break
-            for key, v in new.items():
-                factors[key] = min(factors[key], v)
-        else:
-            raise InductionError(f"day {n}: the budget factors did not settle in 30 rounds")
+            # ends: from round SETTLE_ROUNDS + 10 on the margin is 1 and each round zeroes one more factor
+            margin = min(1.0, 4.0 ** (rounds - SETTLE_ROUNDS - 10)) if rounds >= SETTLE_ROUNDS else 0.0
+            for key, v in late.items():
+                factors[key] = v * (1 - margin)
 
         # commit trades
         firm = np.zeros(m)
@@ -738,18 +763,101 @@ class Inductor:
         return np.array(world, dtype=float)
 
     # market maker ---------------------------------------------------------------------------
-    def _market_maker(self, T, p0: np.ndarray, free: np.ndarray, n: int, good) -> tuple[np.ndarray, str]:
-        """Newton, then Gauss-Seidel bisection sweeps alternating with Newton again, until ``good``."""
-        p = p0
-        for attempt in range(6):
-            p, ok, its = self._newton(T, p, free, good)
+    def _market_maker(self, T, p0: np.ndarray, free: np.ndarray, good, certified_mesh) -> tuple[np.ndarray, str]:
+        """Newton's method (the fast path), then proximal Newton, then the simplicial search (guaranteed)."""
+        p, ok, its = self._newton(T, p0, free, good)
+        if ok:
+            return p, f"newton({its})"
+        p, ok, steps = self._proximal(T, p, free, good)
+        if ok:
+            return p, f"proximal({steps})"
+        return self._simplicial(T, p, free, good, certified_mesh())
+
+    def _proximal(self, T, p: np.ndarray, free: np.ndarray, good, steps: int = 30) -> tuple[np.ndarray, bool, int]:
+        """Proximal-point steps: Newton on ``x = clip(x + T(x) - eps (x - v))``, then ``v = x``.
+
+        Where the firm's trade is flat in some direction (an exclusive-exhaustive arbitrageur sees
+        only the sum of its prices, a saturated threshold trader nothing at all) and a weak trader
+        still pulls along it, Newton's step has no component there and stalls. The pull back to
+        ``v`` makes the direction count: each step moves along it by about ``T / eps``, with
+        ``eps`` ten times the current displacement. Stops after ``steps`` steps, or three without
+        progress.
+        """
+        v = p.copy()
+        lowest, since = math.inf, 0
+        for k in range(steps):
+            Tv = T(v[:, None])[:, 0]
+            if good(v, Tv):
+                return v, True, k
+            eta = float(np.abs(np.where(free, displacement(v, Tv), 0)).max())
+            lowest, since = (eta, 0) if eta < 0.9 * lowest else (lowest, since + 1)
+            if since == 3:  # no progress in three steps
+                break
+            eps = 10 * eta
+
+            def pulled(P: np.ndarray, v=v, eps=eps) -> np.ndarray:
+                return T(P) - eps * np.where(free[:, None], P - v[:, None], 0)
+
+            def solved(x: np.ndarray, Tx: np.ndarray, eta=eta) -> bool:
+                return float(np.abs(np.where(free, displacement(x, Tx), 0)).max()) <= 1e-3 * eta
+
+            v = self._newton(pulled, v, free, solved)[0]
+        return v, bool(good(v, T(v[:, None])[:, 0])), k + 1
+
+    def _simplicial(self, T, p: np.ndarray, free: np.ndarray, good, final: int) -> tuple[np.ndarray, str]:
+        """Simplicial paths on grids of mesh ``2^-bits``, ``bits`` growing to ``final``.
+
+        Each level follows the vector-labelled path (:func:`vector_path`) from the last level's
+        point, or the integer-labelled one (:func:`integer_path`) where that fails, and polishes
+        its end by proximal Newton; the levels stop as soon as a point meets the tolerance. On
+        the level ``final`` the integer-labelled path runs unless a point already meets it.
+
+        Why it always ends within the tolerance: the integer-labelled path ends after finitely
+        many pivots (:mod:`~deepmarkets.logic.induction_fixedpoint`), at a grid point with
+        displacement ``eta = max_i |clip(p_i + T_i(p)) - p_i| <= Lambda 2^-bits``, ``Lambda`` the
+        Lipschitz bound of the displacement (:meth:`FeatureGraph.bounds`). For a sentence the firm
+        buys (``q_i > 0``) that means ``1 - p_i <= eta`` or ``T_i = q_i / weight_i <= eta``, so its
+        residual ``q_i (1 - p_i)`` is at most ``eta max(|q_i|, weight_i)``; selling is symmetric.
+        ``final`` (:func:`certified_bits`) makes the sum over the sentences at most a quarter of
+        the float tolerance of ``good``, itself a quarter of ``2^-min(n, precision_bits)``, the
+        rest covering float rounding; so the prices pass the exact check unless ``final``
+        exceeds the price grid ``2^-48`` (demands too steep for it). There is no useful bound
+        on the number of pivots: the coarser levels and the fast stages before exist so that
+        the last path starts near a fixed point, or never runs.
+        """
+        idx = np.flatnonzero(free)
+        base = p.copy()
+        final = min(final, PRICE_BITS)
+
+        def F(X: np.ndarray) -> np.ndarray:
+            P = np.repeat(base[:, None], X.shape[1], axis=1)
+            P[idx] = X
+            return T(P)[idx]
+
+        def accept(x: np.ndarray, f: np.ndarray) -> bool:
+            base[idx] = x
+            Tv = np.zeros(len(base))
+            Tv[idx] = f
+            return good(base, Tv)
+
+        def grid(bits: int) -> np.ndarray:
+            return np.rint(base[idx] * 2.0 ** bits).astype(np.int64)
+
+        bits, evaluations, labels = min(final, 3), 0, "vector"
+        while True:
+            x, f, count, ended = vector_path(F, grid(bits), bits, accept, pivots=100 * (len(idx) + 10),
+                                             resolution=PRICE_BITS)
+            evaluations += count
+            if not accept(x, f) and (bits == final or not ended):
+                x, f, count = integer_path(F, grid(bits), bits, accept)
+                evaluations, labels = evaluations + count, "integer"
+            name = f"simplicial({evaluations}, 2^-{bits}, {labels} labels)"
+            if accept(x, f) or bits == final:
+                return base, name
+            polished, ok, steps = self._proximal(T, base, free, good)
             if ok:
-                return p, f"newton({its})" if attempt == 0 else f"newton+bisection({attempt})"
-            p, _ = self._bisection(T, p, free, n, sweeps=1, good=good)
-            Tv = T(p[:, None])[:, 0]
-            if good(p, Tv):
-                return p, f"newton+bisection({attempt + 1})"
-        return self._bisection(T, p, free, n, sweeps=100, good=good)[0], "bisection"
+                return polished, f"{name}+proximal({steps})"
+            bits = min(final, bits + 4)
 
     def _newton(self, T, p0: np.ndarray, free: np.ndarray, good) -> tuple[np.ndarray, bool, int]:
         """Projected semismooth Newton on F(p) = p - clip(p + T(p)) over the free coordinates."""
@@ -796,41 +904,8 @@ class Inductor:
         # stalled (a kink, a singular face): good enough if the residual already meets the tolerance
         return p, bool(good(p, Tv)), 40
 
-    def _bisection(self, T, p: np.ndarray, free: np.ndarray, n: int, sweeps: int, good=None) -> tuple[np.ndarray, str]:
-        """Gauss-Seidel sweeps, each coordinate by bisection on x - clip(x + T_i(x))."""
-        p = p.copy()
-        idx = np.flatnonzero(free)
-        for _ in range(sweeps):
-            for i in idx:
-                # bisection on h(x) = x - clip(x + T_i(x)) (h(0) <= 0 <= h(1)), bracketed from the
-                # current price so that among several fixed points the nearest one is found
-                here = T(p[:, None])[i, 0]
-                x0 = p[i]
-                if (x0 - min(1.0, max(0.0, x0 + here))) == 0:
-                    continue
-                lo, hi = (x0, 1.0) if here > 0 else (0.0, x0)
-                for _ in range(60):
-                    mid = 0.5 * (lo + hi)
-                    P = p[:, None].copy()
-                    P[i] = mid
-                    t = T(P)[i, 0]
-                    if mid - min(1.0, max(0.0, mid + t)) < 0:
-                        lo = mid
-                    else:
-                        hi = mid
-                P = np.repeat(p[:, None], 2, axis=1)
-                P[i] = [lo, hi]
-                t_lo, t_hi = T(P)[i]
-                h_lo = lo - min(1.0, max(0.0, lo + t_lo))
-                h_hi = hi - min(1.0, max(0.0, hi + t_hi))
-                p[i] = lo if abs(h_lo) <= abs(h_hi) else hi
-            Tv = T(p[:, None])[:, 0]
-            if np.abs(np.where(free, p - np.clip(p + Tv, 0, 1), 0)).max() < 1e-15 or (good and good(p, Tv)):
-                break
-        return p, "bisection"
-
     def _exact_check(self, p, c, factors, out_node, out_trader, out_sent, fixed, free, past, n):
-        scale = 1 << 48
+        scale = 1 << PRICE_BITS
         p_exact = []
         for i, x in enumerate(p):
             if i in fixed and self.settle:

@@ -317,6 +317,57 @@ class FeatureGraph:
                     vals[nodes] = 1.0 / np.maximum(1.0, x)
         return vals
 
+    def bounds(self, nodes: Iterable[int], past) -> tuple[np.ndarray, np.ndarray]:
+        """A bound on ``|f|`` and a Lipschitz constant of ``f`` for each node, over all prices in [0, 1].
+
+        Interval arithmetic carries a range ``[lo, hi]`` and a Lipschitz constant ``L`` (in the
+        max-norm of today's prices) up the graph: a price has range [0, 1] and ``L = 1``, a
+        constant or a past price ``L = 0``; ``L`` adds under ``+``, is ``L_a |b| + L_b |a|`` under
+        ``×``, the largest argument's under max and min, and is divided by ``max(1, lo_x)^2`` under
+        ``1 / max(1, x)``. So ``|f(p) - f(p')| <= L max_i |p_i - p'_i|``.
+
+        Examples
+        --------
+        >>> from deepmarkets.logic import atoms
+        >>> a, b = atoms("a b")
+        >>> g = FeatureGraph()
+        >>> node = g.compile(ramp((1 - price(a) - price(b)) / 0.05))
+        >>> size, lip = g.bounds([node], _PastLookup([], 1))
+        >>> float(size[0]), float(lip[0])
+        (1.0, 40.0)
+        """
+        nodes = list(nodes)
+        order = self._ancestors(nodes)  # children precede their parents (compile adds them first)
+        lo: dict[int, float] = {}
+        hi: dict[int, float] = {}
+        lip: dict[int, float] = {}
+        for k in order.tolist():
+            op, kids = self.ops[k], self.args[k]
+            if op in (CONST, PAST):
+                v = float(self.values[k]) if op == CONST else float(past(*self.values[k]))
+                lo[k], hi[k], lip[k] = v, v, 0.0
+            elif op == NOW:
+                lo[k], hi[k], lip[k] = 0.0, 1.0, 1.0
+            elif op == ADD:
+                lo[k], hi[k], lip[k] = (sum(lo[a] for a in kids), sum(hi[a] for a in kids),
+                                        sum(lip[a] for a in kids))
+            elif op == MUL:
+                lo_k, hi_k, lip_k = lo[kids[0]], hi[kids[0]], lip[kids[0]]
+                for a in kids[1:]:
+                    corners = (lo_k * lo[a], lo_k * hi[a], hi_k * lo[a], hi_k * hi[a])
+                    size_k, size_a = max(-lo_k, hi_k), max(-lo[a], hi[a])
+                    lip_k = lip_k * size_a + lip[a] * size_k
+                    lo_k, hi_k = min(corners), max(corners)
+                lo[k], hi[k], lip[k] = lo_k, hi_k, lip_k
+            elif op in (MAX, MIN):
+                pick = max if op == MAX else min
+                lo[k], hi[k], lip[k] = pick(lo[a] for a in kids), pick(hi[a] for a in kids), max(lip[a] for a in kids)
+            else:
+                x = kids[0]
+                lo[k], hi[k], lip[k] = 1 / max(1.0, hi[x]), 1 / max(1.0, lo[x]), lip[x] / max(1.0, lo[x]) ** 2
+        size = np.array([max(-lo[k], hi[k]) for k in nodes])
+        return size, np.array([lip[k] for k in nodes])
+
     def exact(self, nodes: Iterable[int], now: dict, past) -> dict[int, Fraction]:
         """Exact rational values of ``nodes`` given exact current prices ``now`` (sentence -> Fraction)."""
         memo: dict[int, Fraction] = {}
