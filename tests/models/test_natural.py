@@ -472,7 +472,7 @@ def test_repeated_answers_are_dropped_with_a_warning():
     book, _, _ = simulate_reports(100, 3, classes=2, levels=2, rng=6)
     frame = book.frame[["question", "trader", "answer"]]
     again = frame[(frame["trader"] == "t1")].iloc[:7]
-    reports = Reports.from_frame(pd.concat([frame, again], ignore_index=True))
+    reports = Reports.from_frame(pd.concat([frame, again], ignore_index=True), repeats=True)
     fit = fit_em(reports, model="lca", classes=2, rng=0)
     with pytest.warns(UserWarning, match="7 of 100 questions dropped: a trader answered them more than once"):
         fit_natural_latent_errors(fit)

@@ -42,7 +42,7 @@ def _repeated_book() -> Reports:
     frame = book.frame[["question", "trader", "answer"]]
     again = frame[frame["trader"] == "t1"].iloc[::2]
     thrice = frame[frame["trader"] == "t2"].iloc[::5]
-    return Reports.from_frame(pd.concat([frame, again, thrice, thrice], ignore_index=True))
+    return Reports.from_frame(pd.concat([frame, again, thrice, thrice], ignore_index=True), repeats=True)
 
 
 def _forecast_book() -> Reports:
