@@ -60,8 +60,9 @@ def read_spec(path: str | Path) -> tuple[Inductor, int]:
     ------
     DeclarationError
         For a missing or unreadable file, an unknown key or trader kind, a bad sentence, a
-        threshold price outside [0, 1], or an arbitrageurs entry the theory gives no trader for,
-        naming the file and the entry.
+        threshold trader without prices or with a price outside [0, 1] or buy_below above
+        sell_above, a width that is not a finite number > 0, a name that is not text, or an
+        arbitrageurs entry the theory gives no trader for, naming the file and the entry.
     """
     path = Path(path)
     try:
@@ -121,13 +122,13 @@ def _traders(entry: Any, number: int, theory: Theory | None, sentences: list) ->
     options = {k: v for k, v in entry.items() if k != "kind"}
     where = f"trader {number} ({kind})"
     try:
+        if "width" in options:
+            _number(options["width"], "width", low=0.0, high=math.inf, what="a finite number > 0", open_low=True)
+        if "name" in options and not (isinstance(options["name"], str) and options["name"].strip()):
+            raise DeclarationError(f"name = {options['name']!r}; expected a non-empty text, e.g. name = \"bull\"")
         if kind == "threshold":
             s = _sentence(options.pop("sentence", None), where)
-            for key in ("buy_below", "sell_above"):
-                if key in options:
-                    _number(options[key], key, low=0.0, high=1.0, what="a price between 0 and 1")
-            if "width" in options:
-                _number(options["width"], "width", low=0.0, high=math.inf, what="a finite number > 0", open_low=True)
+            _threshold_prices(options)
             return [threshold_trader(s, **options)]
         if kind == "exclusive_exhaustive":
             group = [_sentence(s, where) for s in options.pop("sentences", [])]
@@ -147,6 +148,18 @@ def _traders(entry: Any, number: int, theory: Theory | None, sentences: list) ->
     except DeclarationError as err:
         raise DeclarationError(f"{where}: {err}") from None
     raise DeclarationError(f"{where}: unknown kind; expected one of {', '.join(TRADER_KINDS)}")
+
+
+def _threshold_prices(options: Mapping[str, Any]) -> None:
+    """DeclarationError unless buy_below and/or sell_above are prices in [0, 1], buy_below <= sell_above."""
+    prices = {key: _number(options[key], key, low=0.0, high=1.0, what="a price between 0 and 1")
+              for key in ("buy_below", "sell_above") if key in options}
+    if not prices:
+        raise DeclarationError("give buy_below and/or sell_above (prices between 0 and 1); without them the "
+                               "trader never trades")
+    if prices.get("buy_below", 0.0) > prices.get("sell_above", 1.0):
+        raise DeclarationError(f"buy_below = {prices['buy_below']} > sell_above = {prices['sell_above']}: the "
+                               "trader would buy and sell at the same prices; expected buy_below <= sell_above")
 
 
 def _number(value: Any, key: str, *, low: float, high: float, what: str, open_low: bool = False) -> float:

@@ -53,6 +53,16 @@ def test_days_option_and_json(capsys):
      "buy_below = '0.5'; expected a price between 0 and 1"),
     ('days = 3\nsentences = ["a"]\n[[traders]]\nkind = "threshold"\nsentence = "a"\nbuy_below = 0.5\nwidth = 0\n',
      "width = 0; expected a finite number > 0"),
+    ('days = 3\nsentences = ["a", "b"]\n[[traders]]\nkind = "exclusive_exhaustive"\nsentences = ["a", "b"]\n'
+     'width = -1\n', "trader 1 (exclusive_exhaustive): width = -1; expected a finite number > 0"),
+    ('days = 3\nsentences = ["a"]\ntheory = ["a -> a"]\n[[traders]]\nkind = "arbitrageurs"\nwidth = "x"\n',
+     "width = 'x'; expected a finite number > 0"),
+    ('days = 3\nsentences = ["a"]\n[[traders]]\nkind = "threshold"\nsentence = "a"\n',
+     "trader 1 (threshold): give buy_below and/or sell_above"),
+    ('days = 3\nsentences = ["a"]\n[[traders]]\nkind = "threshold"\nsentence = "a"\nbuy_below = 0.7\n'
+     'sell_above = 0.3\n', "buy_below = 0.7 > sell_above = 0.3"),
+    ('days = 3\nsentences = ["a"]\n[[traders]]\nkind = "threshold"\nsentence = "a"\nbuy_below = 0.5\nname = 5\n',
+     "name = 5; expected a non-empty text"),
     ('days = 3\nsentences = ["a"]\ncolour = 1\n', "unknown keys"),
     ('days = 3\nsentences = ["a"]\n[[deductive]]\nday = 9\nsentences = ["a"]\n', "between 1 and 3"),
     ("days = [", "not valid TOML"),
