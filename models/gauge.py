@@ -1672,7 +1672,7 @@ class GaugeFixing:
     objective : float or None
         Stephens: ``sum over draws and questions of KL(P_draw∘perm ‖ Q)`` at the end (nats).
     before, after : dict
-        ``max_rhat`` and ``min_ess_bulk`` over the class-indexed parameters.
+        ``max_rhat``, ``min_ess_bulk`` and ``min_ess_tail`` over the class-indexed parameters.
     fit : LatentClassFit or None
         The input fit with point estimates, diagnostics and ``idata`` recomputed after fixing.
     seconds : float
@@ -1775,7 +1775,7 @@ def _class_parameters(post, S: int) -> tuple[np.ndarray, list[str]]:
 
 
 def _diagnostics(post, C: int, D: int) -> dict:
-    """Max R-hat and min bulk ESS over the class-indexed parameters (class_share, response, mean)."""
+    """Max R-hat and min bulk and tail ESS over the class-indexed parameters (class_share, response, mean)."""
     import arviz as az
     import xarray as xr
 
@@ -1783,15 +1783,17 @@ def _diagnostics(post, C: int, D: int) -> dict:
     try:
         blocks, _ = _class_parameters(post, S)
     except InferenceError:
-        return {"max_rhat": None, "min_ess_bulk": None, "parameters": 0}
+        return {"max_rhat": None, "min_ess_bulk": None, "min_ess_tail": None, "parameters": 0}
     flat = blocks.reshape(C, D, -1)
     ds = xr.Dataset({"theta": (("chain", "draw", "parameter"), flat)})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         rhat = az.rhat(ds)["theta"].values if C >= 2 else np.array([np.nan])
         ess = az.ess(ds, method="bulk")["theta"].values
+        tail = az.ess(ds, method="tail")["theta"].values
     max_rhat = float(np.nanmax(rhat)) if np.isfinite(rhat).any() else None
     return {"max_rhat": max_rhat, "min_ess_bulk": float(np.nanmin(ess)) if np.isfinite(ess).any() else None,
+            "min_ess_tail": float(np.nanmin(tail)) if np.isfinite(tail).any() else None,
             "parameters": int(flat.shape[2])}
 
 
@@ -2023,7 +2025,7 @@ def fix_gauge(fit_or_idata: Any, *, method: str = "stephens", pivot: Any = None,
 def _refit(fit: Any, post, after: dict, fixing: GaugeFixing) -> Any:
     """The fit with point estimates and diagnostics recomputed from the relabelled draws."""
     from deepmarkets.models.em import log_likelihood
-    from deepmarkets.models.nuts import ESS_MIN_PER_CHAIN, RHAT_MAX
+    from deepmarkets.models.fit import convergence_problems
 
     C, D = post.sizes["chain"], post.sizes["draw"]
     shares = post["class_share"].mean(("chain", "draw")).values if "class_share" in post.data_vars else \
@@ -2052,10 +2054,9 @@ def _refit(fit: Any, post, after: dict, fixing: GaugeFixing) -> Any:
         loglik = float("nan")
     diag = dict(fit.diagnostics or {})
     diag.update({"max_rhat": after["max_rhat"], "min_ess_bulk": after["min_ess_bulk"],
+                 "min_ess_tail": after["min_ess_tail"], "chains": int(C),
                  "gauge_fixing": fixing.description, "gauge_fixing_relabelled_draws": fixing.relabelled})
-    rhat_ok = after["max_rhat"] is not None and after["max_rhat"] <= RHAT_MAX
-    ess_ok = after["min_ess_bulk"] is not None and after["min_ess_bulk"] >= ESS_MIN_PER_CHAIN * C
-    converged = rhat_ok and ess_ok and not diag.get("divergences", 0)
+    converged = not convergence_problems(diag)
     return replace(fit, class_shares=np.asarray(shares, dtype=float), posterior=np.asarray(posterior, dtype=float),
                    response=response, mean=mean, loglik=float(loglik), idata=fixing.idata, diagnostics=diag,
                    converged=bool(converged), n_iter=int(D))

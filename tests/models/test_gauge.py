@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from deepmarkets.errors import DeclarationError, InferenceError
 from deepmarkets.models import gauge
+from deepmarkets.models.fit import convergence_problems
 from deepmarkets.models.gauge import (
     ContinuousGauge,
     GaugeFixing,
@@ -483,6 +484,7 @@ def test_switched_chains_are_fixed(nuts_fit, method):
     # certain: fixing gives back the sampler's draws, so exactly the sampler's own diagnostics
     assert res.after["max_rhat"] == pytest.approx(own["max_rhat"], rel=1e-9)
     assert res.after["min_ess_bulk"] == pytest.approx(own["min_ess_bulk"], rel=1e-9)
+    assert res.after["min_ess_tail"] == pytest.approx(own["min_ess_tail"], rel=1e-9)
     probs = res.idata["posterior"]["class_probability"].mean(("chain", "draw")).values
     assert adjusted_rand_index(probs.argmax(axis=1), truth) >= 0.93
     # the fixed draws are the original ones up to one global relabelling
@@ -496,6 +498,9 @@ def test_switched_chains_are_fixed(nuts_fit, method):
     refit = res.fit
     assert refit is not None and refit.converged == fit.converged
     assert refit.diagnostics["max_rhat"] == res.after["max_rhat"]
+    # the fixed fit is judged by the one convergence rule, on the fixed draws' diagnostics
+    assert refit.diagnostics["min_ess_tail"] == res.after["min_ess_tail"]
+    assert refit.converged == (not convergence_problems(refit.diagnostics))
     assert np.allclose(np.sort(refit.class_shares), np.sort(fit.class_shares), atol=1e-12)
     assert refit.loglik == pytest.approx(fit.loglik, abs=1e-6)
     fig = plot_gauge_fixing(res)
