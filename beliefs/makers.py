@@ -49,7 +49,17 @@ __all__ = [
     "LMSR",
     "LSLMSR",
     "Quadratic",
+    "MAX_AMOUNT",
+    "AMOUNT_LIMIT_REASON",
 ]
+
+#: The largest quantity of a trade, and the largest holding of the maker in any outcome:
+#: float64 keeps amounts up to 1e9 to within 2**-23 (1.2e-7), so costs and profits stay
+#: accurate; beyond, costs lose accuracy (at 1e17 a cost of 6.93 vanishes) and books stop balancing.
+MAX_AMOUNT = 1e9
+#: Why amounts beyond :data:`MAX_AMOUNT` are refused, and what to do, for error messages.
+AMOUNT_LIMIT_REASON = ("float64 accounts for money only to about 1e-7 up to that size; trade in larger units "
+                       "(divide the quantities and the maker's liquidity by the same factor)")
 
 #: The three statuses of a :class:`PropertyCheck`.
 STATUSES = ("proven", "checked", "fails")

@@ -55,7 +55,7 @@ import pandas as pd
 import sympy
 import z3
 
-from deepmarkets.beliefs.makers import LMSR, LSLMSR, MarketMaker, Quadratic
+from deepmarkets.beliefs.makers import AMOUNT_LIMIT_REASON, LMSR, LSLMSR, MAX_AMOUNT, MarketMaker, Quadratic
 from deepmarkets.errors import DeclarationError, SolverUnknownError
 from deepmarkets.logic.files import read_text
 from deepmarkets.logic.sentence import Sentence, Term, exactly_one, sentence
@@ -641,15 +641,26 @@ class Market:
         Raises
         ------
         DeclarationError
-            For an unknown security (listing the known ones), a NaN/inf quantity, or a
-            trade the maker refuses (overflow, outside its domain).
+            For an unknown security (listing the known ones), a NaN/inf quantity, a quantity or
+            a holding of the maker beyond :data:`~deepmarkets.beliefs.makers.MAX_AMOUNT` units
+            (where costs stop being accurate), or a trade the maker refuses (overflow, outside
+            its domain).
         """
         self._require_frozen()
         sec = self._security(security)
         k = _quantity(quantity)
         if k == 0:
             raise DeclarationError(f"a trade of 0 units of {sec.name!r} does nothing; give a non-zero quantity")
+        if abs(k) > MAX_AMOUNT:
+            raise DeclarationError(f"a trade of {k:g} units of {sec.name!r} exceeds the limit of {MAX_AMOUNT:g} units; "
+                                   f"{AMOUNT_LIMIT_REASON}")
         delta, cost = self._bundle(sec, k, self._q)
+        over = np.flatnonzero(~(np.abs(self._q + delta) <= MAX_AMOUNT))
+        if len(over):
+            j = int(over[0])
+            raise DeclarationError(f"after this trade the maker would hold {float(self._q[j] + delta[j]):g} units of "
+                                   f"outcome {self.outcomes[j]!r}, beyond the limit of {MAX_AMOUNT:g}; "
+                                   f"{AMOUNT_LIMIT_REASON}")
         self._q = self._q + delta
         self._ledger.append({
             "time": float(len(self._ledger)),

@@ -11,7 +11,7 @@ Given the world, each trade's bundle is paid in the true outcome. The maker's lo
 is computed from the cost function's end points, ``payout - (C(q_T) - C(q_0))``;
 the traders' profits from the costs of the individual trades: the two agree
 (money is conserved, and the cost is path independent). Quantities and the maker's
-holdings are limited to :data:`MAX_AMOUNT` units, where float64 still accounts for money
+holdings are limited to :data:`~deepmarkets.beliefs.makers.MAX_AMOUNT` units, where float64 still accounts for money
 accurately, and a replay whose books do not balance within :data:`BALANCE_RTOL` raises
 instead of being returned.
 """
@@ -24,16 +24,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from deepmarkets.beliefs.makers import Columns, _columns_from_coo, _dense_from_columns
+from deepmarkets.beliefs.makers import (
+    AMOUNT_LIMIT_REASON,
+    MAX_AMOUNT,
+    Columns,
+    _columns_from_coo,
+    _dense_from_columns,
+)
 from deepmarkets.beliefs.market import Market
 from deepmarkets.errors import BookError, DeclarationError
 
 __all__ = ["BALANCE_RTOL", "MAX_AMOUNT", "Replay", "replay"]
 
-#: The largest quantity of a trade, and the largest holding of the maker in any outcome:
-#: float64 keeps amounts up to 1e9 to within 2**-23 (1.2e-7), so costs and profits stay
-#: accurate; beyond, costs lose accuracy (at 1e17 a cost of 6.93 vanishes) and books stop balancing.
-MAX_AMOUNT = 1e9
 #: The traders' profits and the maker's profit must sum to zero within this fraction of the money
 #: that changed hands (costs and payouts); the costs must add up to the maker's revenue alike.
 BALANCE_RTOL = 1e-9
@@ -226,7 +228,7 @@ def replay(book: Any, market: Market, world: Any = None, *, price_tol: float = 1
     if len(too_big):
         i = int(too_big[0])
         raise BookError(f"{book.row_origin(i)}: quantity {float(qty[i])!r} exceeds the limit of {MAX_AMOUNT:g} units; "
-                        f"{_LIMIT_REASON}")
+                        f"{AMOUNT_LIMIT_REASON}")
 
     # Trades of bundles of outcomes are vectorised, by outcome (see MarketMaker._fill_path);
     # a conditional trade depends on the state it meets, so it is replayed on its own.
@@ -315,13 +317,9 @@ def replay(book: Any, market: Market, world: Any = None, *, price_tol: float = 1
     )
 
 
-_LIMIT_REASON = ("float64 accounts for money only to about 1e-7 up to that size; trade in larger units "
-                 "(divide the quantities and the maker's liquidity by the same factor)")
-
-
 def _too_much(book, row: int, value: float, outcome: str) -> BookError:
     return BookError(f"{book.row_origin(row)}: after this trade the maker holds {value:g} units of outcome "
-                     f"{outcome!r}, beyond the limit of {MAX_AMOUNT:g}; {_LIMIT_REASON}")
+                     f"{outcome!r}, beyond the limit of {MAX_AMOUNT:g}; {AMOUNT_LIMIT_REASON}")
 
 
 def _check_holdings(q: np.ndarray, window: Columns, outcomes, book, offset: int) -> None:

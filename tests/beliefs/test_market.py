@@ -13,7 +13,7 @@ import pytest
 import sympy
 
 from deepmarkets.beliefs import market as market_module
-from deepmarkets.beliefs.makers import LMSR, LSLMSR, MarketMaker, Quadratic
+from deepmarkets.beliefs.makers import LMSR, LSLMSR, MAX_AMOUNT, MarketMaker, Quadratic
 from deepmarkets.beliefs.market import Market, conditional, contract, current_market, index
 from deepmarkets.errors import DeclarationError, ParseError
 from deepmarkets.logic import atoms, exactly_one, ints, parse
@@ -95,6 +95,21 @@ def test_trading_moves_prices_like_the_maker():
     assert m.prices()["rain"] == pytest.approx(e[0] / e.sum())  # quote did not trade
     m.reset()
     assert m.state.tolist() == [0.0, 0.0, 0.0] and m.history.empty
+
+
+def test_trades_beyond_the_accurate_size_are_refused_and_leave_the_market_as_it_was():
+    m = _weather()
+    with pytest.raises(DeclarationError, match=r"a trade of 1e\+308 units of 'rain' exceeds the limit of 1e\+09 units"):
+        m.trade("rain", 1e308)
+    assert MAX_AMOUNT == 1e9 and m.trade("rain", 6e8) == pytest.approx(6e8 - 10 * math.log(3), rel=1e-15)
+    with pytest.raises(DeclarationError, match=r"the maker would hold 1.2e\+09 units of outcome 'rain', beyond"):
+        m.trade("rain", 6e8)
+    assert m.state.tolist() == [6e8, 0.0, 0.0] and len(m.history) == 1
+    m, x = _goals()
+    m.index(x, name="goals")  # pays x: a unit moves outcome x=3 three units
+    m.trade("goals", 3e8)
+    with pytest.raises(DeclarationError, match=r"would hold 1.2e\+09 units of outcome 'x=3'"):
+        m.trade("goals", 1e8)
 
 
 def test_unknown_and_duplicate_names():

@@ -302,3 +302,24 @@ def test_money_is_conserved_or_the_book_refused_at_any_size(rows, world):
     moved = 1.0 + r.trades["cost"].abs().sum() + r.trades["payout"].abs().sum()
     assert abs(r.traders["pnl"].sum() - r.maker_loss) <= 1e-12 * moved + 1e-9
     assert abs(r.trades["cost"].sum() - r.maker_revenue) <= 1e-12 * moved + 1e-9
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 5), _EXTREME.filter(lambda v: v != 0)),
+                min_size=1, max_size=8), st.integers(0, 3), st.sampled_from([("lmsr", 7.5), ("lslmsr", 0.2)]))
+def test_money_is_conserved_with_index_and_conditional_trades_at_any_size(rows, world, maker):
+    # bundles (an index paying x, a conditional) move several outcomes at once: the limit applies
+    # to every holding, and whatever is returned balances
+    m = _cached(*maker)
+    securities = SECURITIES if maker[0] == "lmsr" else SECURITIES[:5]
+    book = _book([(f"t{w}", securities[s % len(securities)], q, np.nan) for w, s, q in rows])
+    try:
+        r = replay(book, m, world={"x": world})
+    except BookError as err:
+        assert "do not balance" not in str(err)
+        big = max(abs(q) for _, _, q in rows) > replay_module.MAX_AMOUNT
+        assert "limit of 1e+09" in str(err) or not big
+        return
+    moved = 1.0 + r.trades["cost"].abs().sum() + r.trades["payout"].abs().sum()
+    assert abs(r.traders["pnl"].sum() - r.maker_loss) <= 1e-12 * moved + 1e-9
+    assert abs(r.trades["cost"].sum() - r.maker_revenue) <= 1e-12 * moved + 1e-9
