@@ -70,17 +70,23 @@ def convergence_problems(diagnostics: Mapping[str, Any]) -> list[str]:
     elif rhat is None or not math.isfinite(rhat):
         problems.append("R-hat could not be computed")
     elif rhat > RHAT_MAX:
-        problems.append(f"max R-hat {rhat:.3f} > {RHAT_MAX}")
+        problems.append(f"max R-hat {_beyond(rhat, '.3f', lambda v: v > RHAT_MAX)} > {RHAT_MAX}")
     need = ESS_MIN_PER_CHAIN * max(chains, 1)
     for kind in ("bulk", "tail"):
         ess = diagnostics.get(f"min_ess_{kind}")
         if ess is None or not ess >= need:
-            shown = "not computable" if ess is None or math.isnan(ess) else f"{ess:.0f}"
+            shown = "not computable" if ess is None or math.isnan(ess) else _beyond(ess, ".0f", lambda v: v < need)
             problems.append(f"min {kind} ESS {shown} < {need} ({ESS_MIN_PER_CHAIN} per chain x {chains} chains)")
     divergences = int(diagnostics.get("divergences") or 0)
     if divergences:
         problems.append(f"{divergences} divergent transition{'s' if divergences != 1 else ''}")
     return problems
+
+
+def _beyond(value: float, spec: str, fails: Any) -> str:
+    """``value`` formatted with ``spec``, or in full where rounding would hide that it ``fails`` the bound."""
+    shown = format(value, spec)
+    return shown if fails(float(shown)) else repr(float(value))
 
 
 def check_model(model: Any) -> str:

@@ -352,9 +352,11 @@ def _diag(chains=2, rhat=1.005, bulk=250.0, tail=250.0, divergences=0):
 @pytest.mark.parametrize(("diag", "failures"), [
     (_diag(), []),  # ESS 250 with two chains passes: 100 per chain, not 400 whatever the chains
     (_diag(chains=4), ["min bulk ESS 250 < 400", "min tail ESS 250 < 400"]),
-    (_diag(rhat=1.0100001), ["max R-hat 1.010 > 1.01"]),
+    (_diag(rhat=1.0100001), ["max R-hat 1.0100001 > 1.01"]),  # shown in full where rounding would hide it
+    (_diag(rhat=1.0151), ["max R-hat 1.015 > 1.01"]),
     (_diag(rhat=1.01, bulk=200.0, tail=200.0), []),  # the bounds are inclusive
-    (_diag(tail=199.9), ["min tail ESS 200 < 200"]),
+    (_diag(tail=199.9), ["min tail ESS 199.9 < 200"]),
+    (_diag(tail=150.4), ["min tail ESS 150 < 200"]),
     (_diag(chains=1, rhat=None, bulk=150.0, tail=150.0), ["one chain"]),
     (_diag(rhat=None), ["R-hat could not be computed"]),
     (_diag(bulk=math.nan), ["min bulk ESS not computable < 200"]),
