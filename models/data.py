@@ -252,7 +252,7 @@ class Reports:
                 dup = next(q for q in qids if qids.count(q) > 1)
                 raise BookError(
                     f"wide frame: question {dup!r} has two rows; a wide table has one row per question "
-                    f"(use the long layout question,trader,answer for repeated answers)"
+                    f"(use the long layout question,trader,answer with repeats=True for replicate answers)"
                 )
         else:
             qids = [str(i + 1) for i in range(len(frame))]
