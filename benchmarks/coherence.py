@@ -13,6 +13,14 @@ certificate is re-checked here, independently and untimed: a COHERENT distributi
 reproduce the prices exactly with possible worlds, an INCOHERENT Dutch book must never pay
 less than its guaranteed profit (z3, exact rationals).
 
+Part C, the gap over time: on the 200-atom rows' instances (100 random clauses under 400), the
+certified lower bound and the upper bound on the max profit (the master LP's value) at fixed
+seconds, for each variant of ``profit="optimal"``: "plain" (column generation with greedy
+worlds and the exact oracle), "+groups" (first a book summed over disjoint groups of related
+sentences, :func:`deepmarkets.logic.local.disjoint_books`), "+groups+mip" (the default: also
+HiGHS's MIP solver as a time-capped heuristic for an improving world once the greedy search
+finds none). Variants are switched off by replacing those steps, in this process only.
+
 Instance generation is never timed. Each instance is generated once per seed and shared by
 both methods (part A) or both profit modes (part B).
 
@@ -323,6 +331,81 @@ def print_part_b(rows, time_limit) -> None:
 
 
 # ---------------------------------------------------------------------------
+# part C: the gap over time
+# ---------------------------------------------------------------------------
+GAP_VARIANTS = ("plain", "+groups", "+groups+mip")
+
+
+def run_variant(variant: str, inst, seconds: float) -> list[tuple[float, float, float]]:
+    """(seconds, lower, upper) at every round of one optimal-mode check with ``variant``'s steps."""
+    from deepmarkets.logic import coherence
+
+    trace: list[tuple[float, float, float]] = []
+    started = time.monotonic()
+    saved = coherence._groups_book, coherence._mip_column, coherence._Progress.__call__
+    if "groups" not in variant:
+        coherence._groups_book = lambda layer: False
+    if "mip" not in variant:
+        coherence._mip_column = lambda layer, x, y0: 0
+    coherence._Progress.__call__ = lambda self, rounds, worlds, lower, upper: trace.append(
+        (time.monotonic() - started, lower, upper))
+    try:
+        report = check_coherence(inst.price_map, inst.theory, time_limit=seconds)
+    finally:
+        coherence._groups_book, coherence._mip_column, coherence._Progress.__call__ = saved
+    end = time.monotonic() - started
+    if report.max_profit is not None:
+        trace.append((end, report.max_profit, report.max_profit))
+    elif report.max_profit_bounds is not None:
+        trace.append((end, *report.max_profit_bounds))
+    return trace
+
+
+def bounds_at(trace, t: float) -> tuple[float, float]:
+    """The best lower and upper bounds known at ``t`` seconds (nan before the first round)."""
+    seen = [(lo, hi) for s, lo, hi in trace if s <= t]
+    if not seen:
+        return math.nan, math.nan
+    return max(lo for lo, _ in seen), min(hi for _, hi in seen)
+
+
+def part_c(args, config, checkpoints) -> list[dict]:
+    rows = []
+    n, m, ratio = config
+    for rep in range(args.repeats if not args.smoke else 1):
+        inst = lt.random_cnf_instance(n, m, ratio, coherent=False, rng=rng_for(args.seed, 2, n, m, ratio, False, rep))
+        for variant in GAP_VARIANTS:
+            trace = run_variant(variant, inst, checkpoints[-1])
+            row = {"repeat": rep, "variant": variant, "bounds": [bounds_at(trace, t) for t in checkpoints],
+                   "optimal_at": next((s for s, lo, hi in trace if hi - lo <= 1e-9 * max(1.0, hi)), None)}
+            rows.append(row)
+            log(f"  C rep {rep} {variant:<12} " + "  ".join(f"{t:g}s [{lo:.4g}, {hi:.4g}]" for t, (lo, hi)
+                                                            in zip(checkpoints, row["bounds"], strict=True)),
+                args.quiet)
+    return rows
+
+
+def print_part_c(rows, config, checkpoints) -> None:
+    n, m, ratio = config
+    print(f"Part C: gap over time, profit='optimal'  ({m} random clauses over {n} atoms under {round(ratio * n)}; "
+          "[certified lower bound, upper bound] on the max profit at each time, median over repeats; "
+          "optimal = seconds to equal bounds)")
+    headers = ["variant", *(f"{t:g} s" for t in checkpoints), "optimal"]
+    body = []
+    for variant in GAP_VARIANTS:
+        mine = [r for r in rows if r["variant"] == variant]
+        cells = []
+        for i in range(len(checkpoints)):
+            lo = median([r["bounds"][i][0] for r in mine if not math.isnan(r["bounds"][i][0])])
+            hi = median([r["bounds"][i][1] for r in mine if not math.isnan(r["bounds"][i][1])])
+            cells.append("-" if lo is None else f"[{lo:.4g}, {max(hi, lo):.4g}]")
+        done = [r["optimal_at"] for r in mine if r["optimal_at"] is not None]
+        body.append([variant, *cells, f"{median(done):.1f} s ({len(done)}/{len(mine)})" if done else "not reached"])
+    print(table(headers, body, right=set(range(1, len(checkpoints) + 2))))
+    print()
+
+
+# ---------------------------------------------------------------------------
 # main
 # ---------------------------------------------------------------------------
 def main(argv=None) -> int:
@@ -343,6 +426,9 @@ def main(argv=None) -> int:
                     "since one UNKNOWN already makes the row FAIL)")
     ap.add_argument("--skip-a", action="store_true", help="skip part A")
     ap.add_argument("--skip-b", action="store_true", help="skip part B")
+    ap.add_argument("--skip-c", action="store_true", help="skip part C")
+    ap.add_argument("--gap-seconds", type=float, default=60.0,
+                    help="part C: seconds of each optimal-mode check (default 60)")
     ap.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     args = ap.parse_args(argv)
     if args.repeats < 1 or args.big_repeats < 1:
@@ -392,6 +478,14 @@ def main(argv=None) -> int:
         out["part_b"] = {"runs": runs, "rows": rows}
         bad |= bad_b
         print_part_b(rows, args.time_limit)
+        sys.stdout.flush()
+    if not args.skip_c:
+        config = (30, 20, 2.0) if args.smoke else (200, 100, 2.0)
+        top = min(args.gap_seconds, 3.0) if args.smoke else args.gap_seconds
+        checkpoints = [t for t in (1, 2, 5, 10, 20, 40, 60, 120, 300) if t < top] + [top]
+        rows = part_c(args, config, checkpoints)
+        out["part_c"] = {"rows": rows, "checkpoints": checkpoints}
+        print_part_c(rows, config, checkpoints)
     return finish(out, started, bad, f"{DISAGREE} or {CERT_INVALID}", "all verdicts and certificates agree",
                   args.json)
 

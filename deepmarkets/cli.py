@@ -37,25 +37,27 @@ INTERNAL_ERROR = 70
 SHOWN_MISMATCHES = 10
 #: Traders listed in the text report of ``infer`` (most reliable first).
 SHOWN_TRADERS = 20
+#: Default seconds of search of ``check``.
+CHECK_TIME_LIMIT = 20.0
 
 
 class FiniteNumber(click.ParamType):
-    """A numeric option: a finite ``int`` or ``float`` of at least ``low``.
+    """A numeric option: a finite ``int`` or ``float`` of at least ``low`` (above ``low`` when ``strict``).
 
     Bad values (``-1``, ``nan``, ``inf``, ``1.5`` for a whole number) are usage errors: exit 2.
     """
 
-    def __init__(self, kind: type = float, low: float = 0) -> None:
-        self.kind, self.low = kind, low
+    def __init__(self, kind: type = float, low: float = 0, *, strict: bool = False) -> None:
+        self.kind, self.low, self.strict = kind, low, strict
         self.name = "integer" if kind is int else "number"
 
     def convert(self, value, param, ctx):
-        what = f"{'a whole' if self.kind is int else 'a finite'} number >= {self.low:g}"
+        what = f"{'a whole' if self.kind is int else 'a finite'} number {'>' if self.strict else '>='} {self.low:g}"
         try:
             number = self.kind(value)
         except (TypeError, ValueError, OverflowError):
             number = None
-        if number is None or not math.isfinite(number) or number < self.low:
+        if number is None or not math.isfinite(number) or number < self.low or (self.strict and number == self.low):
             self.fail(f"{value!r}: expected {what}", param, ctx)
         return number
 
@@ -109,18 +111,26 @@ def _check_outputs(*outputs: tuple[str, str | None, str]) -> None:
 @click.option("--theory", "theory_txt", type=click.Path(dir_okay=False), help="One sentence per line.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report's to_dict() as JSON.")
 @click.option("--first", is_flag=True, help="Stop at the first certified Dutch book (report profit bounds).")
-@click.option("--time-limit", type=FiniteNumber(float, 0), default=None, help="Seconds before answering UNKNOWN.")
+@click.option("--time-limit", type=FiniteNumber(float, 0, strict=True), default=CHECK_TIME_LIMIT, show_default=True,
+              help="Seconds of search: then the answer is the verdict so far, the best certified Dutch book and "
+              "bounds on the max profit (or UNKNOWN when nothing is certified yet).")
 @click.option("--tolerance", type=float, default=1e-9, show_default=True,
               help="Incoherence up to this much (L1 distance to coherent prices) is rounding noise: exit 0 "
               "with a note; prices this close outside [0, 1] are accepted.")
-def check(prices_csv: str, theory_txt: str | None, as_json: bool, first: bool, time_limit: float | None,
-          tolerance: float) -> None:
+@click.option("--quiet", is_flag=True, help="No progress on standard error.")
+def check(prices_csv: str, theory_txt: str | None, as_json: bool, first: bool, time_limit: float,
+          tolerance: float, quiet: bool) -> None:
     """Check the prices in PRICES_CSV (columns sentence,price[,given]) for coherence.
 
     The verdict is exact, however close the prices are to the boundary of the coherent set.
     Prices incoherent by at most --tolerance (such as 0.43000000000000005 and 0.5700000000000001
     for two exclusive, exhaustive sentences) keep the verdict INCOHERENT and their Dutch book,
     with a line naming the nearest coherent prices; the JSON has "within_tolerance": true.
+
+    The search stops after --time-limit seconds (default 20) with what it has proved so far:
+    the verdict, the best certified Dutch book and bounds on the max profit, and the option
+    to pass for a longer search. Progress goes to standard error: a status line on a
+    terminal, a line every 5 s elsewhere; --quiet turns it off.
 
     Exit status: 0 coherent or incoherent within --tolerance, 1 incoherent by more,
     3 unknown, 2 bad input.
@@ -135,7 +145,7 @@ def check(prices_csv: str, theory_txt: str | None, as_json: bool, first: bool, t
         theory = Theory(read_theory(theory_txt), source=theory_txt) if theory_txt else None
         report = check_coherence(
             prices, theory, conditional or None, profit="first" if first else "optimal",
-            time_limit=time_limit, progressbar=sys.stderr.isatty() and not as_json, tolerance=tolerance,
+            time_limit=time_limit, progressbar=not quiet, tolerance=tolerance,
         )
     except DeepMarketsError as err:
         _fail(str(err))
@@ -143,7 +153,24 @@ def check(prices_csv: str, theory_txt: str | None, as_json: bool, first: bool, t
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:
         click.echo(report.summary())
+        hint = _longer_search_hint(report, time_limit)
+        if hint:
+            click.echo(hint)
     sys.exit(0 if report.within_tolerance else EXIT_CODES[report.verdict.value])
+
+
+def _longer_search_hint(report, time_limit: float) -> str:
+    """How to ask for more when the time limit cut the search short (empty otherwise)."""
+    if not report.stats.get("time_limit_reached"):
+        return ""
+    longer = f"--time-limit {max(120, 4 * math.ceil(time_limit)):g}"
+    if report.max_profit_bounds is not None:
+        low, high = report.max_profit_bounds
+        return (f"stopped at the time limit ({time_limit:g} s): max profit in [{low:.4g}, {high:.4g}]; "
+                f"run with {longer} for a tighter bound")
+    if report.verdict.value == "unknown":
+        return f"stopped at the time limit ({time_limit:g} s) before a certificate; run with {longer} to search longer"
+    return ""
 
 
 @cli.command("replay")

@@ -1,4 +1,4 @@
-"""Helpers shared by every layer: random generators and lazily loaded package exports.
+"""Helpers shared by every layer: random generators, lazily loaded package exports, progress lines.
 
 This module imports nothing from the project but :mod:`deepmarkets.errors`, and nothing
 heavy, so any module may use it without slowing down start-up.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import time
 import types
 from collections.abc import Iterable, Mapping
 
@@ -15,7 +16,7 @@ import numpy as np
 
 from deepmarkets.errors import DeclarationError
 
-__all__ = ["as_rng", "export_lazily"]
+__all__ = ["as_rng", "export_lazily", "StatusLine"]
 
 
 def as_rng(rng: int | np.random.Generator | None) -> np.random.Generator:
@@ -90,3 +91,49 @@ def export_lazily(package: str, homes: Mapping[str, Iterable[str]],
     module.__dict__.update(_exports=frozenset(where), __getattr__=__getattr__, __dir__=__dir__)
     module.__class__ = _LazyPackage
     return list(where)
+
+
+class StatusLine:
+    """Progress of long work on standard error, as a context manager with :meth:`update`.
+
+    On a terminal, a rich status line that each update rewrites; elsewhere (CI logs, notebooks,
+    a redirected stream) one plain line every ``every`` seconds, the first after ``every``
+    seconds, so that short work prints nothing; nothing at all when ``enabled`` is False.
+
+    Examples
+    --------
+    >>> with StatusLine("counting", enabled=False) as status:
+    ...     status.update("3 of 10")
+    """
+
+    def __init__(self, what: str, *, enabled: bool = True, every: float = 5.0):
+        self.what, self.enabled, self.every = what, enabled, every
+        self._status = None
+        self._stream = None
+
+    def __enter__(self) -> StatusLine:
+        self._started = self._last = time.monotonic()
+        if self.enabled:
+            self._stream = sys.stderr
+            if self._stream.isatty():
+                from rich.console import Console
+
+                self._status = Console(stderr=True).status(self.what)
+                self._status.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._status is not None:
+            self._status.__exit__(*exc)
+            self._status = None
+        self._stream = None
+
+    def update(self, message: str) -> None:
+        """Show ``message`` (now on a terminal; elsewhere when ``every`` seconds have passed since the last line)."""
+        if self._status is not None:
+            self._status.update(f"{self.what}: {message}")
+        elif self._stream is not None:
+            now = time.monotonic()
+            if now - self._last >= self.every:
+                self._last = now
+                print(f"{self.what}: {message} ({now - self._started:.0f} s)", file=self._stream, flush=True)

@@ -38,7 +38,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from deepmarkets.errors import DeclarationError, SolverUnknownError
-from deepmarkets.logic.local import local_books
+from deepmarkets.helpers import StatusLine
+from deepmarkets.logic.local import DISJOINT_GROUP_SIZE, disjoint_books, local_books
 from deepmarkets.logic.sentence import TRUE, Sentence, sentence
 from deepmarkets.logic.theory import Theory, to_fraction
 from deepmarkets.logic.worlds import OutOfTime, WorldSearch
@@ -116,7 +117,10 @@ class DutchBook:
     ``guaranteed_profit`` is the exact minimum of the book's payoff over every possible
     world in which at least one of its bets is active (conditional bets are refunded
     elsewhere, paying 0); it was found by z3 with exact rational weights and re-checked
-    with fractions at the worst world.
+    with fractions at the worst world. Where ``proof`` starts with "at least", it is a lower
+    bound proved in exact arithmetic without searching whole worlds (books summed over
+    disjoint groups of sentences): the book wins at least that much in every possible world,
+    and ``worst_world`` is a possible world where it pays no less.
     """
 
     positions: tuple[Position, ...]
@@ -296,6 +300,17 @@ def _price(value: Any, bet: Bet, tolerance: float) -> Fraction:
     return p
 
 
+def _time_limit(value: Any) -> float:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if isinstance(value, bool) or not (math.isfinite(seconds) and seconds > 0):
+        raise DeclarationError(f"time_limit must be a positive number of seconds (or None for no limit); "
+                               f"got {value!r}")
+    return seconds
+
+
 def _tolerance(value: Any) -> float:
     try:
         tolerance = float(value)
@@ -439,6 +454,7 @@ class _Layer:
         self.search = search if search is not None else WorldSearch(theory, self.psi, restriction, deadline)
         # (guaranteed profit, stakes, the world where the book pays least)
         self.best_book: tuple[Fraction, tuple[Fraction, ...], tuple[bool, ...]] | None = None
+        self.best_proof: str | None = None  # how best_book's profit is proved, when not by the exact oracle
         self.upper = math.inf  # the latest master objective: an upper bound on the max profit
         self.exact: _ExactMaster | None = None  # the master in exact arithmetic, once needed
         self.worlds_given = False  # whether the caller seeded known worlds
@@ -663,6 +679,8 @@ def _run_layer(layer: _Layer, *, stop_at_first: bool, progress) -> dict:
     layer.add(search.greedy(start))
     sample = not layer.worlds_given and not probe and all(a is None for a in layer.act_idx)
     lower = -math.inf
+    if not stop_at_first and sample and _groups_book(layer):
+        lower = float(layer.best_book[0])
     budget = _Budget(layer.theory.rlimit)
     local_tried = False
     while True:
@@ -683,6 +701,8 @@ def _run_layer(layer: _Layer, *, stop_at_first: bool, progress) -> dict:
         # x . payoff(w) - y0 [mass](w) < 0 (for a plain layer y0 = obj)
         x = -y
         added = _greedy_columns(layer, x, y0, rng)
+        if not added and not stop_at_first and not probe and budget.missed:
+            added = _mip_column(layer, x, y0)  # the exact oracle is slow here: try a faster heuristic first
         grid = _GRIDS[grid_i]
         if not probe:
             stakes = _round_stakes(x, grid)
@@ -709,6 +729,7 @@ def _run_layer(layer: _Layer, *, stop_at_first: bool, progress) -> dict:
             profit = value + exact_const
             if profit > 0 and (layer.best_book is None or profit > layer.best_book[0]):
                 layer.best_book = (profit, stakes, world)
+                layer.best_proof = None
             lower = max(lower, float(profit))
             if layer.best_book is not None and stop_at_first:
                 return {"status": "book", "rounds": rounds, "obj": obj, "lower": lower}
@@ -746,6 +767,8 @@ def _local_book(layer: _Layer) -> bool:
     first one z3 certifies as the layer's best book. Unconditional layers with distinct sentences only."""
     if len(layer.psi) != len(layer.bets) or any(a is not None for a in layer.act_idx):
         return False
+    if len(layer.psi) <= DISJOINT_GROUP_SIZE:
+        return False  # one group would be the whole question, which column generation answers directly
     bet_of = {k: i for i, k in enumerate(layer.win_idx)}
     prices = [layer.prices[bet_of[k]] for k in range(len(layer.psi))]
     for _, sparse in local_books(layer.search, prices):
@@ -758,8 +781,61 @@ def _local_book(layer: _Layer) -> bool:
             value, world = layer.search.minimum({k: w for k, w in enumerate(exact) if w})
             if value + const > 0:
                 layer.best_book = (value + const, stakes, world)
+                layer.best_proof = None
                 return True
     return False
+
+
+def _groups_book(layer: _Layer) -> bool:
+    """Record the sum of the books on disjoint groups of related sentences (:func:`.disjoint_books`) as the
+    layer's best book; unconditional layers with distinct sentences only. Its profit is proved without the
+    exact oracle: the least payoff of each group's stakes over all the group's possible truth vectors, in
+    exact arithmetic, summed. When a greedy world of the whole book pays exactly that sum, it is the book's
+    exact minimum."""
+    if len(layer.psi) != len(layer.bets) or any(a is not None for a in layer.act_idx):
+        return False
+    if len(layer.psi) <= DISJOINT_GROUP_SIZE:
+        return False  # one group would be the whole question, which column generation answers directly
+    bet_of = {k: i for i, k in enumerate(layer.win_idx)}
+    prices = [layer.prices[bet_of[k]] for k in range(len(layer.psi))]
+    groups = disjoint_books(layer.search, prices)
+    stakes = [Fraction(0)] * len(layer.bets)
+    bound = Fraction(0)
+    for group, vectors, x in groups:
+        rounded = _round_stakes(x, 4096)
+        for k, v in zip(group, rounded, strict=True):
+            stakes[bet_of[k]] = v
+        bound += min(sum((v * ((1 if t else 0) - layer.bets[bet_of[k]].price)
+                          for k, v, t in zip(group, rounded, vector, strict=True) if v), Fraction(0))
+                     for vector in vectors)
+    if bound <= 0 or (layer.best_book is not None and bound <= layer.best_book[0]):
+        return False
+    weights, const = layer.linear(stakes)
+    world = layer.search.greedy(np.array([float(w) for w in weights]))
+    exact = sum((w for w, t in zip(weights, world, strict=True) if t), const) == bound
+    layer.best_book = (bound, tuple(stakes), world)
+    groups_proof = (f"the sum over {len(groups)} disjoint groups of related sentences of the book's least payoff "
+                    "over every possible truth vector of the group (enumerated by SAT), in exact arithmetic")
+    layer.best_proof = (f"exact minimum: {groups_proof}, attained in a possible world" if exact
+                        else f"at least: {groups_proof}")
+    return True
+
+
+#: Seconds of HiGHS's MIP search for an improving world once the greedy search finds none and the
+#: exact oracle has hit its resource limit.
+_MIP_SECONDS = 5.0
+#: Improving worlds after which the MIP search stops.
+_MIP_SOLUTIONS = 2
+
+
+def _mip_column(layer: _Layer, x: np.ndarray, y0: float) -> int:
+    """Add the world HiGHS's MIP solver finds within :data:`_MIP_SECONDS` where the book ``x`` pays less
+    than ``y0``, if it does (a heuristic: no proof that no such world exists); 1 if one was added."""
+    weights, const = layer.linear(x, y0)
+    world = layer.search.mip_world(np.array(weights), _MIP_SECONDS, below=-float(const), solutions=_MIP_SOLUTIONS)
+    if world is None or float(np.array(weights) @ np.array(world, dtype=float)) + const >= -1e-9:
+        return 0
+    return int(layer.add(world))
 
 
 def _greedy_columns(layer: _Layer, x: np.ndarray, y0: float, rng: np.random.Generator, *,
@@ -832,6 +908,11 @@ class _Budget:
         self.full = full
         self.rlimit = max(1, full // 64)
 
+    @property
+    def missed(self) -> bool:
+        """Whether an exact call has hit its limit (the limit has grown)."""
+        return self.rlimit > max(1, self.full // 64)
+
     def grow(self) -> bool:
         """Raise the limit; False when it is already the theory's."""
         if self.rlimit >= self.full:
@@ -903,6 +984,7 @@ def _finish_exactly(layer: _Layer, *, stop_at_first: bool) -> dict:
         low += const
         if not probe and low > 0 and (layer.best_book is None or low > layer.best_book[0]):
             layer.best_book = (low, stakes, world)
+            layer.best_proof = None
             if stop_at_first:
                 return {"status": "book", "rounds": layer.rounds, "obj": float(value), "lower": float(low)}
         if low >= target:
@@ -998,7 +1080,7 @@ def check_coherence(
     *,
     profit: str = "optimal",
     time_limit: float | None = None,
-    progressbar: bool = False,
+    progressbar: bool = True,
     worlds: Iterable[Sequence[bool]] | None = None,
     tolerance: float = 1e-9,
 ) -> CoherenceReport:
@@ -1020,10 +1102,12 @@ def check_coherence(
         ``"optimal"`` runs column generation to optimality, so ``max_profit`` is exact;
         ``"first"`` stops at the first certified Dutch book and reports bounds.
     time_limit : float, optional
-        Seconds of wall-clock time; on expiry the verdict is UNKNOWN unless a Dutch book
-        was already certified (then INCOHERENT with profit bounds).
+        Seconds of wall-clock time (a positive number; None: no limit); on expiry the verdict
+        is UNKNOWN unless a Dutch book was already certified (then INCOHERENT with the best
+        certified book and bounds on the max profit, and ``stats["time_limit_reached"]``).
     progressbar : bool
-        Show rounds and bounds while working.
+        Show rounds, worlds and the bounds on the max profit on standard error while working:
+        a status line on a terminal, elsewhere a line every 5 s (none for a shorter check).
     worlds : iterable of truth-vectors, optional
         Worlds known to be possible, each the truth values of the priced sentences in input
         order (unconditional prices only), used as the first columns. A market that keeps its
@@ -1059,7 +1143,7 @@ def check_coherence(
     if profit not in ("optimal", "first"):
         raise DeclarationError(f"profit must be 'optimal' or 'first', got {profit!r}")
     started = time.monotonic()
-    deadline = None if time_limit is None else started + float(time_limit)
+    deadline = None if time_limit is None else started + _time_limit(time_limit)
     tolerance = _tolerance(tolerance)
     bets, origin, notes = _merge_repeats(_bets(prices, conditional, tolerance))
     notes += _outside_notes(bets, tolerance)
@@ -1093,26 +1177,14 @@ def check_coherence(
                                stats={"seconds": time.monotonic() - started}, notes=notes, tolerance=tolerance)
 
 
-class _Progress:
+class _Progress(StatusLine):
+    """Rounds, worlds and the bounds on the max profit, on standard error (:class:`StatusLine`)."""
+
     def __init__(self, enabled: bool):
-        self.enabled = enabled
-        self._status = None
-
-    def __enter__(self):
-        if self.enabled:
-            from rich.console import Console
-
-            self._status = Console(stderr=True).status("checking coherence")
-            self._status.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        if self._status is not None:
-            self._status.__exit__(*exc)
+        super().__init__("checking coherence", enabled=enabled)
 
     def __call__(self, rounds: int, worlds: int, lower: float, upper: float):
-        if self._status is not None:
-            self._status.update(f"round {rounds}: {worlds} worlds, max profit in [{lower:.4g}, {upper:.4g}]")
+        self.update(f"round {rounds}: {worlds} worlds, max profit in [{lower:.4g}, {upper:.4g}]")
 
 
 def _check(bets, theory, stop_at_first, deadline, started, progress, known_worlds=None) -> CoherenceReport:
@@ -1136,6 +1208,7 @@ def _check(bets, theory, stop_at_first, deadline, started, progress, known_world
             out = _run_layer(layer, stop_at_first=stop_at_first, progress=progress)
         except OutOfTime:
             out = {"status": "timeout"}
+            stats["time_limit_reached"] = True
         except SolverUnknownError as err:
             if layer.best_book is None:
                 raise
@@ -1150,7 +1223,8 @@ def _check(bets, theory, stop_at_first, deadline, started, progress, known_world
                 return CoherenceReport(Verdict.UNKNOWN, tuple(bets), reason=_timeout_reason(started), stats=stats)
             profit_, stakes, world = layer.best_book
             book = DutchBook(
-                tuple(Position(b, s) for b, s in zip(layer_bets, stakes, strict=True) if s), profit_, world
+                tuple(Position(b, s) for b, s in zip(layer_bets, stakes, strict=True) if s), profit_, world,
+                **({"proof": layer.best_proof} if layer.best_proof else {}),
             )
             if out["status"] == "optimal":
                 value = round(out["obj"], 12) if "exact" not in out else float(out["exact"])
@@ -1184,6 +1258,7 @@ def _check(bets, theory, stop_at_first, deadline, started, progress, known_world
             try:
                 res = _run_layer(probe, stop_at_first=False, progress=None)
             except OutOfTime:
+                stats["time_limit_reached"] = True
                 return CoherenceReport(Verdict.UNKNOWN, tuple(bets), reason=_timeout_reason(started), stats=stats)
             stats["oracle_calls"] += probe.search.greedy_calls + probe.search.exact_calls
             stats["exact_calls"] += probe.search.exact_calls

@@ -8,6 +8,11 @@ sentence with its neighbours (the sentences sharing a symbol with it), lists eve
 of the group that the theory allows (incremental SAT under assumptions, so nothing is
 enumerated beyond the group) and solves the group's small LP. Groups whose prices are
 incoherent give sparse books, which the caller certifies exactly.
+
+Books on disjoint groups add up: :func:`disjoint_books` picks pairwise disjoint incoherent
+groups. Their sum is a Dutch book that wins at least the sum of the groups' profits in every
+possible world, a bound proved by the groups' enumerated truth vectors alone, with no search
+over whole worlds (random prices are mostly incoherent in pairs of related sentences).
 """
 
 from __future__ import annotations
@@ -19,10 +24,12 @@ import numpy as np
 from deepmarkets.logic.sentence import Sentence, _constants
 from deepmarkets.logic.worlds import WorldSearch
 
-__all__ = ["neighbourhoods", "group_truth_vectors", "local_books"]
+__all__ = ["neighbourhoods", "group_truth_vectors", "local_books", "disjoint_books"]
 
 #: Largest group: a sentence and up to this many minus one neighbours.
 GROUP_SIZE = 6
+#: Largest group of :func:`disjoint_books`: every group is enumerated, so they are kept small.
+DISJOINT_GROUP_SIZE = 4
 
 
 def _symbols(s: Sentence) -> frozenset[str]:
@@ -83,17 +90,26 @@ def group_truth_vectors(search: WorldSearch, group: Sequence[int]) -> list[tuple
 
 def _group_book(vectors: list[tuple[bool, ...]], prices: np.ndarray) -> tuple[float, np.ndarray]:
     """Max over stakes x in [-1, 1]^k of min over the vectors of x . (v - prices), and the stakes."""
-    from scipy.optimize import linprog
+    import highspy
+
+    from deepmarkets.logic.coherence import _new_highs  # a silent model
 
     k = len(prices)
-    payoff = np.array(vectors, dtype=float) - prices
+    payoff = np.array(vectors, dtype=float).reshape(len(vectors), k) - prices
     # variables (x, t): maximise t subject to t - payoff x <= 0
-    a_ub = np.c_[-payoff, np.ones(len(payoff))]
-    res = linprog(np.r_[np.zeros(k), -1.0], A_ub=a_ub, b_ub=np.zeros(len(payoff)),
-                  bounds=[(-1, 1)] * k + [(None, None)], method="highs")
-    if res.status != 0:
+    h = _new_highs()
+    inf = highspy.kHighsInf
+    h.addVars(k + 1, np.r_[-np.ones(k), -inf], np.r_[np.ones(k), inf])
+    h.changeColsCost(k + 1, np.arange(k + 1, dtype=np.int32), np.r_[np.zeros(k), -1.0])
+    rows = np.c_[-payoff, np.ones(len(payoff))]
+    h.addRows(len(rows), np.full(len(rows), -inf), np.zeros(len(rows)), rows.size,
+              np.arange(0, rows.size, k + 1, dtype=np.int32), np.tile(np.arange(k + 1, dtype=np.int32), len(rows)),
+              rows.ravel())
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return 0.0, np.zeros(k)
-    return float(-res.fun), np.asarray(res.x[:k])
+    x = np.asarray(h.getSolution().col_value)
+    return float(x[k]), x[:k]
 
 
 def local_books(search: WorldSearch, prices: Sequence[float], *,
@@ -107,3 +123,29 @@ def local_books(search: WorldSearch, prices: Sequence[float], *,
         profit, stakes = _group_book(vectors, prices[list(group)])
         if profit > 1e-9:
             yield profit, {k: float(x) for k, x in zip(group, stakes, strict=True) if abs(x) > 1e-12}
+
+
+def disjoint_books(search: WorldSearch, prices: Sequence[float], *, size: int = DISJOINT_GROUP_SIZE,
+                   ) -> list[tuple[tuple[int, ...], list[tuple[bool, ...]], np.ndarray]]:
+    """Pairwise disjoint groups of sentences whose prices are incoherent: ``(group, truth vectors, stakes)``.
+
+    Every group of :func:`neighbourhoods` (up to ``size`` sentences) is enumerated and its
+    small LP solved; groups are then taken greedily by profit per sentence, skipping any that
+    share a sentence with one already taken. ``truth vectors`` are all the group's possible truth
+    vectors, so the least payoff of ``stakes`` over them, computed exactly by the caller, is what
+    the group's book wins at least in every possible world."""
+    prices = np.asarray(prices, dtype=float)
+    found = []
+    for group in neighbourhoods(search.sentences, size):
+        vectors = group_truth_vectors(search, group)
+        profit, stakes = _group_book(vectors, prices[list(group)])
+        if profit > 1e-9:
+            found.append((profit / len(group), group, vectors, stakes))
+    found.sort(key=lambda item: -item[0])
+    taken: set[int] = set()
+    out = []
+    for _, group, vectors, stakes in found:
+        if taken.isdisjoint(group):
+            taken.update(group)
+            out.append((group, vectors, stakes))
+    return out

@@ -14,6 +14,7 @@ pay little. :class:`WorldSearch` answers in two ways:
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
@@ -144,6 +145,8 @@ class WorldSearch:
             from pysat.solvers import Solver
 
             self._sat = Solver(name="minisat22", bootstrap_with=cnf.clauses + [[r] for r in roots])
+            self._clauses = cnf.clauses + [[r] for r in roots]
+            self._mip = None
         else:
             self._flags = [z3.FreshBool("psi") for _ in self.sentences]
             self._z3 = z3.Solver()
@@ -218,6 +221,60 @@ class WorldSearch:
                 chosen.append((int(k), want))
                 values = found
         return tuple(bool(v) for v in values)
+
+    def mip_world(self, weights: np.ndarray, seconds: float, below: float = math.inf,
+                  solutions: int = 2**31 - 1) -> tuple[bool, ...] | None:
+        """A possible world with a small ``sum_k weights[k] [sentence_k]`` found by HiGHS's MIP solver within
+        ``seconds`` (a heuristic: the best world found in time), or None (no world in time, or a theory
+        that is not propositional). Only worlds with a sum below ``below`` are searched for, and the search
+        stops after ``solutions`` of them. The world is a model of the theory's CNF, checked clause by clause."""
+        if self._sat is None:
+            return None
+        self._tick()
+        if self.deadline is not None:
+            seconds = min(seconds, self.deadline - time.monotonic())
+        if seconds <= 0:
+            return None
+        h = self._mip_model()
+        n = h.getNumCol()
+        cost = np.zeros(n)
+        for lit, w in zip(self._lits, np.asarray(weights, dtype=float), strict=True):
+            cost[abs(lit) - 1] += w if lit > 0 else -w
+        h.changeColsCost(n, np.arange(n, dtype=np.int32), cost)
+        h.setOptionValue("time_limit", float(seconds))
+        h.setOptionValue("objective_bound", float(below))
+        h.setOptionValue("mip_max_improving_sols", int(solutions))
+        h.run()
+        values = np.asarray(h.getSolution().col_value)
+        if len(values) != n or not h.getSolution().value_valid:
+            return None
+        truth = values > 0.5
+        if not all(any(truth[abs(x) - 1] == (x > 0) for x in c) for c in self._clauses):
+            return None
+        return tuple(bool(truth[abs(x) - 1] == (x > 0)) for x in self._lits)
+
+    def _mip_model(self):
+        """The theory's CNF as a 0-1 programme: one row ``sum of literals >= 1`` per clause."""
+        if self._mip is None:
+            import highspy
+
+            from deepmarkets.logic.coherence import _new_highs  # a silent model
+
+            h = _new_highs()
+            n = max([1, *(abs(x) for c in self._clauses for x in c), *(abs(x) for x in self._lits)])
+            h.addVars(n, np.zeros(n), np.ones(n))
+            h.changeColsIntegrality(n, np.arange(n, dtype=np.int32),
+                                    np.full(n, highspy.HighsVarType.kInteger))
+            starts, index, value, lower = [], [], [], []
+            for c in self._clauses:
+                starts.append(len(index))
+                index += [abs(x) - 1 for x in c]
+                value += [1.0 if x > 0 else -1.0 for x in c]
+                lower.append(1.0 - sum(x < 0 for x in c))
+            h.addRows(len(lower), np.array(lower), np.full(len(lower), highspy.kHighsInf), len(index),
+                      np.array(starts, np.int32), np.array(index, np.int32), np.array(value))
+            self._mip = h
+        return self._mip
 
     # exact ------------------------------------------------------------------------------
     def minimum(self, weights: Mapping[int, Fraction], *,

@@ -280,11 +280,44 @@ def test_unknown_when_conditioning_event_impossible(capsys, tmp_path):
     assert "impossible" in data["reason"]
 
 
-def test_unknown_when_time_limit_is_zero(capsys, incoherent_csv):
-    code, out, err = run_cli(capsys, "check", incoherent_csv, "--time-limit", "0")
+def test_unknown_when_the_time_limit_ends_before_a_certificate(capsys, incoherent_csv):
+    code, out, err = run_cli(capsys, "check", incoherent_csv, "--time-limit", "1e-9")
     assert code == 3, err
     assert "verdict: UNKNOWN" in out
     assert "time limit reached" in out
+    assert "run with --time-limit 120 to search longer" in out
+
+
+@pytest.fixture(scope="module")
+def slow_check_files(tmp_path_factory) -> tuple[Path, Path]:
+    """100 random clauses over 200 atoms under 400 random clauses: minutes to the optimum."""
+    import numpy as np
+
+    from deepmarkets.logic.testing import random_cnf_instance
+
+    inst = random_cnf_instance(200, 100, 2.0, coherent=False, rng=np.random.default_rng([0, 2, 200, 100, 200, 0, 0]))
+    folder = tmp_path_factory.mktemp("slow")
+    prices = write_csv(folder / "prices.csv", ["sentence", "price"],
+                       [(str(s), str(p)) for s, p in inst.price_map])
+    theory = folder / "theory.txt"
+    theory.write_text("".join(f"{a}\n" for a in inst.theory.axioms), encoding="utf-8")
+    return prices, theory
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_check_answers_within_its_time_limit_with_bounds(slow_check_files, quiet):
+    prices, theory = slow_check_files
+    started = time.monotonic()
+    proc = run_module("check", prices, "--theory", theory, "--time-limit", "6", *(["--quiet"] if quiet else []))
+    assert time.monotonic() - started < 6 + 15  # start-up, reading and a loaded machine
+    assert proc.returncode == 1, proc.stderr
+    assert "verdict: INCOHERENT" in proc.stdout and "guaranteed profit" in proc.stdout
+    hint = re.search(r"stopped at the time limit \(6 s\): max profit in \[([0-9.e+-]+), ([0-9.e+-]+)\]; "
+                     r"run with --time-limit 120 for a tighter bound", proc.stdout)
+    assert hint and 0 < float(hint[1]) <= float(hint[2])
+    # progress off a terminal: a plain line every 5 s on standard error, none with --quiet
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("checking coherence: round ")]
+    assert proc.stderr == "" if quiet else lines and "max profit in [" in lines[0]
 
 
 # ---------------------------------------------------------------------------
@@ -566,9 +599,10 @@ def test_an_output_in_a_folder_that_refuses_files_fails_before_any_work(capsys, 
 
 
 @pytest.mark.parametrize(("args", "option", "expected"), [
-    (["check", "p.csv", "--time-limit", "-1"], "--time-limit", "a finite number >= 0"),
-    (["check", "p.csv", "--time-limit", "nan"], "--time-limit", "a finite number >= 0"),
-    (["check", "p.csv", "--time-limit", "inf"], "--time-limit", "a finite number >= 0"),
+    (["check", "p.csv", "--time-limit", "-1"], "--time-limit", "a finite number > 0"),
+    (["check", "p.csv", "--time-limit", "0"], "--time-limit", "a finite number > 0"),
+    (["check", "p.csv", "--time-limit", "nan"], "--time-limit", "a finite number > 0"),
+    (["check", "p.csv", "--time-limit", "inf"], "--time-limit", "a finite number > 0"),
     (["replay", "b.csv", "--market", "m.toml", "--price-tol", "nan"], "--price-tol", "a finite number >= 0"),
     (["replay", "b.csv", "--market", "m.toml", "--price-tol", "-1e-9"], "--price-tol", "a finite number >= 0"),
     (["infer", "b.csv", "--chains", "0"], "--chains", "a whole number >= 1"),
