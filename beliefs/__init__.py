@@ -13,6 +13,8 @@ The modules are
 
 ==========================================  ==============================================
 :mod:`deepmarkets.beliefs.makers`           cost-function market makers and their proofs
+:mod:`deepmarkets.beliefs.properties`       reports of proven, checked or failing properties
+:mod:`deepmarkets.beliefs.trade_columns`    trades as sparse outcome columns (price paths, replay)
 :mod:`deepmarkets.beliefs.scoring`          scoring rules, properness, market scoring rules
 :mod:`deepmarkets.beliefs.market`           declaring a market (``with Market(...):``)
 :mod:`deepmarkets.beliefs.book`             books of trades or reports (CSV, Parquet, JSONL)
@@ -40,7 +42,8 @@ from deepmarkets.helpers import export_lazily
 
 # submodule -> the names it exports; each loads on first use (sympy, z3 and pandas are slow to import)
 __all__ = export_lazily(__name__, {
-    "makers": ["MarketMaker", "LMSR", "LSLMSR", "Quadratic", "MakerReport", "PropertyCheck", "PricePath"],
+    "makers": ["MarketMaker", "LMSR", "LSLMSR", "Quadratic", "PricePath"],
+    "properties": ["MakerReport", "PropertyCheck"],
     "scoring": ["ScoringRule", "LogScore", "QuadraticScore", "SphericalScore", "is_proper", "msr_payout"],
     "market": ["Market", "Security", "contract", "conditional", "index", "current_market"],
     "book": ["Book"],

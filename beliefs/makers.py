@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
 from typing import Any, NamedTuple
@@ -38,12 +37,12 @@ from typing import Any, NamedTuple
 import numpy as np
 import sympy
 
+from deepmarkets.beliefs.properties import MakerReport, PropertyCheck
+from deepmarkets.beliefs.trade_columns import BLOCK, Columns, columns_from_dense, dense_from_columns
 from deepmarkets.errors import DeclarationError
 from deepmarkets.helpers import as_rng
 
 __all__ = [
-    "PropertyCheck",
-    "MakerReport",
     "PricePath",
     "MarketMaker",
     "LMSR",
@@ -61,131 +60,7 @@ MAX_AMOUNT = 1e9
 AMOUNT_LIMIT_REASON = ("float64 accounts for money only to about 1e-7 up to that size; trade in larger units "
                        "(divide the quantities and the maker's liquidity by the same factor)")
 
-#: The three statuses of a :class:`PropertyCheck`.
-STATUSES = ("proven", "checked", "fails")
-
 _NUMERIC_TOL = 1e-9
-
-
-# ---------------------------------------------------------------------------
-# reports
-# ---------------------------------------------------------------------------
-@dataclass(frozen=True)
-class PropertyCheck:
-    """The verdict on one property of a market maker or scoring rule.
-
-    Attributes
-    ----------
-    name : str
-        The property, e.g. ``"prices_sum_to_one"``.
-    status : {"proven", "checked", "fails"}
-        ``proven``: shown symbolically with sympy; ``checked``: held on ``points``
-        random points (numerical evidence, not a proof); ``fails``: a counterexample
-        was found (in ``counterexample``).
-    detail : str
-        How the verdict was reached.
-    points : int, optional
-        Number of numerical points behind a ``checked`` verdict.
-    counterexample : dict, optional
-        The point where the property fails.
-    value : object, optional
-        A value the check established (e.g. the worst-case loss as a sympy expression).
-
-    Examples
-    --------
-    >>> PropertyCheck("convexity", "checked", "on 10 random pairs", points=10)
-    PropertyCheck(convexity: checked on 10 points)
-    """
-
-    name: str
-    status: str
-    detail: str
-    points: int | None = None
-    counterexample: dict | None = None
-    value: Any = None
-
-    def __post_init__(self):
-        if self.status not in STATUSES:
-            raise DeclarationError(f"status must be one of {', '.join(STATUSES)}, got {self.status!r}")
-
-    @property
-    def holds(self) -> bool:
-        """Whether no counterexample was found (proven or checked)."""
-        return self.status != "fails"
-
-    def to_dict(self) -> dict:
-        value = self.value
-        if value is not None and not isinstance(value, (int, float, str, bool)):
-            value = str(value)
-        return {
-            "name": self.name,
-            "status": self.status,
-            "detail": self.detail,
-            "points": self.points,
-            "counterexample": self.counterexample,
-            "value": value,
-        }
-
-    def __repr__(self) -> str:
-        how = f" on {self.points} points" if self.status == "checked" and self.points else ""
-        return f"PropertyCheck({self.name}: {self.status}{how})"
-
-
-@dataclass(frozen=True)
-class MakerReport:
-    """The properties of a market maker, each proven, checked or failing.
-
-    Index it by property name (``report["convexity"]``); :attr:`proven`,
-    :attr:`checked` and :attr:`fails` are the sets of names with that status.
-    """
-
-    maker: str
-    checks: tuple[PropertyCheck, ...]
-
-    def __getitem__(self, name: str) -> PropertyCheck:
-        for c in self.checks:
-            if c.name == name:
-                return c
-        raise KeyError(f"no property {name!r}; the report has {', '.join(c.name for c in self.checks)}")
-
-    def _with(self, status: str) -> frozenset[str]:
-        return frozenset(c.name for c in self.checks if c.status == status)
-
-    @property
-    def proven(self) -> frozenset[str]:
-        """Names of the properties proven symbolically."""
-        return self._with("proven")
-
-    @property
-    def checked(self) -> frozenset[str]:
-        """Names of the properties that held on random points (not proven)."""
-        return self._with("checked")
-
-    @property
-    def fails(self) -> frozenset[str]:
-        """Names of the properties with a counterexample."""
-        return self._with("fails")
-
-    def to_dict(self) -> dict:
-        return {"maker": self.maker, "checks": [c.to_dict() for c in self.checks]}
-
-    def summary(self) -> str:
-        """A text table: property, status, detail."""
-        width = max(len(c.name) for c in self.checks)
-        lines = [f"properties of {self.maker}", f"{'property':<{width}}  {'status':<8}  detail"]
-        for c in self.checks:
-            lines.append(f"{c.name:<{width}}  {c.status:<8}  {c.detail}")
-        return "\n".join(lines)
-
-    def _repr_markdown_(self) -> str:
-        rows = [f"**properties of {self.maker}**", "", "| property | status | detail |", "|---|---|---|"]
-        for c in self.checks:
-            rows.append(f"| {c.name} | {c.status} | {c.detail.replace('|', '\\|')} |")
-        return "\n".join(rows)
-
-    def __repr__(self) -> str:
-        parts = ", ".join(f"{c.name}: {c.status}" for c in self.checks)
-        return f"MakerReport({self.maker}; {parts})"
 
 
 class PricePath(NamedTuple):
@@ -234,67 +109,6 @@ def _lse(x: np.ndarray) -> np.ndarray:
 
 def _fmt(values: np.ndarray) -> list[float]:
     return [float(v) for v in np.asarray(values, dtype=float).ravel()]
-
-
-# ---------------------------------------------------------------------------
-# trades as outcome columns (the layout of the vectorised price paths)
-# ---------------------------------------------------------------------------
-#: A column is dense when at least this fraction of its trades change it.
-_DENSE_FRACTION = 1 / 3
-#: Time steps per block when prices are computed (a block of all outcomes stays in cache).
-_BLOCK = 8192
-
-#: ``columns[j] = (pos, vals)``: the trades that change outcome ``j``, at the sorted trade
-#: numbers ``pos`` by ``vals``; or ``(None, vals)`` with one value per trade (a dense column).
-Columns = list[tuple[np.ndarray | None, np.ndarray]]
-
-
-def _columns_from_coo(T: int, n: int, rows: np.ndarray | None, cols: np.ndarray, vals: np.ndarray) -> Columns:
-    """Outcome columns of ``T`` trades given as entries ``D[rows, cols] = vals``.
-
-    ``rows`` is sorted, with no (row, col) pair twice; ``None`` stands for ``0, ..., T - 1``.
-    """
-    key = cols.astype(np.uint8 if n <= 256 else np.uint16 if n <= 65536 else np.intp, copy=False)
-    order = np.argsort(key, kind="stable")  # radix sort; keeps each column's trades in time order
-    del key
-    ends = np.cumsum(np.bincount(cols, minlength=n))
-    out: Columns = []
-    start = 0
-    for j in range(n):
-        stop = int(ends[j])
-        take = order[start:stop]
-        pos, v = (take if rows is None else rows[take]), vals[take]
-        if stop - start > _DENSE_FRACTION * T:
-            dense = np.zeros(T)
-            dense[pos] = v
-            out.append((None, dense))
-        else:
-            out.append((pos, v))
-        start = stop
-    return out
-
-
-def _columns_from_dense(D: np.ndarray) -> Columns:
-    """Outcome columns of a C-contiguous matrix of trades (T, n)."""
-    T, n = D.shape
-    changes = D != 0  # -0.0 is no change
-    if np.count_nonzero(changes) > _DENSE_FRACTION * T * n:
-        DT = np.ascontiguousarray(D.T)
-        return [(None, DT[j]) for j in range(n)]
-    flat = np.flatnonzero(changes)
-    rows = flat // n
-    return _columns_from_coo(T, n, rows, flat - rows * n, D.ravel()[flat])
-
-
-def _dense_from_columns(T: int, n: int, columns: Columns) -> np.ndarray:
-    """The matrix of trades (T, n) of outcome columns."""
-    D = np.zeros((T, n))
-    for j, (pos, vals) in enumerate(columns):
-        if pos is None:
-            D[:, j] = vals
-        else:
-            D[pos, j] = vals
-    return D
 
 
 def _simplifies_to_zero(expr: sympy.Expr) -> bool:
@@ -643,7 +457,7 @@ class MarketMaker:
         Raises DeclarationError as :meth:`price_path` does. Makers with a faster kernel
         override it (this one replays the dense matrix of trades).
         """
-        path = self._dense_path(q0, _dense_from_columns(P.shape[1] - 1, P.shape[0], columns))
+        path = self._dense_path(q0, dense_from_columns(P.shape[1] - 1, P.shape[0], columns))
         P[...] = path.prices.T
         if Q is not None:
             Q[...] = path.q.T
@@ -1046,7 +860,7 @@ class LMSR(MarketMaker):
 
     def _dense_path(self, q0, D):
         T, n = D.shape
-        columns = _columns_from_dense(D)
+        columns = columns_from_dense(D)
         Q, P = np.empty((n, T + 1)), np.empty((n, T + 1))
         costs, _ = self._fill_path(q0, columns, P, Q)
         return PricePath(Q.T, P.T, costs)
@@ -1081,9 +895,9 @@ class LMSR(MarketMaker):
             ok = bool(np.isfinite(last).all())
             if ok:
                 total = 0.0
-                for start in range(0, steps, _BLOCK):
-                    z = P[:, start:start + _BLOCK]
-                    np.divide(W[:, start:start + _BLOCK], b, out=z)
+                for start in range(0, steps, BLOCK):
+                    z = P[:, start:start + BLOCK]
+                    np.divide(W[:, start:start + BLOCK], b, out=z)
                     np.subtract(z, z.max(axis=0), out=z)
                     np.exp(z, out=z)
                     sums = z.sum(axis=0)  # >= 1 unless NaN
@@ -1094,7 +908,7 @@ class LMSR(MarketMaker):
                 costs = self._column_costs(columns, P, Q, kept)
                 ok = bool(np.isfinite(costs).all())
         if not ok:  # find and name what is not finite
-            path = MarketMaker._dense_path(self, q0, _dense_from_columns(L, n, columns))
+            path = MarketMaker._dense_path(self, q0, dense_from_columns(L, n, columns))
             P[...] = path.prices.T
             if Q is not None:
                 Q[...] = path.q.T

@@ -24,14 +24,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from deepmarkets.beliefs.makers import (
-    AMOUNT_LIMIT_REASON,
-    MAX_AMOUNT,
-    Columns,
-    _columns_from_coo,
-    _dense_from_columns,
-)
+from deepmarkets.beliefs.makers import AMOUNT_LIMIT_REASON, MAX_AMOUNT
 from deepmarkets.beliefs.market import Market
+from deepmarkets.beliefs.trade_columns import Columns, columns_from_coo, dense_from_columns
 from deepmarkets.errors import BookError, DeclarationError
 
 __all__ = ["BALANCE_RTOL", "MAX_AMOUNT", "Replay", "replay"]
@@ -368,7 +363,7 @@ def _outcome_columns(vectors: list, codes: np.ndarray, qty: np.ndarray, n: int) 
     if (sizes == 1).all():  # outcome contracts (or single-outcome bundles): one entry per trade
         col = np.array([nz[0] for nz in support], dtype=_small_int(n))
         unit = np.array([v[nz[0]] for v, nz in zip(vectors, support, strict=True)])
-        return _columns_from_coo(T, n, None, col[codes], qty if (unit == 1).all() else qty * unit[codes])
+        return columns_from_coo(T, n, None, col[codes], qty if (unit == 1).all() else qty * unit[codes])
     offsets = np.cumsum(sizes) - sizes
     flat_cols = np.concatenate(support).astype(np.intp, copy=False)
     flat_vals = np.concatenate([v[nz] for v, nz in zip(vectors, support, strict=True) if v is not None]
@@ -377,7 +372,7 @@ def _outcome_columns(vectors: list, codes: np.ndarray, qty: np.ndarray, n: int) 
     rows = np.repeat(np.arange(T), count)
     first = np.cumsum(count) - count
     at = offsets[codes[rows]] + (np.arange(len(rows)) - first[rows])
-    return _columns_from_coo(T, n, rows, flat_cols[at], qty[rows] * flat_vals[at])
+    return columns_from_coo(T, n, rows, flat_cols[at], qty[rows] * flat_vals[at])
 
 
 def _small_int(count: int) -> type:
@@ -409,7 +404,7 @@ def _run(maker, q: np.ndarray, columns: Columns, P: np.ndarray, book, offset: in
     except DeclarationError:
         # find the first row the maker refuses, to name it
         L, n = P.shape[1] - 1, P.shape[0]
-        deltas = _dense_from_columns(L, n, columns)
+        deltas = dense_from_columns(L, n, columns)
         state = q.copy()
         for i in range(L):
             try:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import sympy
 
-from deepmarkets.beliefs.makers import PropertyCheck
+from deepmarkets.beliefs.properties import PropertyCheck
 from deepmarkets.errors import DeclarationError
 from deepmarkets.helpers import as_rng
 

@@ -98,7 +98,7 @@ def run_market_demo(*, n_trades: int = 200, combinatorial_trades: int = 20, echo
     Returns
     -------
     dict
-        ``market``, ``report`` (the maker's :class:`~deepmarkets.beliefs.makers.MakerReport`),
+        ``market``, ``report`` (the maker's :class:`~deepmarkets.beliefs.properties.MakerReport`),
         ``book``, ``replay``, ``projection`` and ``combinatorial`` (the market after its trades),
         and ``certified`` (how many of its quotes ``check_coherence`` certified).
 

@@ -15,7 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from deepmarkets.beliefs import makers
-from deepmarkets.beliefs.makers import LMSR, LSLMSR, MakerReport, MarketMaker, PropertyCheck, Quadratic
+from deepmarkets.beliefs.makers import LMSR, LSLMSR, MarketMaker, Quadratic
+from deepmarkets.beliefs.properties import MakerReport, PropertyCheck
 from deepmarkets.errors import DeclarationError
 
 FAST = settings(max_examples=30, deadline=None)
