@@ -22,7 +22,7 @@ __all__ = export_lazily(__name__, {
     "data": ["Reports"],
     "em": ["fit_em", "log_likelihood"],
     "fit": ["LatentClassFit"],
-    "gauge": ["ContinuousGauge", "GaugeFixing", "GaugeGroup", "SymbolicModel", "continuous_gauge", "discrete_gauge",
+    "symbolic": ["ContinuousGauge", "GaugeFixing", "GaugeGroup", "SymbolicModel", "continuous_gauge", "discrete_gauge",
               "factor_model", "fix_gauge", "from_latent_market", "plot_gauge_fixing"],
     "infer": ["infer"],
     "latent_market": ["InformedTraders", "LatentMarket", "LatentState", "MarketPosterior", "Move", "Settlement",
@@ -33,4 +33,4 @@ __all__ = export_lazily(__name__, {
     "nuts": ["fit_nuts"],
     "relabel": ["align_draws"],
     "simulate": ["simulate_reports"],
-}, renamed={"symbolic_latent_class_model": ("gauge", "latent_class_model")})
+}, renamed={"symbolic_latent_class_model": ("symbolic", "latent_class_model")})

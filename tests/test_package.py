@@ -42,7 +42,7 @@ MODULES = [
     "deepmarkets.models.infer",
     "deepmarkets.models.relabel",
     "deepmarkets.models.natural",
-    "deepmarkets.models.gauge",
+    "deepmarkets.models.symbolic",
     "deepmarkets.models.checks",
 ]
 

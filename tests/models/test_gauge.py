@@ -17,9 +17,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from deepmarkets.errors import DeclarationError, InferenceError
-from deepmarkets.models import gauge
+from deepmarkets.models import symbolic
 from deepmarkets.models.fit import convergence_problems
-from deepmarkets.models.gauge import (
+from deepmarkets.models.metrics import adjusted_rand_index
+from deepmarkets.models.relabel import permute_classes
+from deepmarkets.models.symbolic import (
     ContinuousGauge,
     GaugeFixing,
     GaugeGroup,
@@ -33,8 +35,6 @@ from deepmarkets.models.gauge import (
     latent_class_model,
     plot_gauge_fixing,
 )
-from deepmarkets.models.metrics import adjusted_rand_index
-from deepmarkets.models.relabel import permute_classes
 
 # ---------------------------------------------------------------------------
 # the symbolic models
@@ -345,7 +345,7 @@ def test_discrete_gauge_input_checks():
 
 
 def test_module_docstring_examples():
-    failures, tried = doctest.testmod(gauge, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    failures, tried = doctest.testmod(symbolic, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert tried > 10 and failures == 0
 
 

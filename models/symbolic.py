@@ -270,7 +270,7 @@ def _compile(parameters: Sequence[sympy.Symbol], expressions: Sequence[sympy.Exp
     source = f"def _compiled(x):\n  return [\n    {body},\n  ]\n"
     namespace: dict[str, Any] = {"_R": _float_rational, "math": math}
     # the source is generated above from sympy trees (as sympy.lambdify does), never from user text
-    exec(compile(source, "<deepmarkets.models.gauge>", "exec"), namespace)
+    exec(compile(source, "<deepmarkets.models.symbolic>", "exec"), namespace)
     return _Compiled(function=namespace["_compiled"], exact_ok=writer.exact_ok, n_out=len(expressions))
 
 
