@@ -32,7 +32,7 @@ tiny-weight trader saturated against an arbitrageur; the fallbacks take over).
 Part D, the empirical properties with numbers: pseudorandom frequencies, exclusive-exhaustive
 coherence, provability induction, paradox resistance (targets as in the issue).
 
-Part E, the market maker never stalls: random inductors (``induction_scenarios.random_inductor``,
+Part E, the market maker never stalls: random inductors (``induction.scenarios.random_inductor``,
 seeds 0..N-1: random theories, every built-in trader family, random deductive processes), each
 run for 100 days. Counts the stalls (``InductionError``), the worst residual over its tolerance
 2^-min(n, 32), the seconds, and the days on which Newton's method was not enough (proximal
@@ -55,7 +55,7 @@ from harness import finish, fmt_s, header, log, machine_info, median, table, tim
 
 from deepmarkets.logic import atoms
 from deepmarkets.logic.induction import Inductor, Trader
-from deepmarkets.logic.induction_features import const, price
+from deepmarkets.logic.induction.features import const, price
 
 DISAGREE = "DISAGREE"
 STALL = "STALL"
@@ -181,9 +181,9 @@ def ours_b(days: int):
 
 
 def part_c(days: int, seed: int, *, overlap: bool = False):
-    """The mixed market of ``induction_scenarios.mixed_market``: 50 sentences, 20 traders."""
+    """The mixed market of ``induction.scenarios.mixed_market``: 50 sentences, 20 traders."""
     from deepmarkets.logic.induction import InductionError
-    from deepmarkets.logic.induction_scenarios import mixed_market
+    from deepmarkets.logic.induction.scenarios import mixed_market
 
     ind, sents = mixed_market(seed, overlap=overlap)
     traders = ind.traders
@@ -204,7 +204,7 @@ def part_c(days: int, seed: int, *, overlap: bool = False):
 
 def part_d(smoke: bool) -> list[dict]:
     """The empirical properties of §2 of the issue, at benchmark size."""
-    from deepmarkets.logic.induction_scenarios import paradox, pi_coherence, provability, sha_bit, sha_frequencies
+    from deepmarkets.logic.induction.scenarios import paradox, pi_coherence, provability, sha_bit, sha_frequencies
 
     rows = []
     days = 30 if smoke else 200
@@ -243,7 +243,7 @@ def part_d(smoke: bool) -> list[dict]:
 def part_e(count: int, days: int) -> dict:
     """Random inductors 0..count-1, ``days`` days each: stalls, residuals, seconds, fallback use."""
     from deepmarkets.logic.induction import InductionError
-    from deepmarkets.logic.induction_scenarios import random_inductor
+    from deepmarkets.logic.induction.scenarios import random_inductor
 
     stalls, worst, seconds, stages, slowest = [], 0.0, [], {"proximal": 0, "simplicial": 0, "integer": 0}, 0.0
     inductors_with_fallback = 0

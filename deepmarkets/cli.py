@@ -444,7 +444,7 @@ def induct_command(spec_toml: str, days: int | None, log_jsonl: str | None, plot
     _check_outputs(("--log", log_jsonl, ".jsonl"), ("--plot", plot_png, ".png"))
 
     from deepmarkets.errors import InductionError
-    from deepmarkets.logic.induction_spec import read_spec
+    from deepmarkets.logic.induction.spec import read_spec
 
     try:
         inductor, spec_days = read_spec(spec_toml)

@@ -24,9 +24,9 @@ from deepmarkets.logic.induction import (
     plot_prices,
     threshold_trader,
 )
-from deepmarkets.logic.induction_features import FeatureGraph, const, fmax, fmin, price, ramp, safe_reciprocal
-from deepmarkets.logic.induction_features import _PastLookup as PastLookup
-from deepmarkets.logic.induction_scenarios import (
+from deepmarkets.logic.induction.features import FeatureGraph, const, fmax, fmin, price, ramp, safe_reciprocal
+from deepmarkets.logic.induction.features import _PastLookup as PastLookup
+from deepmarkets.logic.induction.scenarios import (
     paradox,
     pi_coherence,
     provability,
@@ -218,7 +218,7 @@ def test_plots_return_figures():
 
 
 def test_logic_does_not_import_sympy_or_pymc():
-    code = ("import sys, deepmarkets.logic.induction, deepmarkets.logic.induction_scenarios; "
+    code = ("import sys, deepmarkets.logic.induction.inductor, deepmarkets.logic.induction.scenarios; "
             "print(any(m in sys.modules for m in ('sympy', 'pymc', 'matplotlib')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
@@ -261,8 +261,8 @@ def test_frequency_trader_only_trades_visible_unrevealed():
     assert sorted(str(s) for s in t.demand_on(5)) == ["x2", "x3"]
 
 
-@pytest.mark.parametrize("name", ["deepmarkets.logic.induction", "deepmarkets.logic.induction_features",
-                                  "deepmarkets.logic.induction_fixedpoint", "deepmarkets.logic.induction_scenarios"])
+@pytest.mark.parametrize("name", ["deepmarkets.logic.induction.inductor", "deepmarkets.logic.induction.features",
+                                  "deepmarkets.logic.induction.fixedpoint", "deepmarkets.logic.induction.scenarios"])
 def test_docstring_examples_run(name):
     import doctest
     import importlib

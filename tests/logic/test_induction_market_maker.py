@@ -7,14 +7,14 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-import deepmarkets.logic.induction as induction
+import deepmarkets.logic.induction.inductor as inductor
 from deepmarkets.errors import DeclarationError
 from deepmarkets.logic import atoms
 from deepmarkets.logic.induction import Inductor
-from deepmarkets.logic.induction_features import FeatureGraph, fmax, fmin, price, safe_reciprocal
-from deepmarkets.logic.induction_features import _PastLookup as PastLookup
-from deepmarkets.logic.induction_fixedpoint import certified_bits, displacement, integer_path, vector_path
-from deepmarkets.logic.induction_scenarios import mixed_market, random_inductor
+from deepmarkets.logic.induction.features import FeatureGraph, fmax, fmin, price, safe_reciprocal
+from deepmarkets.logic.induction.features import _PastLookup as PastLookup
+from deepmarkets.logic.induction.fixedpoint import certified_bits, displacement, integer_path, vector_path
+from deepmarkets.logic.induction.scenarios import mixed_market, random_inductor
 
 SEEDS = st.integers(0, 2**32 - 1)
 FEW = settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -153,7 +153,7 @@ def test_integer_labelled_path_alone_meets_the_tolerance(seed, monkeypatch):
         x = start * 2.0**-bits
         return x, F(x[:, None])[:, 0], 1, False
 
-    monkeypatch.setattr(induction, "vector_path", stalled)
+    monkeypatch.setattr(inductor, "vector_path", stalled)
     ind, _ = random_inductor(seed)
     ind.__class__ = _WithoutNewton
     result = ind.run(34, progressbar=False)

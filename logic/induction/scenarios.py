@@ -15,7 +15,8 @@ import numpy as np
 
 from deepmarkets.errors import DeclarationError
 from deepmarkets.helpers import as_rng
-from deepmarkets.logic.induction import (
+from deepmarkets.logic.induction.features import price, ramp, safe_reciprocal
+from deepmarkets.logic.induction.inductor import (
     DeductiveProcess,
     Inductor,
     Trader,
@@ -24,7 +25,6 @@ from deepmarkets.logic.induction import (
     frequency_trader,
     threshold_trader,
 )
-from deepmarkets.logic.induction_features import price, ramp, safe_reciprocal
 from deepmarkets.logic.sentence import atoms, exactly_one
 from deepmarkets.logic.theory import Theory
 

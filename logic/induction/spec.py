@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from deepmarkets.errors import DeclarationError
-from deepmarkets.logic.induction import (
+from deepmarkets.logic.induction.inductor import (
     Inductor,
     arbitrageurs,
     exclusive_exhaustive_trader,

@@ -4,7 +4,7 @@ Each day ``n`` the :class:`Inductor`
 
 1. extends the deductive process ``D_n`` (:class:`DeductiveProcess`: listed or computed
    sentences, optionally what z3 proves from a theory under an rlimit growing with the day);
-2. evaluates every trader's demand (a map sentence -> :class:`~deepmarkets.logic.induction_features.Feature`)
+2. evaluates every trader's demand (a map sentence -> :class:`~deepmarkets.logic.induction.features.Feature`)
    on one shared expression graph;
 3. budgets each trader for budgets ``b`` (the Budgeter, §5.2): a trader that could have lost
    ``b`` in some plausible world is bankrupt for good, and today's trade is scaled by
@@ -15,7 +15,7 @@ Each day ``n`` the :class:`Inductor`
 4. combines the budgeted traders into the TradingFirm with weights ``2^(-k-b)`` (§5.3);
 5. finds prices with the MarketMaker (§5.1): the fixed point ``p = clip(p + T(p))`` by a
    projected semismooth Newton method, else proximal Newton steps, else a simplicial search
-   on grids of mesh ``2^-k`` (:mod:`~deepmarkets.logic.induction_fixedpoint`) that ends within
+   on grids of mesh ``2^-k`` (:mod:`~deepmarkets.logic.induction.fixedpoint`) that ends within
    the tolerance after finitely many steps whenever the demands' Lipschitz bound allows it on
    the price grid ``2^-48``; the prices are re-checked exactly in rationals: the firm's residual
    ``sum_phi max(q_phi (1 - p_phi), -q_phi p_phi)`` must be at most ``2^-min(n, precision_bits)``.
@@ -51,7 +51,7 @@ import numpy as np
 import z3
 
 from deepmarkets.errors import DeclarationError, InductionError
-from deepmarkets.logic.induction_features import (
+from deepmarkets.logic.induction.features import (
     Feature,
     FeatureGraph,
     _PastLookup,
@@ -61,7 +61,7 @@ from deepmarkets.logic.induction_features import (
     price,
     ramp,
 )
-from deepmarkets.logic.induction_fixedpoint import certified_bits, displacement, integer_path, vector_path
+from deepmarkets.logic.induction.fixedpoint import certified_bits, displacement, integer_path, vector_path
 from deepmarkets.logic.sentence import Sentence, sentence
 from deepmarkets.logic.theory import Theory
 from deepmarkets.logic.worlds import WorldSearch
@@ -813,7 +813,7 @@ class Inductor:
         the level ``final`` the integer-labelled path runs unless a point already meets it.
 
         Why it always ends within the tolerance: the integer-labelled path ends after finitely
-        many pivots (:mod:`~deepmarkets.logic.induction_fixedpoint`), at a grid point with
+        many pivots (:mod:`~deepmarkets.logic.induction.fixedpoint`), at a grid point with
         displacement ``eta = max_i |clip(p_i + T_i(p)) - p_i| <= Lambda 2^-bits``, ``Lambda`` the
         Lipschitz bound of the displacement (:meth:`FeatureGraph.bounds`). For a sentence the firm
         buys (``q_i > 0``) that means ``1 - p_i <= eta`` or ``T_i = q_i / weight_i <= eta``, so its
