@@ -20,7 +20,6 @@ The modules are
 :mod:`deepmarkets.beliefs.book`             books of trades or reports (CSV, Parquet, JSONL)
 :mod:`deepmarkets.beliefs.replay`           replaying and settling a book
 :mod:`deepmarkets.beliefs.arbitrage`        arbitrage-free pricing on combinatorial spaces
-:mod:`deepmarkets.beliefs.io`               atomic file writes
 ==========================================  ==============================================
 
 ``from deepmarkets.beliefs import replay`` is the function; the module is
@@ -50,5 +49,4 @@ __all__ = export_lazily(__name__, {
     "replay": ["Replay", "replay"],
     "arbitrage": ["ArbitrageFreeMarket", "Projection", "QuoteCertificate", "TradeRecord", "project",
                   "exact_projection", "world_lmsr_prices"],
-    "io": ["atomic_write", "atomic_path"],
 })

@@ -55,6 +55,7 @@ import numpy as np
 import z3
 
 from deepmarkets.errors import DeclarationError, SolverUnknownError
+from deepmarkets.helpers import as_rng, json_safe
 from deepmarkets.logic.sentence import Sentence, sentence
 from deepmarkets.logic.theory import Theory
 
@@ -85,10 +86,6 @@ _NOISE = 1.0
 def _softplus(x: np.ndarray | float) -> np.ndarray:
     """``log(1 + exp(x))`` without overflow."""
     return np.logaddexp(0.0, x)
-
-
-def _rng(rng: int | np.random.Generator | None) -> np.random.Generator:
-    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
 
 
 def _divergence_terms(mu: np.ndarray, nu: np.ndarray, lp: np.ndarray, b: float) -> np.ndarray:
@@ -712,7 +709,8 @@ class Projection:
         return _trade_payoff(self.arbitrage, np.log(self.prices) - np.log1p(-self.prices), self.b, world)
 
     def to_dict(self) -> dict:
-        return {
+        """JSON-ready (non-finite numbers, such as an error bound not known, as None)."""
+        return json_safe({
             "sentences": [str(s) for s in self.sentences],
             "prices": self.prices.tolist(),
             "b": self.b,
@@ -734,7 +732,7 @@ class Projection:
             "entailed": list(self.entailed),
             "impossible": list(self.impossible),
             "seconds": self.seconds,
-        }
+        })
 
     def __repr__(self) -> str:
         mu = ", ".join(f"{v:.6g}" for v in self.mu[:6]) + (", ..." if len(self.mu) > 6 else "")
@@ -1154,7 +1152,7 @@ def project(
     tol, max_iter = _check_tol(tol, max_iter)
     lp = _check_prices(prices, len(sents))
     th = _check_theory(theory)
-    engine = _Engine(sents, th, b, _z3_factory(th, sents), _rng(rng))
+    engine = _Engine(sents, th, b, _z3_factory(th, sents), as_rng(rng))
     out = engine.solve(lp, tol, max_iter, prices=np.array([float(v) for v in prices]), certify=bool(certify),
                        max_exact=_check_max_exact(max_exact))
     return _with_setup(out, engine)
@@ -1296,7 +1294,7 @@ class TradeRecord:
     def to_dict(self) -> dict:
         out = {k: getattr(self, k) for k in self.__dataclass_fields__}
         out["sentence"] = str(self.sentence)
-        return out
+        return json_safe(out)
 
     def __repr__(self) -> str:
         return (
@@ -1408,7 +1406,7 @@ class ArbitrageFreeMarket:
         n = len(self.sentences)
         lp = None if prices is None else _check_prices(prices, n)
         self._engine = _Engine(self.sentences, self.theory, self.b, _z3_factory(self.theory, self.sentences),
-                               _rng(rng))
+                               as_rng(rng))
         if lp is None:
             lp = self._engine.coherent_start()
         self.history: list[TradeRecord] = []

@@ -25,8 +25,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from deepmarkets.beliefs.io import atomic_path
 from deepmarkets.errors import BookError, DeclarationError
+from deepmarkets.helpers import atomic_path
 
 __all__ = ["Book", "BookKind", "TRADE_COLUMNS", "REPORT_COLUMNS", "FORMATS"]
 
@@ -1244,7 +1244,7 @@ class Book:
         return Book._trusted(frame, self._kind, self._rows[idx], lines, self._source, self._label)
 
     def write(self, path: str | os.PathLike[str], format: str | None = None) -> Path:
-        """Write the book to CSV, Parquet or JSON lines, atomically (see :func:`deepmarkets.beliefs.io.atomic_write`).
+        """Write the book to CSV, Parquet or JSON lines, atomically (see :func:`deepmarkets.helpers.atomic_write`).
 
         The format comes from the suffix (as in :meth:`read`) unless given. Numbers are
         written exactly (shortest round-trip text in CSV and JSON), date-times as ISO 8601 in

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from fractions import Fraction
 from functools import cached_property
 from typing import Any, NamedTuple
 
@@ -40,7 +39,7 @@ import sympy
 from deepmarkets.beliefs.properties import MakerReport, PropertyCheck
 from deepmarkets.beliefs.trade_columns import BLOCK, Columns, columns_from_dense, dense_from_columns
 from deepmarkets.errors import DeclarationError
-from deepmarkets.helpers import as_rng
+from deepmarkets.helpers import as_rng, to_rational
 
 __all__ = [
     "PricePath",
@@ -94,11 +93,6 @@ def _count(n: Any, maker: str) -> int:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
         raise DeclarationError(f"{maker}: n (the number of outcomes) must be an integer >= 2, got {n!r}")
     return int(n)
-
-
-def _rational(value: float) -> sympy.Rational:
-    f = Fraction(repr(float(value)))
-    return sympy.Rational(f.numerator, f.denominator)
 
 
 def _lse(x: np.ndarray) -> np.ndarray:
@@ -655,7 +649,7 @@ class _Symbolic:
             sub[sym] = d
             if d != 0:
                 self.back[d] = sym
-        self.values = {sub[s]: _rational(v) for s, v in maker.parameters.items() if sub[s] != 0}
+        self.values = {sub[s]: to_rational(v) for s, v in maker.parameters.items() if sub[s] != 0}
         self.cost = maker.expr.subs(sub, simultaneous=True)
         self.grad = [sympy.diff(self.cost, s) for s in self.q]
         self._sum: PropertyCheck | None = None
@@ -736,7 +730,7 @@ class _Symbolic:
         H = sympy.Matrix(n, n, lambda i, j: sympy.diff(self.grad[i], self.q[j]))
         if not all(sympy.sympify(e).is_nonnegative for e in H.eigenvals()):
             return None
-        q0s = [_rational(v) for v in q0]
+        q0s = [to_rational(v) for v in q0]
         start = {s: v for s, v in zip(self.q, q0s, strict=True)}
         c0 = self.cost.subs(start)
         losses = []
@@ -1228,7 +1222,7 @@ class LSLMSR(MarketMaker):
         if not (_simplifies_to_zero(identity) and homogeneous == 0 and symmetric and lim == 0):
             return super()._verify_loss(ctx, states, gen)
         shown = value.subs(eps, sympy.Symbol("initial", positive=True))
-        numeric = float(value.subs({eps: _rational(self.initial_quantity), a: _rational(self.alpha)}))
+        numeric = float(value.subs({eps: to_rational(self.initial_quantity), a: to_rational(self.alpha)}))
         return PropertyCheck(
             "worst_case_loss", "proven",
             f"where b = alpha sum(q) > 0, exp((C(q) - q_w)/b) = sum_i exp((q_i - q_w)/b) >= 1, so q_w - C(q) <= 0; "

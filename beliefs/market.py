@@ -57,6 +57,7 @@ import z3
 
 from deepmarkets.beliefs.makers import AMOUNT_LIMIT_REASON, LMSR, LSLMSR, MAX_AMOUNT, MarketMaker, Quadratic
 from deepmarkets.errors import DeclarationError, SolverUnknownError
+from deepmarkets.helpers import to_fraction
 from deepmarkets.logic.files import read_text
 from deepmarkets.logic.sentence import Sentence, Term, exactly_one, sentence
 from deepmarkets.logic.theory import Theory
@@ -780,7 +781,7 @@ class Market:
                             raise DeclarationError(f"the world gives {name} = {value!r}; {name} is an integer")
                         facts.append(Sentence(const == int(value)))
                     else:
-                        exact = Fraction(value) if isinstance(value, (int, Fraction)) else Fraction(repr(float(value)))
+                        exact = to_fraction(value, f"the world's value of {name}")
                         facts.append(Sentence(const == z3.RealVal(exact)))
             return facts
         if isinstance(world, Iterable):

@@ -22,7 +22,7 @@ import sympy
 
 from deepmarkets.beliefs.properties import PropertyCheck
 from deepmarkets.errors import DeclarationError
-from deepmarkets.helpers import as_rng
+from deepmarkets.helpers import as_rng, to_rational
 
 __all__ = ["ScoringRule", "LogScore", "QuadraticScore", "SphericalScore", "is_proper", "msr_payout"]
 
@@ -139,7 +139,7 @@ class LogScore(ScoringRule):
 
     def __init__(self, b: float = 1.0):
         self.b = _scale(b, "LogScore")
-        b_ = _rational(self.b)
+        b_ = to_rational(self.b)
         super().__init__(lambda p, w: b_ * sympy.log(p[w]), name=f"log(b={self.b:g})")
 
     def __repr__(self) -> str:
@@ -163,7 +163,7 @@ class QuadraticScore(ScoringRule):
 
     def __init__(self, b: float = 1.0):
         self.b = _scale(b, "QuadraticScore")
-        b_ = _rational(self.b)
+        b_ = to_rational(self.b)
         super().__init__(lambda p, w: b_ * (2 * p[w] - sympy.Add(*(x**2 for x in p))), name=f"quadratic(b={self.b:g})")
 
     def __repr__(self) -> str:
@@ -186,7 +186,7 @@ class SphericalScore(ScoringRule):
 
     def __init__(self, b: float = 1.0):
         self.b = _scale(b, "SphericalScore")
-        b_ = _rational(self.b)
+        b_ = to_rational(self.b)
         super().__init__(lambda p, w: b_ * p[w] / sympy.sqrt(sympy.Add(*(x**2 for x in p))),
                          name=f"spherical(b={self.b:g})")
 
@@ -195,13 +195,6 @@ class SphericalScore(ScoringRule):
 
     def _numeric(self, P, w):
         return self.b * P[np.arange(len(w)), w] / np.sqrt(np.sum(P * P, axis=1))
-
-
-def _rational(value: float) -> sympy.Expr:
-    from fractions import Fraction
-
-    f = Fraction(repr(float(value)))
-    return sympy.Rational(f.numerator, f.denominator)
 
 
 def _n(n: Any) -> int:

@@ -251,7 +251,7 @@ def _named(path: str, fn, *args):
 
 
 def _write_plot(result, path: str) -> None:
-    from deepmarkets.beliefs.io import atomic_write
+    from deepmarkets.helpers import atomic_write
 
     fig = result.plot_prices()
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight"))
@@ -383,7 +383,7 @@ def _unique_messages(caught) -> list[str]:
 
 
 def _write_fit(fit, labels_csv: str | None, posterior_nc: str | None) -> None:
-    from deepmarkets.beliefs.io import atomic_write
+    from deepmarkets.helpers import atomic_write
 
     if labels_csv is not None:
         atomic_write(labels_csv, lambda tmp: fit.labels().to_csv(tmp, index=False))
@@ -476,7 +476,7 @@ def induct_command(spec_toml: str, days: int | None, log_jsonl: str | None, plot
 def _write_induction_plot(result, path: str) -> None:
     import matplotlib.pyplot as plt
 
-    from deepmarkets.beliefs.io import atomic_write
+    from deepmarkets.helpers import atomic_write
     from deepmarkets.logic.induction import plot_exploitation, plot_prices
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4))

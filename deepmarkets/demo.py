@@ -239,7 +239,7 @@ def run_latent_demo(*, draws: int = 1000, plot: str | None = None, echo: bool = 
     say(f"the market is within {posterior.max_abs_difference:.3f} of the posterior mean; "
         f"{100 * posterior.covered:.0f}% of its parameters lie inside the 90% credible intervals")
     if plot is not None:
-        from deepmarkets.beliefs.io import atomic_write
+        from deepmarkets.helpers import atomic_write
 
         fig = plot_tables(posterior.market_state, truth, posterior)
         atomic_write(plot, lambda tmp: fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight"))

@@ -38,10 +38,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from deepmarkets.errors import DeclarationError, SolverUnknownError
-from deepmarkets.helpers import StatusLine
+from deepmarkets.helpers import StatusLine, to_fraction
 from deepmarkets.logic.local import DISJOINT_GROUP_SIZE, disjoint_books, local_books
 from deepmarkets.logic.sentence import TRUE, Sentence, sentence
-from deepmarkets.logic.theory import Theory, to_fraction
+from deepmarkets.logic.theory import Theory
 from deepmarkets.logic.worlds import OutOfTime, WorldSearch
 
 if TYPE_CHECKING:

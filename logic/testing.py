@@ -15,8 +15,9 @@ import z3
 from scipy.optimize import linprog
 
 from deepmarkets.errors import DeclarationError
+from deepmarkets.helpers import as_rng, to_fraction
 from deepmarkets.logic.sentence import Sentence, atoms, sentence
-from deepmarkets.logic.theory import Theory, to_fraction
+from deepmarkets.logic.theory import Theory
 
 __all__ = ["CNFInstance", "random_cnf_instance", "random_face_instance", "brute_force_coherence",
            "brute_force_max_profit", "evaluate_all", "possible_truth_table"]
@@ -36,10 +37,6 @@ class CNFInstance:
         return list(zip(self.sentences, self.prices, strict=True))
 
 
-def _rng(rng) -> np.random.Generator:
-    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-
-
 def _clause(xs, rng, k=3) -> Sentence:
     idx = rng.choice(len(xs), size=min(k, len(xs)), replace=False)
     lits = [xs[i] if rng.random() < 0.5 else ~xs[i] for i in idx]
@@ -51,7 +48,7 @@ def _clause(xs, rng, k=3) -> Sentence:
 
 def random_possible_worlds(theory: Theory, n_atoms: int, count: int, rng) -> list[dict[str, bool]]:
     """Random possible worlds: random atom values, repaired by dropping unsat-core assumptions."""
-    rng = _rng(rng)
+    rng = as_rng(rng)
     names = [f"x{i}" for i in range(n_atoms)]
     s = theory.solver()
     worlds = []
@@ -84,7 +81,7 @@ def random_cnf_instance(
     With ``coherent=True`` the prices are a random mixture of ``mixture`` possible worlds
     (default ``n_sentences + 1``), hence coherent; otherwise uniform on [0, 1].
     """
-    rng = _rng(rng)
+    rng = as_rng(rng)
     xs = atoms([f"x{i}" for i in range(n_atoms)])
     for _ in range(100):
         theory = Theory([_clause(xs, rng) for _ in range(int(round(clause_ratio * n_atoms)))])
@@ -122,7 +119,7 @@ def random_face_instance(
     every world of the mixture may be priced 1.0000000000000002, so ``coherent_by_construction``
     is False: only an exact check can tell.
     """
-    rng = _rng(rng)
+    rng = as_rng(rng)
     base = random_cnf_instance(n_atoms, n_sentences, clause_ratio, coherent=False, rng=rng, literals=literals)
     chosen = random_possible_worlds(base.theory, n_atoms, worlds, rng)
     weights = rng.dirichlet(np.ones(worlds))

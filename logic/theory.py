@@ -10,6 +10,7 @@ from typing import Any
 import z3
 
 from deepmarkets.errors import DeclarationError, SolverUnknownError
+from deepmarkets.helpers import to_fraction
 from deepmarkets.logic.sentence import Sentence, sentence
 
 __all__ = ["Theory", "WorldOptimum", "DEFAULT_RLIMIT"]
@@ -182,20 +183,3 @@ def _weight(w: Fraction) -> str:
     return str(w.numerator) if w.denominator == 1 else f"{w.numerator}/{w.denominator}"
 
 
-def to_fraction(value: Any, what: str = "number") -> Fraction:
-    """An exact fraction from an int, Fraction, decimal string or float (by its shortest repr)."""
-    if isinstance(value, bool):
-        raise DeclarationError(f"{what} must be a number, got {value!r}")
-    try:
-        if isinstance(value, Fraction):
-            return value
-        if isinstance(value, int):
-            return Fraction(value)
-        if isinstance(value, str):
-            return Fraction(value.strip())
-        f = float(value)
-    except (TypeError, ValueError, ZeroDivisionError):
-        raise DeclarationError(f"{what} must be a number, got {value!r}") from None
-    if f != f or f in (float("inf"), float("-inf")):
-        raise DeclarationError(f"{what} must be a finite number, got {value!r}")
-    return Fraction(repr(f))

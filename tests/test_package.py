@@ -5,46 +5,27 @@ from __future__ import annotations
 import doctest
 import importlib
 import json
+import pkgutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-MODULES = [
-    "deepmarkets.logic.sentence",
-    "deepmarkets.logic.theory",
-    "deepmarkets.logic.coherence",
-    "deepmarkets.logic.exact_lp",
-    "deepmarkets.logic.parse",
-    "deepmarkets.logic.sympy_bridge",
-    "deepmarkets.logic.quantified",
-    "deepmarkets.logic.induction.inductor",
-    "deepmarkets.logic.induction.features",
-    "deepmarkets.logic.induction.scenarios",
-    "deepmarkets.logic.induction.spec",
-    "deepmarkets",
-    "deepmarkets.helpers",
-    "deepmarkets.demo",
-    "deepmarkets.beliefs",
-    "deepmarkets.beliefs.makers",
-    "deepmarkets.beliefs.scoring",
-    "deepmarkets.beliefs.market",
-    "deepmarkets.beliefs.book",
-    "deepmarkets.beliefs.replay",
-    "deepmarkets.beliefs.io",
-    "deepmarkets.beliefs.arbitrage",
-    "deepmarkets.models.data",
-    "deepmarkets.models.fit",
-    "deepmarkets.models.em",
-    "deepmarkets.models.simulate",
-    "deepmarkets.models.metrics",
-    "deepmarkets.models.infer",
-    "deepmarkets.models.relabel",
-    "deepmarkets.models.natural",
-    "deepmarkets.models.symbolic",
-    "deepmarkets.models.checks",
-]
+
+def _modules() -> list[str]:
+    """Every module of the package (``__main__`` runs the command line, so it is left out)."""
+    packages = ("deepmarkets", "deepmarkets.logic", "deepmarkets.beliefs", "deepmarkets.models")
+    found = set(packages)
+    # the subpackages live in folders of their own (see pyproject's package-dir): walk each
+    for package in packages:
+        path = importlib.import_module(package).__path__
+        found.update(m.name for m in pkgutil.walk_packages(path, package + "."))
+    return sorted(name for name in found if not name.endswith("__main__"))
+
+
+#: Every module's docstring examples run as tests.
+MODULES = _modules()
 
 #: Modules that ``deepmarkets --help`` and importing the packages must not import (slow to import).
 HEAVY = ["z3", "scipy", "sympy", "pandas", "matplotlib", "pyarrow", "pymc", "pytensor", "arviz", "xarray", "pysat",
@@ -175,5 +156,25 @@ def test_beliefs_do_not_import_inference_libraries(tmp_path):
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples_run(name):
     module = importlib.import_module(name)
-    failures, tried = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    assert tried > 0 and failures == 0
+    failures, _ = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert failures == 0
+
+
+def test_every_module_is_found_once():
+    assert len(MODULES) == len(set(MODULES))
+    for name in ("deepmarkets.logic.coherence", "deepmarkets.beliefs.makers", "deepmarkets.models.em",
+                 "deepmarkets.helpers.rng", "deepmarkets.cli"):
+        assert name in MODULES
+
+
+def test_every_error_class_is_exported_from_the_facade():
+    import inspect
+
+    import deepmarkets
+    import deepmarkets.errors
+
+    classes = [name for name, value in vars(deepmarkets.errors).items()
+               if inspect.isclass(value) and issubclass(value, Exception) and value.__module__ == "deepmarkets.errors"]
+    assert len(classes) >= 7
+    for name in classes:
+        assert name in deepmarkets.__all__ and getattr(deepmarkets, name) is getattr(deepmarkets.errors, name)

@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import deepmarkets.beliefs.book as book_module
-import deepmarkets.beliefs.io as io_module
+import deepmarkets.helpers.files as io_module
 from deepmarkets.beliefs.book import REPORT_COLUMNS, TRADE_COLUMNS, Book
-from deepmarkets.beliefs.io import atomic_path, atomic_write
+from deepmarkets.helpers import atomic_path, atomic_write
 from deepmarkets.errors import BookError, DeclarationError
 
 FORMATS = ["csv", "csv.gz", "parquet", "jsonl", "ndjson.gz"]
