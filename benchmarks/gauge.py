@@ -48,8 +48,9 @@ import numpy as np
 import sympy
 from harness import finish, fmt_s, header, log, machine_info, median, table, timed  # noqa: E402  (benchmarks/ is on sys.path)
 
+from deepmarkets.models.gauge import continuous_gauge, discrete_gauge
 from deepmarkets.models.natural import latent_class_joint, natural_latent_errors
-from deepmarkets.models.symbolic import continuous_gauge, discrete_gauge, latent_class_model
+from deepmarkets.models.symbolic import latent_class_model
 
 DISAGREE = "DISAGREE"
 #: Part A: seconds per model (ours)

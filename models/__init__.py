@@ -22,8 +22,7 @@ __all__ = export_lazily(__name__, {
     "data": ["Reports"],
     "em": ["fit_em", "log_likelihood"],
     "fit": ["LatentClassFit"],
-    "symbolic": ["ContinuousGauge", "GaugeFixing", "GaugeGroup", "SymbolicModel", "continuous_gauge", "discrete_gauge",
-              "factor_model", "fix_gauge", "from_latent_market", "plot_gauge_fixing"],
+    "gauge": ["ContinuousGauge", "GaugeGroup", "continuous_gauge", "discrete_gauge"],
     "infer": ["infer"],
     "latent_market": ["InformedTraders", "LatentMarket", "LatentState", "MarketPosterior", "Move", "Settlement",
                       "plot_kl", "plot_tables"],
@@ -31,6 +30,7 @@ __all__ = export_lazily(__name__, {
     "natural": ["NaturalLatentReport", "fit_natural_latent_errors", "mediator_determines_redund",
                 "natural_latent_errors", "plot_natural_latent"],
     "nuts": ["fit_nuts"],
-    "relabel": ["align_draws"],
+    "relabel": ["GaugeFixing", "align_draws", "fix_gauge", "plot_gauge_fixing"],
     "simulate": ["simulate_reports"],
+    "symbolic": ["SymbolicModel", "factor_model", "from_latent_market"],
 }, renamed={"symbolic_latent_class_model": ("symbolic", "latent_class_model")})

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
 from deepmarkets.errors import DeclarationError, DeepMarketsError
 
-__all__ = ["whole_number"]
+__all__ = ["whole_number", "positive_float"]
 
 
 def whole_number(value: Any, name: str, low: int, error: type[DeepMarketsError] = DeclarationError) -> int:
@@ -26,3 +27,21 @@ def whole_number(value: Any, name: str, low: int, error: type[DeepMarketsError] 
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
         raise error(f"{name}={value!r}; expected a whole number >= {low}")
     return int(value)
+
+
+def positive_float(value: Any, name: str) -> float:
+    """``value`` as a float, or a DeclarationError saying that ``name`` must be a positive finite number.
+
+    Examples
+    --------
+    >>> positive_float(0.5, "tol")
+    0.5
+    >>> positive_float(0, "tol")
+    Traceback (most recent call last):
+    ...
+    deepmarkets.errors.DeclarationError: tol=0; expected a positive finite number
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating) or \
+            not math.isfinite(float(value)) or float(value) <= 0:
+        raise DeclarationError(f"{name}={value!r}; expected a positive finite number")
+    return float(value)

@@ -30,7 +30,8 @@ from deepmarkets.errors import InferenceError
 from deepmarkets.models.data import Reports
 
 __all__ = ["CONVERGENCE_RULE", "ESS_MIN_PER_CHAIN", "LatentClassFit", "MODELS", "RHAT_MAX", "check_model",
-           "convergence_problems", "count_parameters", "entropy_reliability", "plain"]
+           "convergence_problems", "count_parameters", "entropy_reliability", "plain",
+           "plain_finite"]
 
 #: The latent class models, with one line each.
 MODELS: dict[str, str] = {
@@ -434,3 +435,15 @@ def plain(value: Any) -> Any:
     if isinstance(value, Fraction):
         return str(value)
     return value
+
+
+def plain_finite(value: Any) -> Any:
+    """:func:`plain`, with non-finite floats as None (JSON has no NaN or infinity)."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, Mapping):
+        return {str(k): plain_finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain_finite(v) for v in value]
+    value = plain(value)
+    return None if isinstance(value, float) and not math.isfinite(value) else value

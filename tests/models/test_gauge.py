@@ -17,24 +17,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from deepmarkets.errors import DeclarationError, InferenceError
-from deepmarkets.models import symbolic
+from deepmarkets.models import gauge, relabel, symbolic
 from deepmarkets.models.fit import convergence_problems
+from deepmarkets.models.gauge import ContinuousGauge, GaugeGroup, check_symmetry, continuous_gauge, discrete_gauge
+from deepmarkets.models.gauge import continuous as gauge_continuous
+from deepmarkets.models.gauge import discrete as gauge_discrete
 from deepmarkets.models.metrics import adjusted_rand_index
-from deepmarkets.models.relabel import permute_classes
-from deepmarkets.models.symbolic import (
-    ContinuousGauge,
-    GaugeFixing,
-    GaugeGroup,
-    SymbolicModel,
-    check_symmetry,
-    continuous_gauge,
-    discrete_gauge,
-    factor_model,
-    fix_gauge,
-    from_latent_market,
-    latent_class_model,
-    plot_gauge_fixing,
-)
+from deepmarkets.models.relabel import GaugeFixing, fix_gauge, permute_classes, plot_gauge_fixing
+from deepmarkets.models.symbolic import SymbolicModel, factor_model, from_latent_market, latent_class_model
 
 # ---------------------------------------------------------------------------
 # the symbolic models
@@ -345,7 +335,10 @@ def test_discrete_gauge_input_checks():
 
 
 def test_module_docstring_examples():
-    failures, tried = doctest.testmod(symbolic, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    failures = tried = 0
+    for module in (symbolic, gauge, gauge_discrete, gauge_continuous, relabel):
+        f, t = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+        failures, tried = failures + f, tried + t
     assert tried > 10 and failures == 0
 
 
