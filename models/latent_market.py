@@ -1418,15 +1418,13 @@ def _categorical(gen: np.random.Generator, probs: np.ndarray) -> np.ndarray:
 
 def _best_permutation(est: LatentState, ref: LatentState) -> np.ndarray:
     """``perm`` such that ``est.relabel(perm)`` is closest to ``ref`` in squared distance (exact, Hungarian)."""
-    from scipy.optimize import linear_sum_assignment
+    from deepmarkets.models.relabel import align_draws
 
-    cost = (ref.prior[:, None] - est.prior[None, :]) ** 2
-    for tr, te in zip(ref.tables, est.tables, strict=True):
-        cost = cost + ((tr[:, None, :] - te[None, :, :]) ** 2).sum(axis=2)
-    rows, cols = linear_sum_assignment(cost)
-    perm = np.empty(len(rows), dtype=np.int64)
-    perm[rows] = cols
-    return perm
+    def blocks(state: LatentState) -> np.ndarray:  # one row per hidden state: its prior and its table rows
+        return np.concatenate([state.prior[:, None], *state.tables], axis=1)
+
+    perms, _ = align_draws(blocks(est)[None], blocks(ref), cost="squared")
+    return perms[0]
 
 
 class _Progress:

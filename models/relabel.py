@@ -159,18 +159,21 @@ def align_draws(draws_by_class: Any, pivot: Any, *, cost: str = "kl") -> tuple[n
     >>> bool(np.array_equal(aligned[1], pivot))
     True
     """
+    draws, _ = _as_blocks(draws_by_class, pivot)
+    perms = _assign(assignment_costs(draws, pivot, cost=cost))
+    return perms, permute_classes(draws, perms, axis=1)
+
+
+def _assign(costs: np.ndarray) -> np.ndarray:
+    """``(S, K)`` minimum-cost permutations of ``(S, K, K)`` costs, one per draw (Hungarian algorithm)."""
     from scipy.optimize import linear_sum_assignment
 
-    draws, _ = _as_blocks(draws_by_class, pivot)
-    costs = assignment_costs(draws, pivot, cost=cost)
-    S, K = costs.shape[:2]
-    perms = np.empty((S, K), dtype=np.int64)
     # a huge but finite stand-in for infinite costs keeps the assignment well defined
     costs = np.nan_to_num(costs, nan=np.inf, posinf=1e300)
-    for s in range(S):
-        _, cols = linear_sum_assignment(costs[s])
-        perms[s] = cols
-    return perms, permute_classes(draws, perms, axis=1)
+    perms = np.empty(costs.shape[:2], dtype=np.int64)
+    for s in range(costs.shape[0]):
+        perms[s] = linear_sum_assignment(costs[s])[1]
+    return perms
 
 
 def permute_classes(values: Any, perms: Any, *, axis: int) -> np.ndarray:
@@ -366,24 +369,14 @@ def _diagnostics(post, C: int, D: int) -> dict:
             "parameters": int(flat.shape[2])}
 
 
-def _hungarian(costs: np.ndarray) -> np.ndarray:
-    from scipy.optimize import linear_sum_assignment
-
-    costs = np.nan_to_num(costs, nan=np.inf, posinf=1e300)
-    out = np.empty(costs.shape[:2], dtype=np.int64)
-    for s in range(costs.shape[0]):
-        out[s] = linear_sum_assignment(costs[s])[1]
-    return out
-
-
 def _stephens(P: np.ndarray, Q0: np.ndarray, max_iter: int) -> tuple[np.ndarray, int, bool, float]:
     """Stephens' (2000) KL relabelling of ``(S, N, K)`` classification probabilities, started from ``Q0``."""
     tiny = 1e-300
-    perms = _hungarian(-np.einsum("sql,qk->skl", P, np.log(np.maximum(Q0, tiny))))
+    perms = _assign(-np.einsum("sql,qk->skl", P, np.log(np.maximum(Q0, tiny))))
     converged, it = False, 0
     for it in range(1, max_iter + 1):  # noqa: B007
         Qm = permute_classes(P, perms, axis=2).mean(axis=0)
-        new = _hungarian(-np.einsum("sql,qk->skl", P, np.log(np.maximum(Qm, tiny))))
+        new = _assign(-np.einsum("sql,qk->skl", P, np.log(np.maximum(Qm, tiny))))
         if np.array_equal(new, perms):
             converged = True
             break
