@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+import importlib
 import math
 import subprocess
 import sys
@@ -233,7 +234,10 @@ def test_z3_witness_market_matches_the_python_constructor():
 
 
 def test_docstring_examples_run():
-    failures, tried = doctest.testmod(quantified, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    results = [doctest.testmod(importlib.import_module(f"deepmarkets.logic.quantified.{name}"),
+                               optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+               for name in ("games", "constructors", "market", "scenarios")]
+    failures, tried = map(sum, zip(*results, strict=True))
     assert tried > 10 and failures == 0
 
 
@@ -245,7 +249,8 @@ def test_plot_prices_returns_a_figure(monkeypatch):
 
 def test_logic_stays_light():
     code = (
-        "import sys, deepmarkets.logic.quantified; "
+        "import sys, deepmarkets.logic.quantified.games, deepmarkets.logic.quantified.constructors, "
+        "deepmarkets.logic.quantified.market, deepmarkets.logic.quantified.scenarios; "
         "print([m for m in ('sympy', 'pymc', 'matplotlib') if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
