@@ -381,6 +381,86 @@ class InductionResult:
 # the inductor
 # ------------------------------------------------------------------------------------------
 @dataclass
+class _Demands:
+    """One day's demands: the graph node, trader and sentence of each (trader, sentence) pair."""
+
+    graph: FeatureGraph
+    index: dict[Sentence, int]
+    past: _PastLookup
+    day: int
+    node: np.ndarray
+    trader: np.ndarray
+    sentence: np.ndarray
+    _bounds: tuple[np.ndarray, np.ndarray] | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self):
+        self._outputs = tuple(self.node.tolist())
+
+    def raw(self, P: np.ndarray) -> np.ndarray:
+        """Raw demands q (outputs, batch) at the price columns ``P``."""
+        if not len(self.node):
+            return np.zeros((0, P.shape[1]))
+        vals = self.graph.evaluate(P, self.index, self.past, outputs=self._outputs)
+        q = vals[self.node]
+        if not np.all(np.isfinite(q)):
+            raise InductionError(f"day {self.day}: a trader's demand is not finite")
+        return q
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """The demands' size and Lipschitz bounds (:meth:`FeatureGraph.bounds`), computed once."""
+        if self._bounds is None:
+            self._bounds = self.graph.bounds(self.node.tolist(), self.past)
+        return self._bounds
+
+
+class _FirmDemand:
+    """The firm's trade ``T(p)`` at fixed budget weights ``c`` (trader -> total weight).
+
+    ``p = clip(p + s T(p))`` has the same solutions for every ``s > 0``: the firm's tiny weights
+    ``2^(-k-b)`` are scaled away (per sentence) so that the Newton and fixed-point steps are of
+    order one.
+    """
+
+    def __init__(self, demands: _Demands, c: np.ndarray, m: int, free: np.ndarray, tol_f: float):
+        self.demands, self.free, self.tol_f = demands, free, tol_f
+        self.A = np.zeros((m, len(demands.node)))
+        if len(demands.node):
+            np.add.at(self.A, (demands.sentence, np.arange(len(demands.node))), c[demands.trader])
+        self.weight = self.A.sum(axis=1)
+        self.scale = np.where(self.weight > 0, 1.0 / np.where(self.weight > 0, self.weight, 1.0), 1.0)[:, None]
+
+    def __call__(self, P: np.ndarray) -> np.ndarray:
+        return self.scale * (self.A @ self.demands.raw(P))
+
+    def good(self, p: np.ndarray, Tv: np.ndarray) -> bool:
+        """Whether the firm's float residual at ``p`` (``Tv = T(p)``) meets the float tolerance."""
+        q = Tv / self.scale[:, 0]
+        return float(np.where(self.free, np.maximum(q * (1 - p), -q * p), 0).sum()) <= self.tol_f
+
+    def certified_mesh(self) -> int:
+        """The grid exponent at which the simplicial search guarantees ``good`` (module docstring)."""
+        size, lip = self.demands.bounds()
+        # z_i = clip(p_i + T_i) - p_i moves by at most 2 + Lip(T_i) per unit of the max-norm;
+        # |z_i| <= eta puts at most eta * max(|q_i|, weight_i) in the residual (see Inductor._simplicial)
+        lam = float(np.max(2 + self.scale[:, 0] * (self.A @ lip), where=self.free, initial=2.0))
+        spread = float(np.maximum(self.A @ size, self.weight)[self.free].sum())
+        return certified_bits(lam, spread, self.tol_f / 4)
+
+
+@dataclass
+class _Clearing:
+    """The outcome of a day's clearing: budget factors, exact and float prices, trades, residual."""
+
+    factors: dict[tuple[int, int], float]
+    prices: list[Fraction]
+    floats: np.ndarray
+    per_trader: np.ndarray
+    residual: Fraction
+    tolerance: Fraction
+    solver: str
+
+
+@dataclass
 class _Account:
     holdings: np.ndarray
     cash: float = 0.0
@@ -543,102 +623,88 @@ class Inductor:
         """Run one more day and return its record."""
         t0 = time.perf_counter()
         n = len(self._history) + 1
-        m = len(self.sentences)
+        entered = self._open_day(n)
+        p0, fixed = self._start_prices()
+        demands = self._demands(n, _PastLookup(self._history, n))
+        day = self._clear(n, demands, p0, fixed)
+        firm = self._commit_trades(day)
+        bankrupt, firm_max = self._check_budgets(n)
+        expl = self._exploitation() if self.exploitation else {}
+        self._ws.close()
+        rec = DayRecord(
+            day=n, prices={str(s): float(day.prices[i]) for i, s in enumerate(self.sentences)},
+            entered=[str(s) for s in entered],
+            trades={t.name: {str(self.sentences[i]): float(day.per_trader[k, i])
+                             for i in np.flatnonzero(day.per_trader[k])}
+                    for k, t in enumerate(self.traders) if day.per_trader[k].any()},
+            firm_trade={str(self.sentences[i]): float(firm[i]) for i in np.flatnonzero(firm)},
+            residual=day.residual, tolerance=day.tolerance,
+            budget_factors={f"{self.traders[k].name}|b={b}": f for (k, b), f in day.factors.items()},
+            bankrupt=bankrupt, exploitation=expl, firm_value_max=firm_max, solver=day.solver,
+            seconds=time.perf_counter() - t0)
+        self.result.days.append(rec)
+        return rec
+
+    def _open_day(self, n: int) -> list[Sentence]:
+        """Extend D to day ``n`` and search today's plausible worlds; the sentences that entered D."""
         ws, settled, entered, atomic = self._plausible(n)
         self._ws, self._settled, self._box_exact = ws, settled, atomic
-        free = np.ones(m, dtype=bool)
+        free = np.ones(len(self.sentences), dtype=bool)
         for i in settled:
             free[i] = False
         self._free_mask = free
+        return entered
+
+    def _start_prices(self) -> tuple[np.ndarray, dict[int, Fraction]]:
+        """Yesterday's prices (or the initial price) to start from, and the prices fixed by settlement."""
         prev = self._history[-1] if self._history else None
         p0 = np.array([float(prev[s]) if prev else self.initial for s in self.sentences])
         fixed = {}
         if self.settle:
-            for i, v in settled.items():
+            for i, v in self._settled.items():
                 fixed[i] = Fraction(int(v))
                 p0[i] = float(v)
-        past = _PastLookup(self._history, n)
+        return p0, fixed
 
-        # demands -> output nodes
-        out_node, out_trader, out_sent = [], [], []
+    def _demands(self, n: int, past: _PastLookup) -> _Demands:
+        """Every trader's demand on day ``n``, compiled onto the shared expression graph."""
+        node, trader, sent = [], [], []
         for k, t in enumerate(self.traders):
             for s, f in t.demand_on(n).items():
                 if s not in self.index:
                     raise DeclarationError(f"trader {t.name!r} trades {s}, which is not one of the inductor's "
                                            "sentences; add it to the sentences")
-                out_node.append(self.graph.compile(f))
-                out_trader.append(k)
-                out_sent.append(self.index[s])
-        out_node = np.array(out_node, dtype=np.int64)
-        out_trader = np.array(out_trader, dtype=np.int64)
-        out_sent = np.array(out_sent, dtype=np.int64)
-        index = self.index
-        out_node_t = tuple(out_node.tolist())
-        solve_free = free if self.settle else np.ones(m, dtype=bool)
+                node.append(self.graph.compile(f))
+                trader.append(k)
+                sent.append(self.index[s])
+        return _Demands(self.graph, self.index, past, n, np.array(node, dtype=np.int64),
+                        np.array(trader, dtype=np.int64), np.array(sent, dtype=np.int64))
 
-        def raw(P: np.ndarray) -> np.ndarray:
-            """Raw demands q (outputs, batch)."""
-            if not len(out_node):
-                return np.zeros((0, P.shape[1]))
-            vals = self.graph.evaluate(P, index, past, outputs=out_node_t)
-            q = vals[out_node]
-            if not np.all(np.isfinite(q)):
-                raise InductionError(f"day {n}: a trader's demand is not finite")
-            return q
-
-        K = len(self.traders)
+    def _clear(self, n: int, demands: _Demands, p0: np.ndarray, fixed: dict[int, Fraction]) -> _Clearing:
+        """Prices for the budgeted firm, re-solved with smaller budget factors until they hold (module docstring)."""
+        m, K = len(self.sentences), len(self.traders)
+        solve_free = self._free_mask if self.settle else np.ones(m, dtype=bool)
+        tol_f = 0.25 * 2.0 ** -min(n, self.precision_bits)
         factors = {key: (0.0 if acc.bankrupt_day is not None else 1.0) for key, acc in self._accounts.items()}
-        solver_name = ""
-        bounds = None
         p = p0
         for rounds in itertools.count(1):
             c = np.zeros(K)
             for (k, b), f in factors.items():
                 c[k] += 2.0 ** (-(k + 1) - b) * f
-            A = np.zeros((m, len(out_node)))
-            if len(out_node):
-                np.add.at(A, (out_sent, np.arange(len(out_node))), c[out_trader])
-
-            # p = clip(p + s T(p)) has the same solutions for every s > 0: scale the firm's tiny
-            # weights 2^(-k-b) away (per sentence) so that the Newton and fixed-point steps are of order one
-            weight = A.sum(axis=1)
-            scale = np.where(weight > 0, 1.0 / np.where(weight > 0, weight, 1.0), 1.0)[:, None]
-
-            def T(P: np.ndarray, A=A, scale=scale) -> np.ndarray:
-                return scale * (A @ raw(P))
-
-            tol_f = 0.25 * 2.0 ** -min(n, self.precision_bits)
-
-            def good(p: np.ndarray, Tv: np.ndarray, scale=scale, free=solve_free, tol_f=tol_f) -> bool:
-                q = Tv / scale[:, 0]
-                return float(np.where(free, np.maximum(q * (1 - p), -q * p), 0).sum()) <= tol_f
-
-            def certified_mesh(A=A, weight=weight, scale=scale, tol_f=tol_f) -> int:
-                """The grid exponent at which the simplicial search guarantees ``good`` (module docstring)."""
-                nonlocal bounds
-                if bounds is None:
-                    bounds = self.graph.bounds(out_node.tolist(), past)
-                size, lip = bounds
-                # z_i = clip(p_i + T_i) - p_i moves by at most 2 + Lip(T_i) per unit of the max-norm;
-                # |z_i| <= eta puts at most eta * max(|q_i|, weight_i) in the residual (see _simplicial)
-                lam = float(np.max(2 + scale[:, 0] * (A @ lip), where=solve_free, initial=2.0))
-                spread = float(np.maximum(A @ size, weight)[solve_free].sum())
-                return certified_bits(lam, spread, tol_f / 4)
-
-            p, solver_name = self._market_maker(T, p, solve_free, good, certified_mesh)
-            p_exact, residual, tol = self._exact_check(p, c, factors, out_node, out_trader, out_sent, fixed,
-                                                       solve_free, past, n)
+            firm = _FirmDemand(demands, c, m, solve_free, tol_f)
+            p, solver_name = self._market_maker(firm, p, solve_free, firm.good, firm.certified_mesh)
+            p_exact, residual, tol = self._exact_check(p, c, factors, demands, fixed, solve_free, n)
             if residual > tol:
-                bits = certified_mesh()
+                bits = firm.certified_mesh()
                 why = (f"the demands are too steep for prices on a 2^-{PRICE_BITS} grid (their Lipschitz bound "
                        f"asks for 2^-{bits})" if bits > PRICE_BITS else "rounding in the float evaluation")
                 raise InductionError(f"day {n}: the market maker found no prices with residual <= {float(tol):.3g} "
                                      f"(best {float(residual):.3g}): {why}")
             pf = np.array([float(x) for x in p_exact])
-            q = raw(pf[:, None])[:, 0]
+            q = demands.raw(pf[:, None])[:, 0]
             per_trader = np.zeros((K, m))
-            if len(out_node):
-                np.add.at(per_trader, (out_trader, out_sent), q)
+            if len(demands.node):
+                np.add.at(per_trader, (demands.trader, demands.sentence), q)
             new = {key: self._budget_factor(key, per_trader[key[0]], pf) for key, f in factors.items() if f > 0}
             late = {key: v for key, v in new.items() if factors[key] > v + 1e-12}
             if not late:
@@ -647,24 +713,32 @@ class Inductor:
             margin = min(1.0, 4.0 ** (rounds - SETTLE_ROUNDS - 10)) if rounds >= SETTLE_ROUNDS else 0.0
             for key, v in late.items():
                 factors[key] = v * (1 - margin)
+        return _Clearing(factors, p_exact, pf, per_trader, residual, tol, solver_name)
 
-        # commit trades
+    def _commit_trades(self, day: _Clearing) -> np.ndarray:
+        """Book the day's trades in every account and today's prices in the history; the firm's trade."""
+        m, pf = len(self.sentences), day.floats
         firm = np.zeros(m)
-        for (k, b), f in factors.items():
+        for (k, b), f in day.factors.items():
             acc = self._accounts[(k, b)]
             if f > 0:
-                t = f * per_trader[k]
+                t = f * day.per_trader[k]
                 acc.holdings += t
                 acc.cash -= float(t @ pf)
                 firm += 2.0 ** (-(k + 1) - b) * t
-        for k in range(K):
-            self._raw[k].holdings += per_trader[k]
-            self._raw[k].cash -= float(per_trader[k] @ pf)
+        for k in range(len(self.traders)):
+            self._raw[k].holdings += day.per_trader[k]
+            self._raw[k].cash -= float(day.per_trader[k] @ pf)
         self._firm.holdings += firm
         self._firm.cash -= float(firm @ pf)
-        self._history.append({s: p_exact[i] for i, s in enumerate(self.sentences)})
+        self._history.append({s: day.prices[i] for i, s in enumerate(self.sentences)})
+        return firm
 
-        # bankruptcies and invariants
+    def _check_budgets(self, n: int) -> tuple[list[str], float]:
+        """Mark the budgeted traders that could now lose their budget as bankrupt; check the invariants.
+
+        Returns the new bankruptcies and the firm's largest plausible cumulative value.
+        """
         bankrupt = []
         for (k, b), acc in self._accounts.items():
             if acc.bankrupt_day is not None:
@@ -680,26 +754,17 @@ class Inductor:
         if firm_max >= 1:
             raise InductionError(f"day {n}: the firm's cumulative value reaches {firm_max:.6g} >= 1 "
                                  "in a plausible world")
+        return bankrupt, firm_max
+
+    def _exploitation(self) -> dict[str, tuple[float, float]]:
+        """Each trader's least and greatest plausible value of its unbudgeted holdings."""
         expl = {}
-        if self.exploitation:
-            for k, t in enumerate(self.traders):
-                acc = self._raw[k]
-                lo = self._minimum(acc.holdings, acc.cash)
-                hi = -self._minimum(-acc.holdings, -acc.cash)
-                expl[t.name] = (lo, hi)
-        ws.close()
-        rec = DayRecord(
-            day=n, prices={str(s): float(p_exact[i]) for i, s in enumerate(self.sentences)},
-            entered=[str(s) for s in entered],
-            trades={t.name: {str(self.sentences[i]): float(per_trader[k, i]) for i in np.flatnonzero(per_trader[k])}
-                    for k, t in enumerate(self.traders) if per_trader[k].any()},
-            firm_trade={str(self.sentences[i]): float(firm[i]) for i in np.flatnonzero(firm)},
-            residual=residual, tolerance=tol,
-            budget_factors={f"{self.traders[k].name}|b={b}": f for (k, b), f in factors.items()},
-            bankrupt=bankrupt, exploitation=expl, firm_value_max=firm_max, solver=solver_name,
-            seconds=time.perf_counter() - t0)
-        self.result.days.append(rec)
-        return rec
+        for k, t in enumerate(self.traders):
+            acc = self._raw[k]
+            lo = self._minimum(acc.holdings, acc.cash)
+            hi = -self._minimum(-acc.holdings, -acc.cash)
+            expl[t.name] = (lo, hi)
+        return expl
 
     def run(self, days: int, *, log: str | os.PathLike | None = None, progressbar: bool = True) -> InductionResult:
         """Run ``days`` more days; write one JSON line per day to ``log`` (atomically) if given.
@@ -904,7 +969,8 @@ class Inductor:
         # stalled (a kink, a singular face): good enough if the residual already meets the tolerance
         return p, bool(good(p, Tv)), 40
 
-    def _exact_check(self, p, c, factors, out_node, out_trader, out_sent, fixed, free, past, n):
+    def _exact_check(self, p, c, factors, demands: _Demands, fixed, free, n):
+        """Today's prices rounded to the grid 2^-PRICE_BITS, the firm's exact residual there and its tolerance."""
         scale = 1 << PRICE_BITS
         p_exact = []
         for i, x in enumerate(p):
@@ -913,12 +979,12 @@ class Inductor:
             else:
                 p_exact.append(Fraction(round(float(np.clip(x, 0, 1)) * scale), scale))
         now = {s: p_exact[i] for i, s in enumerate(self.sentences)}
-        vals = self.graph.exact(set(out_node.tolist()), now, past)
+        vals = self.graph.exact(set(demands.node.tolist()), now, demands.past)
         c_exact = [Fraction(0)] * len(self.traders)
         for (k, b), f in factors.items():
             c_exact[k] += Fraction(1, 2 ** (k + 1 + b)) * Fraction(f)
         trade = [Fraction(0)] * len(p)
-        for node, k, i in zip(out_node.tolist(), out_trader.tolist(), out_sent.tolist(), strict=True):
+        for node, k, i in zip(demands.node.tolist(), demands.trader.tolist(), demands.sentence.tolist(), strict=True):
             trade[i] += c_exact[k] * vals[node]
         residual = Fraction(0)
         for i in np.flatnonzero(free):
