@@ -4,7 +4,9 @@
   analysis, probability forecasts), by EM or by NUTS (PyMC), as a :class:`LatentClassFit`.
 * :class:`Reports` -- a reports book encoded for inference; :func:`fit_em`, :func:`fit_nuts`.
 * :class:`LatentMarket` -- a market in P(Y) and P(X_i | Y), paid by the log score of the
-  implied joint of the observables.
+  implied joint of the observables; :func:`simulate_informed_traders` moves it with traders who
+  see private samples, :func:`infer_market` (or ``infer(cases, market=..., method="nuts")``)
+  samples the posterior over its state.
 * :func:`align_draws` -- one labelling for class-indexed posterior draws (gauge fixing).
 * :func:`discrete_gauge`, :func:`continuous_gauge` -- the gauge group of a symbolic latent model
   (relabellings and sign flips proven by sympy; the dimension of its continuous part), and
@@ -24,13 +26,13 @@ __all__ = export_lazily(__name__, {
     "fit": ["LatentClassFit"],
     "gauge": ["ContinuousGauge", "GaugeGroup", "continuous_gauge", "discrete_gauge"],
     "infer": ["infer"],
-    "latent_market": ["InformedTraders", "LatentMarket", "LatentState", "MarketPosterior", "Move", "Settlement",
-                      "plot_kl", "plot_tables"],
+    "infer_market": ["MarketPosterior", "infer_market"],
+    "latent_market": ["LatentMarket", "LatentState", "Move", "Settlement", "plot_tables"],
     "metrics": ["adjusted_rand_index"],
     "natural": ["NaturalLatentReport", "fit_natural_latent_errors", "mediator_determines_redund",
                 "natural_latent_errors", "plot_natural_latent"],
     "nuts": ["fit_nuts"],
     "relabel": ["GaugeFixing", "align_draws", "fix_gauge", "plot_gauge_fixing"],
-    "simulate": ["simulate_reports"],
+    "simulate": ["InformedTraders", "plot_kl", "simulate_informed_traders", "simulate_reports"],
     "symbolic": ["SymbolicModel", "factor_model", "from_latent_market"],
 }, renamed={"symbolic_latent_class_model": ("symbolic", "latent_class_model")})

@@ -3,7 +3,9 @@
 ``infer(book)`` reads the book (a :class:`~deepmarkets.beliefs.Book`, a pandas DataFrame, or a
 file), chooses the model (Dawid–Skene, latent class analysis or forecasts) unless told, checks
 that the model can be identified from the book, and fits it by EM (:func:`fit_em`) or by NUTS
-started from EM (:func:`fit_nuts`).
+started from EM (:func:`fit_nuts`). ``infer(cases, market=m, method="nuts")`` samples the
+posterior over the state of a latent market ``m`` given its resolved cases
+(:func:`~deepmarkets.models.infer_market.infer_market`).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,6 +21,9 @@ from deepmarkets.errors import BookError, InferenceError
 from deepmarkets.helpers import as_rng
 from deepmarkets.models.data import Reports
 from deepmarkets.models.fit import MODELS, LatentClassFit
+
+if TYPE_CHECKING:
+    from deepmarkets.models.infer_market import MarketPosterior
 
 __all__ = ["infer", "reports_of", "choose_model", "METHODS"]
 
@@ -128,7 +133,7 @@ def choose_model(reports: Reports, *, classes: int | None = None, model: str | N
 def infer(book: Any, *, classes: int | None = None, model: str | None = None, method: str = "em",
           wide: bool = False, restarts: int = 10, draws: int = 1000, tune: int = 1000, chains: int = 4,
           rng: int | np.random.Generator | None = None, progressbar: bool = True,
-          repeats: bool = False) -> LatentClassFit:
+          repeats: bool = False, market: Any = None) -> LatentClassFit | MarketPosterior:
     """Infer the hidden truth behind a book of reports, and each trader's reliability.
 
     Parameters
@@ -156,10 +161,17 @@ def infer(book: Any, *, classes: int | None = None, model: str | None = None, me
     repeats : bool, default False
         Accept several reports of one trader on one question (replicate ratings, each counted
         as evidence); without it they are a :class:`~deepmarkets.errors.BookError`.
+    market : LatentMarket, optional
+        Infer the state of this latent market instead: ``book`` is then its resolved cases (see
+        :meth:`~deepmarkets.models.latent_market.LatentMarket.encode`), ``method`` must be
+        ``"nuts"``, the market declares the classes and the model, and ``draws``, ``tune``,
+        ``chains``, ``rng`` and ``progressbar`` apply (see
+        :func:`~deepmarkets.models.infer_market.infer_market`).
 
     Returns
     -------
     LatentClassFit
+        Or, with ``market``, a :class:`~deepmarkets.models.infer_market.MarketPosterior`.
 
     Raises
     ------
@@ -192,6 +204,9 @@ def infer(book: Any, *, classes: int | None = None, model: str | None = None, me
                              f"({'; '.join(f'{k}: {v}' for k, v in METHODS.items())})")
     if not isinstance(wide, bool | np.bool_):
         raise InferenceError(f"wide={wide!r}; expected True or False")
+    if market is not None:
+        return _infer_market(book, market, method=method, classes=classes, model=model, wide=wide, repeats=repeats,
+                             draws=draws, tune=tune, chains=chains, rng=rng, progressbar=progressbar)
     reports = reports_of(book, wide=bool(wide), repeats=bool(repeats))
     model = choose_model(reports, classes=classes, model=model)
     from deepmarkets.models.em import check_identifiable, fit_em
@@ -215,3 +230,17 @@ def infer(book: Any, *, classes: int | None = None, model: str | None = None, me
                         start=start, rng=gen, progressbar=progressbar)
 
 
+def _infer_market(cases: Any, market: Any, *, method: str, classes: Any, model: Any, wide: bool, repeats: bool,
+                  draws: int, tune: int, chains: int, rng: Any, progressbar: bool) -> MarketPosterior:
+    """``infer(cases, market=...)``: the posterior over a latent market's state (NUTS only)."""
+    from deepmarkets.models.infer_market import infer_market
+
+    if method != "nuts":
+        raise InferenceError(f"method={method!r} with market=; the state of a latent market is inferred by NUTS: "
+                             f"pass method='nuts'")
+    given = [name for name, value in (("classes", classes), ("model", model)) if value is not None]
+    given += [name for name, value in (("wide", wide), ("repeats", repeats)) if value]
+    if given:
+        raise InferenceError(f"{', '.join(given)} given with market=; the market declares its hidden states and "
+                             f"observables and reads its own cases: leave {', '.join(given)} out")
+    return infer_market(market, cases, draws=draws, tune=tune, chains=chains, rng=rng, progressbar=progressbar)

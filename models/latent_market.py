@@ -38,27 +38,26 @@ from __future__ import annotations
 
 import itertools
 import math
-import time as _time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import sympy
 
-from deepmarkets.errors import DeclarationError, InferenceError
+from deepmarkets.errors import DeclarationError
 from deepmarkets.helpers import as_rng
-from deepmarkets.models.fit import plain
+
+if TYPE_CHECKING:
+    from deepmarkets.models.infer_market import MarketPosterior
+    from deepmarkets.models.simulate import InformedTraders
 
 __all__ = [
     "LatentMarket",
     "LatentState",
     "Move",
     "Settlement",
-    "InformedTraders",
-    "MarketPosterior",
-    "plot_kl",
     "plot_tables",
 ]
 
@@ -66,17 +65,6 @@ __all__ = [
 SIMPLEX_TOL = 1e-9
 #: Largest outcome space enumerated for joints, KL divergences and expected payouts.
 MAX_OUTCOMES = 1_000_000
-#: The informed-trader rule, as stated in :class:`InformedTraders`.
-TRADER_RULE = (
-    "incremental EM (Neal & Hinton 1998) as trading: the market's state stands for the expected counts of the "
-    "N cases behind the earlier trades plus `smoothing` pseudo-cases of the starting state (N = cases_per_trader "
-    "times the number of traders who have traded, or market_cases); a trader removes the counts it put in at its "
-    "previous trade, runs em_steps EM steps on its private sample with the rest held fixed (P(Y) and each "
-    "P(X_i|Y) row proportional to fixed + sample expected counts), and moves the market to the result; when the "
-    "market's hidden states are indistinguishable the EM start is randomly perturbed so that they can separate"
-)
-
-
 # ---------------------------------------------------------------------------
 # small helpers
 # ---------------------------------------------------------------------------
@@ -328,195 +316,6 @@ class Settlement:
         rows = [f"**settlement on {self.n_cases} cases** (b = {self.b:g}; maker loss {self.maker_loss:.6g}, "
                 f"telescoped {self.telescoped:.6g})", "", "| trader | payout |", "|---|---|"]
         rows += [f"| {t} | {v:.6g} |" for t, v in sorted(self.positions.items(), key=lambda kv: -kv[1])]
-        return "\n".join(rows)
-
-
-@dataclass(frozen=True, eq=False)
-class InformedTraders:
-    """A simulation of informed traders moving a latent market toward the truth.
-
-    Attributes
-    ----------
-    true_state : LatentState
-        The state the cases were drawn from.
-    initial_state, final_state : LatentState
-        The market's state before the first and after the last simulated trade.
-    aligned_state : LatentState
-        ``final_state`` relabelled to best match ``true_state`` (see ``permutation``).
-    permutation : tuple of int
-        Hidden state ``j`` of ``aligned_state`` is state ``permutation[j]`` of ``final_state``;
-        it minimises the squared distance of all parameters to the true ones (over all
-        permutations, found exactly by the Hungarian algorithm since the cost separates by state).
-    kl_initial : float
-        ``KL(true || market)`` in nats before the first trade.
-    kl : ndarray, shape (T,)
-        ``KL(true || market)`` in nats after each trade.
-    threshold : float
-        The KL level of interest (nats).
-    trades_to_threshold : int or None
-        The first trade (1-based) after which the KL is below ``threshold``; None if never.
-    table_error : float
-        Largest absolute difference between ``aligned_state`` and ``true_state`` parameters.
-    cases : ndarray, shape (n_traders * cases_per_trader, n_observables)
-        The resolved cases the traders saw (level codes), trader by trader.
-    latent : ndarray, shape (n_traders * cases_per_trader,)
-        The hidden state of each case (index into ``true_state.classes``).
-    owner : ndarray, shape (n_traders * cases_per_trader,)
-        Which trader (0-based) saw each case.
-    n_traders, cases_per_trader, rounds, em_steps : int
-    rule : str
-        How each trader moved the market.
-    seconds : float
-    """
-
-    true_state: LatentState
-    initial_state: LatentState
-    final_state: LatentState
-    aligned_state: LatentState
-    permutation: tuple[int, ...]
-    kl_initial: float
-    kl: np.ndarray
-    threshold: float
-    trades_to_threshold: int | None
-    table_error: float
-    cases: np.ndarray
-    latent: np.ndarray
-    owner: np.ndarray
-    n_traders: int
-    cases_per_trader: int
-    rounds: int
-    em_steps: int
-    rule: str = TRADER_RULE
-    seconds: float = 0.0
-
-    @property
-    def n_trades(self) -> int:
-        return int(self.kl.shape[0])
-
-    def to_dict(self) -> dict:
-        return {
-            "n_traders": self.n_traders, "cases_per_trader": self.cases_per_trader, "rounds": self.rounds,
-            "em_steps": self.em_steps, "n_trades": self.n_trades, "kl_initial": float(self.kl_initial),
-            "kl": [float(v) for v in self.kl], "kl_final": float(self.kl[-1]) if self.n_trades else None,
-            "threshold": float(self.threshold), "trades_to_threshold": self.trades_to_threshold,
-            "table_error": float(self.table_error), "permutation": list(self.permutation),
-            "true_state": self.true_state.to_dict(), "final_state": self.final_state.to_dict(),
-            "aligned_state": self.aligned_state.to_dict(), "rule": self.rule, "seconds": float(self.seconds),
-        }
-
-    def _reached(self) -> str:
-        if self.trades_to_threshold is None:
-            return f"never below {self.threshold:g} nats"
-        return f"below {self.threshold:g} nats after {self.trades_to_threshold} trades"
-
-    def __repr__(self) -> str:
-        final = self.kl[-1] if self.n_trades else self.kl_initial
-        return (f"InformedTraders({self.n_traders} traders x {self.cases_per_trader} cases x {self.rounds} rounds: "
-                f"KL(true || market) {self.kl_initial:.4g} -> {final:.4g} nats, {self._reached()}; "
-                f"latent tables within {self.table_error:.3g} of the truth up to relabelling)")
-
-    def _repr_markdown_(self) -> str:
-        final = self.kl[-1] if self.n_trades else self.kl_initial
-        return "\n".join([
-            f"**informed traders**: {self.n_traders} traders, {self.cases_per_trader} private cases each, "
-            f"{self.rounds} rounds ({self.n_trades} trades, {self.seconds:.2f} s)",
-            "",
-            f"- KL(true ‖ market): {self.kl_initial:.4g} → {final:.4g} nats, {self._reached()}",
-            f"- latent tables (relabelled by {list(self.permutation)}): largest error {self.table_error:.3g}",
-            "",
-            "aligned market state:",
-            "",
-            self.aligned_state._repr_markdown_(),
-            "",
-            "true state:",
-            "",
-            self.true_state._repr_markdown_(),
-        ])
-
-
-@dataclass(frozen=True, eq=False)
-class MarketPosterior:
-    """The posterior over a latent market's state given resolved cases, next to the market's own state.
-
-    Attributes
-    ----------
-    market_state : LatentState
-        The market's state (the labelling everything is aligned to).
-    mean : LatentState
-        The posterior mean of θ, relabelled to the market's hidden states.
-    lower, upper : LatentState-shaped dicts
-        Equal-tailed credible interval bounds (``prob``), as ``{"prior": (K,), "tables": ((K, L_i), ...)}``.
-    prob : float
-        Mass of the credible intervals.
-    covered : float
-        Fraction of the market's parameters inside their credible interval.
-    max_abs_difference : float
-        Largest absolute difference between the market's parameters and the posterior mean.
-    latent : ndarray, shape (N, K)
-        Posterior probability of each case's hidden state (market labelling).
-    permutation : tuple of int
-        Class ``j`` of the market is class ``permutation[j]`` of the fit.
-    fit : LatentClassFit
-        The underlying fit (with ``idata`` and ``diagnostics``).
-    seconds : float
-    """
-
-    market_state: LatentState
-    mean: LatentState
-    lower: dict
-    upper: dict
-    prob: float
-    covered: float
-    max_abs_difference: float
-    latent: np.ndarray
-    permutation: tuple[int, ...]
-    fit: Any = field(repr=False)
-    seconds: float = 0.0
-
-    def to_dict(self) -> dict:
-        def arrays(d):
-            return {"prior": [float(v) for v in d["prior"]], "tables": [np.asarray(t).tolist() for t in d["tables"]]}
-
-        diag = getattr(self.fit, "diagnostics", None)
-        return {
-            "market_state": self.market_state.to_dict(), "mean": self.mean.to_dict(),
-            "lower": arrays(self.lower), "upper": arrays(self.upper), "prob": float(self.prob),
-            "covered": float(self.covered), "max_abs_difference": float(self.max_abs_difference),
-            "permutation": list(self.permutation), "n_cases": int(self.latent.shape[0]),
-            "diagnostics": plain(diag), "seconds": float(self.seconds),
-        }
-
-    def __repr__(self) -> str:
-        return (f"MarketPosterior({self.latent.shape[0]} cases: market within {self.max_abs_difference:.3g} of the "
-                f"posterior mean; {100 * self.covered:.0f}% of its parameters inside the {100 * self.prob:.0f}% "
-                "credible intervals)")
-
-    def summary_frame(self):
-        """One row per parameter: market value, posterior mean, interval bounds, inside or not."""
-        import pandas as pd
-
-        s = self.market_state
-        rows = []
-        for k, c in enumerate(s.classes):
-            rows.append(("P(Y)", c, "", s.prior[k], self.mean.prior[k], self.lower["prior"][k],
-                         self.upper["prior"][k]))
-        for i, (name, levels) in enumerate(zip(s.observables, s.levels, strict=True)):
-            for k, c in enumerate(s.classes):
-                for j, lv in enumerate(levels):
-                    rows.append((f"P({name} | Y)", c, lv, s.tables[i][k, j], self.mean.tables[i][k, j],
-                                 self.lower["tables"][i][k, j], self.upper["tables"][i][k, j]))
-        frame = pd.DataFrame(rows, columns=["parameter", "Y", "level", "market", "mean", "lower", "upper"])
-        frame["inside"] = (frame["market"] >= frame["lower"]) & (frame["market"] <= frame["upper"])
-        return frame
-
-    def _repr_markdown_(self) -> str:
-        rows = [f"**posterior vs market** on {self.latent.shape[0]} cases: market within "
-                f"{self.max_abs_difference:.3g} of the posterior mean, {100 * self.covered:.0f}% of its parameters "
-                f"inside the {100 * self.prob:.0f}% credible intervals", "",
-                "| parameter | Y | level | market | mean | interval |", "|---|---|---|---|---|---|"]
-        for r in self.summary_frame().itertuples(index=False):
-            rows.append(f"| {r.parameter.replace('|', '\\|')} | {r.Y} | {r.level} | {r.market:.3f} | {r.mean:.3f} | "
-                        f"[{r.lower:.3f}, {r.upper:.3f}]{'' if r.inside else ' ✗'} |")
         return "\n".join(rows)
 
 
@@ -1216,135 +1015,15 @@ class LatentMarket:
         smoothing: float = 1.0,
         threshold: float = 0.02,
     ) -> InformedTraders:
-        """Simulate traders who each see a private sample of resolved cases and move the market.
+        """Simulate informed traders moving this market.
 
-        Each trader draws ``cases_per_trader`` cases from ``true_state`` once (it sees the
-        observables, never ``Y``). In each of ``rounds`` rounds the traders trade in turn. The
-        rule is incremental EM (Neal & Hinton 1998) played as a market: the market's state is read
-        as the expected counts of the ``N`` cases behind the earlier trades plus ``smoothing``
-        pseudo-cases of the starting state, where ``N`` is ``market_cases`` if given, else
-        ``cases_per_trader`` times the number of distinct traders who have traded (public
-        information). A trader takes away the counts it put in at its previous trade, runs
-        ``em_steps`` EM steps on its own sample with the rest held fixed (``P(Y)`` and each row of
-        ``P(X_i | Y)`` proportional to the fixed counts plus its sample's expected counts: the
-        MAP update under a Dirichlet prior centred on the market), and moves the market to the
-        result. Over rounds the market therefore converges to a fixed point of EM on all the
-        traders' cases pooled (with the ``smoothing`` pseudo-cases as the only prior), though no
-        one sees them all. When the market's hidden states cannot be told apart (all rows equal,
-        as in the uniform state) the EM start is randomly perturbed so that the states can
-        separate. Every trade is recorded in the book.
-
-        Parameters
-        ----------
-        true_state : state
-            Where the cases come from.
-        n_traders, cases_per_trader, rounds : int
-            Traders, private cases per trader, and times each trader trades.
-        rng : int, numpy Generator or None
-            Seeds the cases and the perturbation of a symmetric start.
-        progressbar : bool
-            Show a rich progress bar over trades.
-        em_steps : int
-            EM steps per trade.
-        market_cases : float, optional
-            ``N``, the cases the market's state is read as standing for (default: as above).
-        smoothing : float
-            Pseudo-cases of the starting state kept in the market (keeps every probability positive).
-        threshold : float
-            The KL level (nats) whose first crossing is reported.
-
-        Returns
-        -------
-        InformedTraders
-            ``KL(true || market)`` after each trade, the first trade below ``threshold``, and
-            the final tables aligned to the true ones up to relabelling.
-
-        Examples
-        --------
-        >>> m = LatentMarket("m", latent=2, observables={f"x{i}": ["0", "1"] for i in range(3)})
-        >>> truth = m.state_from(prior=[0.4, 0.6], tables=[[[0.9, 0.1], [0.2, 0.8]]] * 3)
-        >>> sim = m.simulate_informed_traders(truth, 10, 60, rounds=2, rng=0, progressbar=False)
-        >>> bool(sim.kl[-1] < 0.02)
-        True
+        See :func:`deepmarkets.models.simulate.simulate_informed_traders` (this market is its first argument).
         """
-        truth = self._coerce(true_state, "true_state")
-        n_traders = _positive_int(n_traders, "n_traders")
-        m = _positive_int(cases_per_trader, "cases_per_trader")
-        rounds = _positive_int(rounds, "rounds")
-        em_steps = _positive_int(em_steps, "em_steps")
-        for what, v in (("smoothing", smoothing), ("threshold", threshold)):
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0 or not math.isfinite(v):
-                raise DeclarationError(f"{what} must be a positive number, got {v!r}")
-        if market_cases is not None and (isinstance(market_cases, bool) or not isinstance(market_cases, (int, float))
-                                         or not market_cases >= 0 or not math.isfinite(market_cases)):
-            raise DeclarationError(f"market_cases must be a non-negative number or None, got {market_cases!r}")
-        gen = as_rng(rng)
-        started = _time.perf_counter()
-        codes, latent = self.sample(n_traders * m, truth, gen)
-        owner = np.repeat(np.arange(n_traders), m)
-        onehots = [np.eye(len(lv))[codes[:, i]] for i, lv in enumerate(self.levels)]
-        outcomes = self.outcomes()
-        log_true = self._log_q(truth, outcomes)
-        p_true = np.exp(log_true)
+        from deepmarkets.models.simulate import simulate_informed_traders
 
-        def kl_now() -> float:
-            return float(np.sum(p_true * (log_true - self._log_q(self._state, outcomes))))
-
-        initial = self._state
-        kl0 = kl_now()
-        kls = []
-        total = n_traders * rounds
-        own: list[tuple[np.ndarray, list[np.ndarray]] | None] = [None] * n_traders
-        with _Progress(progressbar, total, f"{self.name}: informed traders") as bar:
-            for t in range(total):
-                j = t % n_traders
-                rows = slice(j * m, (j + 1) * m)
-                n0 = float(market_cases) if market_cases is not None else float(min(t, n_traders) * m)
-                after, own[j] = self._trader_update(self._state, codes[rows], [o[rows] for o in onehots], n0,
-                                                    own[j], smoothing, em_steps, gen)
-                self.move(f"trader {j + 1}", after)
-                kls.append(kl_now())
-                bar.advance(kls[-1])
-        kl = np.array(kls)
-        below = np.flatnonzero(kl < threshold)
-        perm = _best_permutation(self._state, truth)
-        aligned = self._state.relabel(perm)
-        return InformedTraders(
-            true_state=truth, initial_state=initial, final_state=self._state, aligned_state=aligned,
-            permutation=tuple(int(p) for p in perm), kl_initial=kl0, kl=kl, threshold=float(threshold),
-            trades_to_threshold=int(below[0]) + 1 if below.size else None,
-            table_error=aligned.distance(truth), cases=codes, latent=latent, owner=owner, n_traders=n_traders,
-            cases_per_trader=m, rounds=rounds, em_steps=em_steps, seconds=_time.perf_counter() - started,
-        )
-
-    def _trader_update(self, market: LatentState, codes: np.ndarray, onehots: list[np.ndarray], n0: float,
-                       own: tuple[np.ndarray, list[np.ndarray]] | None, smoothing: float, steps: int,
-                       gen: np.random.Generator) -> tuple[LatentState, tuple[np.ndarray, list[np.ndarray]]]:
-        """One informed trader's move (see :meth:`simulate_informed_traders`); returns it and the trader's counts."""
-        k = self.n_classes
-        # the expected counts the market's state stands for (n0 cases plus the starting state's `smoothing`
-        # pseudo-cases), less what this trader put in last time; a floor keeps every probability positive
-        mass = n0 + smoothing
-        base_prior = mass * market.prior
-        base_tables = [mass * market.prior[:, None] * t for t in market.tables]
-        if own is not None:
-            base_prior = base_prior - own[0]
-            base_tables = [bt - c for bt, c in zip(base_tables, own[1], strict=True)]
-        base_prior = np.maximum(base_prior, 1e-6 * smoothing / k)
-        base_tables = [np.maximum(bt, 1e-6 * smoothing / bt.size) for bt in base_tables]
-        prior, tables = market.prior, list(market.tables)
-        if all(np.allclose(t, t[:1], atol=1e-6) for t in tables):
-            # indistinguishable hidden states: EM would stay on the symmetric point, so perturb its start
-            tables = [0.7 * t + 0.3 * gen.dirichlet(np.ones(t.shape[1]), size=k) for t in tables]
-        for _ in range(steps):
-            a = np.log(prior)[None, :] + sum(np.log(t)[:, codes[:, i]].T for i, t in enumerate(tables))
-            r = np.exp(a - _lse(a)[:, None])
-            nk = r.sum(axis=0)
-            counts = [r.T @ oh for oh in onehots]
-            prior = (base_prior + nk) / (base_prior + nk).sum()
-            tables = [(bt + c) / (bt + c).sum(axis=1, keepdims=True) for bt, c in zip(base_tables, counts, strict=True)]
-        # the counts this trader put into the state it moves to
-        return LatentState(self.classes, self.observables, self.levels, prior, tuple(tables)), (nk, counts)
+        return simulate_informed_traders(self, true_state, n_traders, cases_per_trader, rounds, rng, progressbar,
+                                         em_steps=em_steps, market_cases=market_cases, smoothing=smoothing,
+                                         threshold=threshold)
 
     # inference -----------------------------------------------------------------------
     def infer(self, cases: Any, *, state: LatentState | Mapping | None = None, draws: int = 500, tune: int = 500,
@@ -1352,32 +1031,12 @@ class LatentMarket:
               progressbar: bool = True) -> MarketPosterior:
         """The posterior over θ and over each case's hidden state given resolved cases, next to the market's θ.
 
-        The cases become a reports book (cases = questions, observables = traders, levels =
-        answers) and a latent class model with ``K`` classes is sampled with NUTS
-        (:func:`deepmarkets.models.nuts.fit_nuts`, Dirichlet(1) priors, the class marginalised).
-        The posterior is relabelled to the market's hidden states by the permutation that
-        brings its mean closest to the market's state (``state``, default the current one).
-
-        Parameters
-        ----------
-        cases : cases (see :meth:`encode`), fully resolved
-        state : state, optional
-            The market state to compare with (default: the current state).
-        draws, tune, chains, cores : int
-            NUTS settings; ``cores=1`` runs the chains one after another (for a model this small,
-            faster than starting a process per chain).
-        prob : float
-            Mass of the equal-tailed credible intervals.
-        rng, progressbar
-            As usual.
-
-        Raises
-        ------
-        InferenceError
-            If NUTS is not available or the fit fails.
+        See :func:`deepmarkets.models.infer_market.infer_market` (this market is its first argument).
         """
-        return _infer(self, cases, state=state, draws=draws, tune=tune, chains=chains, cores=cores, prob=prob,
-                      rng=rng, progressbar=progressbar)
+        from deepmarkets.models.infer_market import infer_market
+
+        return infer_market(self, cases, state=state, draws=draws, tune=tune, chains=chains, cores=cores, prob=prob,
+                            rng=rng, progressbar=progressbar)
 
 
 # ---------------------------------------------------------------------------
@@ -1427,183 +1086,9 @@ def _best_permutation(est: LatentState, ref: LatentState) -> np.ndarray:
     return perms[0]
 
 
-class _Progress:
-    """A rich progress bar over trades (or nothing when disabled)."""
-
-    def __init__(self, enabled: bool, total: int, description: str):
-        self.enabled, self.total, self.description = enabled, total, description
-        self._bar = None
-
-    def __enter__(self):
-        if self.enabled:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-            self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("KL {task.fields[kl]}"), TimeElapsedColumn(), transient=True)
-            self._bar.__enter__()
-            self._task = self._bar.add_task(self.description, total=self.total, kl="-")
-        return self
-
-    def advance(self, kl: float) -> None:
-        if self._bar is not None:
-            self._bar.update(self._task, advance=1, kl=f"{kl:.4g}")
-
-    def __exit__(self, *exc):
-        if self._bar is not None:
-            self._bar.__exit__(*exc)
-
-
-def _reports_for(market: LatentMarket, codes: np.ndarray, readable: bool):
-    """The cases as a wide reports table (cases = questions, observables = traders, levels = answers)."""
-    import pandas as pd
-
-    from deepmarkets.models.data import Reports
-
-    columns = list(market.observables) if readable else [f"X{i + 1}" for i in range(market.n_observables)]
-    texts = market.levels if readable else tuple(tuple(str(j + 1) for j in range(len(lv))) for lv in market.levels)
-    frame = pd.DataFrame({
-        "question": [f"case {n + 1}" for n in range(codes.shape[0])],
-        **{col: [lv[c] if c >= 0 else None for c in codes[:, i]]
-           for i, (col, lv) in enumerate(zip(columns, texts, strict=True))},
-    })
-    reports = Reports.from_frame(frame, wide=True)
-    return reports, columns, texts
-
-
-def _infer(market: LatentMarket, cases: Any, *, state, draws, tune, chains, cores, prob, rng, progressbar
-           ) -> MarketPosterior:
-    started = _time.perf_counter()
-    try:
-        from deepmarkets.models.fit import LatentClassFit
-        from deepmarkets.models.nuts import fit_nuts
-    except ImportError as err:  # pragma: no cover - the package ships both
-        raise InferenceError(f"inference from the market needs deepmarkets.models.nuts ({err})") from err
-    s = market.state if state is None else market._coerce(state, "state")
-    if not (isinstance(prob, float | int) and 0 < prob < 1):
-        raise DeclarationError(f"prob (the credible mass) must be in (0, 1), got {prob!r}")
-    codes, _ = market.encode(cases)
-    n, k = codes.shape[0], market.n_classes
-    unused = [(market.observables[i], lv[j]) for i, lv in enumerate(market.levels) for j in range(len(lv))
-              if not np.any(codes[:, i] == j)]
-    if unused:
-        name, level = unused[0]
-        raise InferenceError(
-            f"{name} = {level!r} never occurs in the {n} cases, so its probability given Y cannot be compared "
-            f"({len(unused)} such level(s)); give more cases, or declare the market without unused levels"
-        )
-    gen = as_rng(rng)
-    # readable names for the fit unless the reports table would mangle them (NA-like or padded text)
-    reports, columns, texts = _reports_for(market, codes, readable=True)
-    if list(reports.traders) != columns or any(
-            not set(map(str, reports.levels[i])) <= set(texts[i]) for i in range(market.n_observables)):
-        reports, columns, texts = _reports_for(market, codes, readable=False)
-    # start NUTS from the market's state (and align its draws to it), unless the market cannot tell its
-    # hidden states apart; then from the EM optimum
-    distinct = not all(np.allclose(t, t[:1], atol=1e-6) for t in s.tables)
-    start = None
-    if distinct:
-        level_idx = [[texts[i].index(str(lab)) for lab in reports.levels[i]] for i in range(market.n_observables)]
-        response = tuple(s.tables[i][:, level_idx[i]] for i in range(market.n_observables))
-        post = market.posterior_latent(codes, s)
-        loglik = float(np.sum(market._log_q(s, codes)))
-        start = LatentClassFit(
-            model="lca", method="market", reports=reports, classes=np.asarray(market.classes), class_shares=s.prior,
-            response=response, posterior=post, loglik=loglik, n_parameters=market.n_parameters, n_iter=0,
-            converged=True, restarts_loglik=np.array([loglik]), seconds=0.0,
-        )
-    try:
-        fit = fit_nuts(reports, model="lca", classes=k, draws=draws, tune=tune, chains=chains, cores=cores,
-                       start=start, rng=gen, progressbar=progressbar)
-    except InferenceError:
-        raise
-    except Exception as err:  # any sampler failure is reported as an inference failure
-        raise InferenceError(f"NUTS on the {n} resolved cases failed: {type(err).__name__}: {err}") from err
-    posterior = fit.idata["posterior"]
-    share = posterior["class_share"].values.reshape(-1, k)
-    labels = [str(v) for v in posterior["level"].values]
-    resp = posterior["response"].values  # (chain, draw, trader, class, level)
-    resp = resp.reshape(-1, *resp.shape[2:])
-    traders = [str(t) for t in posterior["trader"].values]
-    tables = []
-    for i, col in enumerate(columns):
-        j = traders.index(col)
-        tables.append(np.stack([resp[:, j, :, labels.index(lv)] for lv in texts[i]], axis=-1))  # (S, K, L)
-    # the fit's classes follow its start; relabel them to the market's state (identity when started from it)
-    mean_state = LatentState(market.classes, market.observables, market.levels,
-                             _renormalise(share.mean(axis=0)), tuple(_renormalise(t.mean(axis=0)) for t in tables))
-    perm = _best_permutation(mean_state, s)
-    share = share[:, perm]
-    tables = [t[:, perm] for t in tables]
-    mean = mean_state.relabel(perm)
-    alpha = (1 - prob) / 2
-    lower = {"prior": np.quantile(share, alpha, axis=0), "tables": tuple(np.quantile(t, alpha, axis=0) for t in tables)}
-    upper = {"prior": np.quantile(share, 1 - alpha, axis=0),
-             "tables": tuple(np.quantile(t, 1 - alpha, axis=0) for t in tables)}
-    inside = np.concatenate([
-        ((s.prior >= lower["prior"]) & (s.prior <= upper["prior"])).ravel(),
-        *[((t >= lo) & (t <= hi)).ravel() for t, lo, hi in zip(s.tables, lower["tables"], upper["tables"],
-                                                                  strict=True)],
-    ])
-    if "class_probability" in posterior:
-        latent = posterior["class_probability"].values.reshape(-1, n, k).mean(axis=0)
-    else:
-        latent = np.asarray(fit.posterior)
-    latent = latent[:, perm]
-    return MarketPosterior(
-        market_state=s, mean=mean, lower=lower, upper=upper, prob=float(prob), covered=float(inside.mean()),
-        max_abs_difference=mean.distance(s), latent=latent, permutation=tuple(int(p) for p in perm), fit=fit,
-        seconds=_time.perf_counter() - started,
-    )
-
-
-def _renormalise(p: np.ndarray) -> np.ndarray:
-    p = np.clip(np.asarray(p, dtype=np.float64), 1e-300, None)
-    return p / p.sum(axis=-1, keepdims=True)
-
-
 # ---------------------------------------------------------------------------
 # plots
 # ---------------------------------------------------------------------------
-def plot_kl(result: InformedTraders | Sequence[float], *, threshold: float | None = None, ax=None):
-    """Plot ``KL(true || market)`` against the trade number (log scale); returns the matplotlib Figure.
-
-    Parameters
-    ----------
-    result : InformedTraders or sequence of float
-        A simulation, or a KL path (one value per trade).
-    threshold : float, optional
-        A horizontal line (default: the simulation's threshold).
-    ax : matplotlib Axes, optional
-    """
-    import matplotlib.pyplot as plt
-
-    if isinstance(result, InformedTraders):
-        kl = np.concatenate([[result.kl_initial], result.kl])
-        start = 0
-        threshold = result.threshold if threshold is None else threshold
-        reached = result.trades_to_threshold
-    else:
-        kl = np.asarray(result, dtype=float)
-        start, reached = 1, None
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(6, 3.5))
-    else:
-        fig = ax.figure
-    trades = np.arange(start, start + kl.size)
-    ax.plot(trades, np.maximum(kl, 1e-12), marker=".", lw=1)
-    ax.set_yscale("log")
-    ax.set_xlabel("trade")
-    ax.set_ylabel("KL(true ‖ market) [nats]")
-    if threshold is not None:
-        ax.axhline(threshold, color="grey", ls="--", lw=1, label=f"{threshold:g} nats")
-        if reached is not None:
-            ax.axvline(reached, color="C3", ls=":", lw=1, label=f"below after {reached} trades")
-        ax.legend(loc="upper right")
-    ax.set_title("the market's joint approaches the truth")
-    fig.tight_layout()
-    return fig
-
-
 def plot_tables(market_state: LatentState, true_state: LatentState | None = None,
                 posterior: MarketPosterior | None = None, *, align: bool = True):
     """Plot the latent tables side by side: market, truth and posterior (mean with intervals).

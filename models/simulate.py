@@ -1,26 +1,34 @@
-"""Simulated reports books with a known hidden truth, for tests, benchmarks and notebooks.
+"""Simulations with a known hidden truth, for tests, benchmarks and notebooks.
 
 :func:`simulate_reports` draws a class for every question, then each trader's reports from
 the model's own generative story (latent class analysis, Dawid–Skene, or forecasts), and
 returns the book together with the truth and the parameters used.
+
+:func:`simulate_informed_traders` lets traders who each see a private sample of cases drawn
+from a true state move a :class:`~deepmarkets.models.latent_market.LatentMarket`, and records
+how close the market's joint comes to the truth (:class:`InformedTraders`, :func:`plot_kl`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import Any
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from deepmarkets.errors import DeclarationError
+from deepmarkets.helpers import as_rng
 from deepmarkets.models.checks import whole_number
 
-__all__ = ["simulate_reports"]
+if TYPE_CHECKING:
+    from deepmarkets.models.latent_market import LatentMarket, LatentState
+
+__all__ = ["simulate_reports", "simulate_informed_traders", "InformedTraders", "plot_kl", "TRADER_RULE"]
 
 _MODELS = ("lca", "dawid-skene", "forecast")
-
-
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
@@ -147,3 +155,340 @@ def simulate_reports(n_questions: int, n_traders: int, *, classes: int = 3, leve
 
     book = Book.from_frame(pd.DataFrame(columns), kind="reports")
     return book, truth, params
+
+
+# ---------------------------------------------------------------------------
+# informed traders in a latent market
+# ---------------------------------------------------------------------------
+#: The informed-trader rule, as stated in :class:`InformedTraders`.
+TRADER_RULE = (
+    "incremental EM (Neal & Hinton 1998) as trading: the market's state stands for the expected counts of the "
+    "N cases behind the earlier trades plus `smoothing` pseudo-cases of the starting state (N = cases_per_trader "
+    "times the number of traders who have traded, or market_cases); a trader removes the counts it put in at its "
+    "previous trade, runs em_steps EM steps on its private sample with the rest held fixed (P(Y) and each "
+    "P(X_i|Y) row proportional to fixed + sample expected counts), and moves the market to the result; when the "
+    "market's hidden states are indistinguishable the EM start is randomly perturbed so that they can separate"
+)
+
+
+@dataclass(frozen=True, eq=False)
+class InformedTraders:
+    """A simulation of informed traders moving a latent market toward the truth.
+
+    Attributes
+    ----------
+    true_state : LatentState
+        The state the cases were drawn from.
+    initial_state, final_state : LatentState
+        The market's state before the first and after the last simulated trade.
+    aligned_state : LatentState
+        ``final_state`` relabelled to best match ``true_state`` (see ``permutation``).
+    permutation : tuple of int
+        Hidden state ``j`` of ``aligned_state`` is state ``permutation[j]`` of ``final_state``;
+        it minimises the squared distance of all parameters to the true ones (over all
+        permutations, found exactly by the Hungarian algorithm since the cost separates by state).
+    kl_initial : float
+        ``KL(true || market)`` in nats before the first trade.
+    kl : ndarray, shape (T,)
+        ``KL(true || market)`` in nats after each trade.
+    threshold : float
+        The KL level of interest (nats).
+    trades_to_threshold : int or None
+        The first trade (1-based) after which the KL is below ``threshold``; None if never.
+    table_error : float
+        Largest absolute difference between ``aligned_state`` and ``true_state`` parameters.
+    cases : ndarray, shape (n_traders * cases_per_trader, n_observables)
+        The resolved cases the traders saw (level codes), trader by trader.
+    latent : ndarray, shape (n_traders * cases_per_trader,)
+        The hidden state of each case (index into ``true_state.classes``).
+    owner : ndarray, shape (n_traders * cases_per_trader,)
+        Which trader (0-based) saw each case.
+    n_traders, cases_per_trader, rounds, em_steps : int
+    rule : str
+        How each trader moved the market.
+    seconds : float
+    """
+
+    true_state: LatentState
+    initial_state: LatentState
+    final_state: LatentState
+    aligned_state: LatentState
+    permutation: tuple[int, ...]
+    kl_initial: float
+    kl: np.ndarray
+    threshold: float
+    trades_to_threshold: int | None
+    table_error: float
+    cases: np.ndarray
+    latent: np.ndarray
+    owner: np.ndarray
+    n_traders: int
+    cases_per_trader: int
+    rounds: int
+    em_steps: int
+    rule: str = TRADER_RULE
+    seconds: float = 0.0
+
+    @property
+    def n_trades(self) -> int:
+        return int(self.kl.shape[0])
+
+    def to_dict(self) -> dict:
+        return {
+            "n_traders": self.n_traders, "cases_per_trader": self.cases_per_trader, "rounds": self.rounds,
+            "em_steps": self.em_steps, "n_trades": self.n_trades, "kl_initial": float(self.kl_initial),
+            "kl": [float(v) for v in self.kl], "kl_final": float(self.kl[-1]) if self.n_trades else None,
+            "threshold": float(self.threshold), "trades_to_threshold": self.trades_to_threshold,
+            "table_error": float(self.table_error), "permutation": list(self.permutation),
+            "true_state": self.true_state.to_dict(), "final_state": self.final_state.to_dict(),
+            "aligned_state": self.aligned_state.to_dict(), "rule": self.rule, "seconds": float(self.seconds),
+        }
+
+    def _reached(self) -> str:
+        if self.trades_to_threshold is None:
+            return f"never below {self.threshold:g} nats"
+        return f"below {self.threshold:g} nats after {self.trades_to_threshold} trades"
+
+    def __repr__(self) -> str:
+        final = self.kl[-1] if self.n_trades else self.kl_initial
+        return (f"InformedTraders({self.n_traders} traders x {self.cases_per_trader} cases x {self.rounds} rounds: "
+                f"KL(true || market) {self.kl_initial:.4g} -> {final:.4g} nats, {self._reached()}; "
+                f"latent tables within {self.table_error:.3g} of the truth up to relabelling)")
+
+    def _repr_markdown_(self) -> str:
+        final = self.kl[-1] if self.n_trades else self.kl_initial
+        return "\n".join([
+            f"**informed traders**: {self.n_traders} traders, {self.cases_per_trader} private cases each, "
+            f"{self.rounds} rounds ({self.n_trades} trades, {self.seconds:.2f} s)",
+            "",
+            f"- KL(true ‖ market): {self.kl_initial:.4g} → {final:.4g} nats, {self._reached()}",
+            f"- latent tables (relabelled by {list(self.permutation)}): largest error {self.table_error:.3g}",
+            "",
+            "aligned market state:",
+            "",
+            self.aligned_state._repr_markdown_(),
+            "",
+            "true state:",
+            "",
+            self.true_state._repr_markdown_(),
+        ])
+
+
+
+def simulate_informed_traders(
+    market: LatentMarket,
+    true_state: LatentState | Mapping,
+    n_traders: int = 20,
+    cases_per_trader: int = 50,
+    rounds: int = 3,
+    rng: int | np.random.Generator | None = None,
+    progressbar: bool = True,
+    *,
+    em_steps: int = 30,
+    market_cases: float | None = None,
+    smoothing: float = 1.0,
+    threshold: float = 0.02,
+) -> InformedTraders:
+    """Simulate traders who each see a private sample of resolved cases and move the market.
+
+    Each trader draws ``cases_per_trader`` cases from ``true_state`` once (it sees the
+    observables, never ``Y``). In each of ``rounds`` rounds the traders trade in turn. The
+    rule is incremental EM (Neal & Hinton 1998) played as a market: the market's state is read
+    as the expected counts of the ``N`` cases behind the earlier trades plus ``smoothing``
+    pseudo-cases of the starting state, where ``N`` is ``market_cases`` if given, else
+    ``cases_per_trader`` times the number of distinct traders who have traded (public
+    information). A trader takes away the counts it put in at its previous trade, runs
+    ``em_steps`` EM steps on its own sample with the rest held fixed (``P(Y)`` and each row of
+    ``P(X_i | Y)`` proportional to the fixed counts plus its sample's expected counts: the
+    MAP update under a Dirichlet prior centred on the market), and moves the market to the
+    result. Over rounds the market therefore converges to a fixed point of EM on all the
+    traders' cases pooled (with the ``smoothing`` pseudo-cases as the only prior), though no
+    one sees them all. When the market's hidden states cannot be told apart (all rows equal,
+    as in the uniform state) the EM start is randomly perturbed so that the states can
+    separate. Every trade is recorded in the book.
+
+    Parameters
+    ----------
+    market : LatentMarket
+        The market the traders move (its book records every trade).
+    true_state : state
+        Where the cases come from.
+    n_traders, cases_per_trader, rounds : int
+        Traders, private cases per trader, and times each trader trades.
+    rng : int, numpy Generator or None
+        Seeds the cases and the perturbation of a symmetric start.
+    progressbar : bool
+        Show a rich progress bar over trades.
+    em_steps : int
+        EM steps per trade.
+    market_cases : float, optional
+        ``N``, the cases the market's state is read as standing for (default: as above).
+    smoothing : float
+        Pseudo-cases of the starting state kept in the market (keeps every probability positive).
+    threshold : float
+        The KL level (nats) whose first crossing is reported.
+
+    Returns
+    -------
+    InformedTraders
+        ``KL(true || market)`` after each trade, the first trade below ``threshold``, and
+        the final tables aligned to the true ones up to relabelling.
+
+    Examples
+    --------
+    >>> from deepmarkets.models.latent_market import LatentMarket
+    >>> m = LatentMarket("m", latent=2, observables={f"x{i}": ["0", "1"] for i in range(3)})
+    >>> truth = m.state_from(prior=[0.4, 0.6], tables=[[[0.9, 0.1], [0.2, 0.8]]] * 3)
+    >>> sim = simulate_informed_traders(m, truth, 10, 60, rounds=2, rng=0, progressbar=False)
+    >>> bool(sim.kl[-1] < 0.02)
+    True
+    """
+    from deepmarkets.models.latent_market import _best_permutation, _positive_int
+
+    truth = market._coerce(true_state, "true_state")
+    n_traders = _positive_int(n_traders, "n_traders")
+    m = _positive_int(cases_per_trader, "cases_per_trader")
+    rounds = _positive_int(rounds, "rounds")
+    em_steps = _positive_int(em_steps, "em_steps")
+    for what, v in (("smoothing", smoothing), ("threshold", threshold)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0 or not math.isfinite(v):
+            raise DeclarationError(f"{what} must be a positive number, got {v!r}")
+    if market_cases is not None and (isinstance(market_cases, bool) or not isinstance(market_cases, (int, float))
+                                     or not market_cases >= 0 or not math.isfinite(market_cases)):
+        raise DeclarationError(f"market_cases must be a non-negative number or None, got {market_cases!r}")
+    gen = as_rng(rng)
+    started = time.perf_counter()
+    codes, latent = market.sample(n_traders * m, truth, gen)
+    owner = np.repeat(np.arange(n_traders), m)
+    onehots = [np.eye(len(lv))[codes[:, i]] for i, lv in enumerate(market.levels)]
+    outcomes = market.outcomes()
+    log_true = market._log_q(truth, outcomes)
+    p_true = np.exp(log_true)
+
+    def kl_now() -> float:
+        return float(np.sum(p_true * (log_true - market._log_q(market.state, outcomes))))
+
+    initial = market.state
+    kl0 = kl_now()
+    kls = []
+    total = n_traders * rounds
+    own: list[tuple[np.ndarray, list[np.ndarray]] | None] = [None] * n_traders
+    with _Progress(progressbar, total, f"{market.name}: informed traders") as bar:
+        for t in range(total):
+            j = t % n_traders
+            rows = slice(j * m, (j + 1) * m)
+            n0 = float(market_cases) if market_cases is not None else float(min(t, n_traders) * m)
+            after, own[j] = _trader_update(market, market.state, codes[rows], [o[rows] for o in onehots], n0,
+                                                own[j], smoothing, em_steps, gen)
+            market.move(f"trader {j + 1}", after)
+            kls.append(kl_now())
+            bar.advance(kls[-1])
+    kl = np.array(kls)
+    below = np.flatnonzero(kl < threshold)
+    perm = _best_permutation(market.state, truth)
+    aligned = market.state.relabel(perm)
+    return InformedTraders(
+        true_state=truth, initial_state=initial, final_state=market.state, aligned_state=aligned,
+        permutation=tuple(int(p) for p in perm), kl_initial=kl0, kl=kl, threshold=float(threshold),
+        trades_to_threshold=int(below[0]) + 1 if below.size else None,
+        table_error=aligned.distance(truth), cases=codes, latent=latent, owner=owner, n_traders=n_traders,
+        cases_per_trader=m, rounds=rounds, em_steps=em_steps, seconds=time.perf_counter() - started,
+    )
+
+
+def _trader_update(market: LatentMarket, state: LatentState, codes: np.ndarray, onehots: list[np.ndarray], n0: float,
+                   own: tuple[np.ndarray, list[np.ndarray]] | None, smoothing: float, steps: int,
+                   gen: np.random.Generator) -> tuple[LatentState, tuple[np.ndarray, list[np.ndarray]]]:
+    """One informed trader's move (see :func:`simulate_informed_traders`); returns it and the trader's counts."""
+    from deepmarkets.models.latent_market import LatentState, _lse
+
+    k = market.n_classes
+    # the expected counts the market's state stands for (n0 cases plus the starting state's `smoothing`
+    # pseudo-cases), less what this trader put in last time; a floor keeps every probability positive
+    mass = n0 + smoothing
+    base_prior = mass * state.prior
+    base_tables = [mass * state.prior[:, None] * t for t in state.tables]
+    if own is not None:
+        base_prior = base_prior - own[0]
+        base_tables = [bt - c for bt, c in zip(base_tables, own[1], strict=True)]
+    base_prior = np.maximum(base_prior, 1e-6 * smoothing / k)
+    base_tables = [np.maximum(bt, 1e-6 * smoothing / bt.size) for bt in base_tables]
+    prior, tables = state.prior, list(state.tables)
+    if all(np.allclose(t, t[:1], atol=1e-6) for t in tables):
+        # indistinguishable hidden states: EM would stay on the symmetric point, so perturb its start
+        tables = [0.7 * t + 0.3 * gen.dirichlet(np.ones(t.shape[1]), size=k) for t in tables]
+    for _ in range(steps):
+        a = np.log(prior)[None, :] + sum(np.log(t)[:, codes[:, i]].T for i, t in enumerate(tables))
+        r = np.exp(a - _lse(a)[:, None])
+        nk = r.sum(axis=0)
+        counts = [r.T @ oh for oh in onehots]
+        prior = (base_prior + nk) / (base_prior + nk).sum()
+        tables = [(bt + c) / (bt + c).sum(axis=1, keepdims=True) for bt, c in zip(base_tables, counts, strict=True)]
+    # the counts this trader put into the state it moves to
+    return LatentState(market.classes, market.observables, market.levels, prior, tuple(tables)), (nk, counts)
+
+
+class _Progress:
+    """A rich progress bar over trades (or nothing when disabled)."""
+
+    def __init__(self, enabled: bool, total: int, description: str):
+        self.enabled, self.total, self.description = enabled, total, description
+        self._bar = None
+
+    def __enter__(self):
+        if self.enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("KL {task.fields[kl]}"), TimeElapsedColumn(), transient=True)
+            self._bar.__enter__()
+            self._task = self._bar.add_task(self.description, total=self.total, kl="-")
+        return self
+
+    def advance(self, kl: float) -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, advance=1, kl=f"{kl:.4g}")
+
+    def __exit__(self, *exc):
+        if self._bar is not None:
+            self._bar.__exit__(*exc)
+
+
+def plot_kl(result: InformedTraders | Sequence[float], *, threshold: float | None = None, ax=None):
+    """Plot ``KL(true || market)`` against the trade number (log scale); returns the matplotlib Figure.
+
+    Parameters
+    ----------
+    result : InformedTraders or sequence of float
+        A simulation, or a KL path (one value per trade).
+    threshold : float, optional
+        A horizontal line (default: the simulation's threshold).
+    ax : matplotlib Axes, optional
+    """
+    import matplotlib.pyplot as plt
+
+    if isinstance(result, InformedTraders):
+        kl = np.concatenate([[result.kl_initial], result.kl])
+        start = 0
+        threshold = result.threshold if threshold is None else threshold
+        reached = result.trades_to_threshold
+    else:
+        kl = np.asarray(result, dtype=float)
+        start, reached = 1, None
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+    else:
+        fig = ax.figure
+    trades = np.arange(start, start + kl.size)
+    ax.plot(trades, np.maximum(kl, 1e-12), marker=".", lw=1)
+    ax.set_yscale("log")
+    ax.set_xlabel("trade")
+    ax.set_ylabel("KL(true ‖ market) [nats]")
+    if threshold is not None:
+        ax.axhline(threshold, color="grey", ls="--", lw=1, label=f"{threshold:g} nats")
+        if reached is not None:
+            ax.axvline(reached, color="C3", ls=":", lw=1, label=f"below after {reached} trades")
+        ax.legend(loc="upper right")
+    ax.set_title("the market's joint approaches the truth")
+    fig.tight_layout()
+    return fig

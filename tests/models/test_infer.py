@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from deepmarkets.beliefs import Book
-from deepmarkets.errors import BookError, InferenceError
+from deepmarkets.errors import BookError, DeclarationError, InferenceError
 from deepmarkets.models.data import Reports
 from deepmarkets.models.infer import choose_model, infer, reports_of
 from deepmarkets.models.simulate import simulate_reports
@@ -171,3 +171,37 @@ def test_books_that_are_not_reports():
         reports_of(Book.from_frame(_ds_frame(), kind="reports"), wide=True)
     with pytest.raises(InferenceError, match="wide="):
         infer(_ds_frame(), wide="yes", progressbar=False)
+
+
+# ---------------------------------------------------------------------------
+# a latent market through the same front door
+# ---------------------------------------------------------------------------
+def _market_and_cases():
+    from deepmarkets.models.latent_market import LatentMarket
+
+    m = LatentMarket("m", latent=["a", "b"], observables={f"x{i}": ["0", "1"] for i in range(3)})
+    truth = m.state_from(prior=[0.4, 0.6], tables=[[[0.9, 0.1], [0.2, 0.8]]] * 3)
+    sim = m.simulate_informed_traders(truth, 4, 50, rounds=2, rng=0, progressbar=False)
+    return m, m.decode(sim.cases)
+
+
+def test_infer_with_a_market_is_the_market_posterior():
+    m, cases = _market_and_cases()
+    settings = dict(draws=100, tune=100, chains=1, rng=3, progressbar=False)
+    front = infer(cases, market=m, method="nuts", **settings)
+    direct = m.infer(cases, **settings)
+    assert type(front).__name__ == "MarketPosterior" and front.latent.shape == (200, 2)
+    # the same sampler with the same seed: the same draws
+    draws = [p.fit.idata["posterior"]["class_share"].values for p in (front, direct)]
+    assert np.array_equal(draws[0], draws[1])
+    assert front.permutation == direct.permutation
+
+
+def test_infer_with_a_market_refuses_what_does_not_apply():
+    m, cases = _market_and_cases()
+    with pytest.raises(InferenceError, match="method='em' with market=.*pass method='nuts'"):
+        infer(cases, market=m, progressbar=False)
+    with pytest.raises(InferenceError, match="classes, repeats given with market="):
+        infer(cases, market=m, method="nuts", classes=2, repeats=True, progressbar=False)
+    with pytest.raises(DeclarationError, match="market=str; expected a LatentMarket"):
+        infer(cases, market="m", method="nuts", progressbar=False)

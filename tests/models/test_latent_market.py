@@ -15,15 +15,9 @@ import sympy
 
 import deepmarkets.models.latent_market as lm
 from deepmarkets.errors import DeclarationError, InferenceError
-from deepmarkets.models.latent_market import (
-    InformedTraders,
-    LatentMarket,
-    LatentState,
-    MarketPosterior,
-    Settlement,
-    plot_kl,
-    plot_tables,
-)
+from deepmarkets.models.infer_market import MarketPosterior
+from deepmarkets.models.latent_market import LatentMarket, LatentState, Settlement, plot_tables
+from deepmarkets.models.simulate import InformedTraders, plot_kl
 
 OBSERVABLES = {
     "motive": ["yes", "no"],
