@@ -16,8 +16,8 @@ less than its guaranteed profit (z3, exact rationals).
 Part C, the gap over time: on the 200-atom rows' instances (100 random clauses under 400), the
 certified lower bound and the upper bound on the max profit (the master LP's value) at fixed
 seconds, for each variant of ``profit="optimal"``: "plain" (column generation with greedy
-worlds and the exact oracle), "+groups" (first a book summed over disjoint groups of related
-sentences, :func:`deepmarkets.logic.local.disjoint_books`), "+groups+mip" (the default: also
+worlds and the exact oracle), "+groups" (first a book summed over overlapping groups of related
+sentences, :func:`deepmarkets.logic.local.summed_books`), "+groups+mip" (the default: also
 HiGHS's MIP solver as a time-capped heuristic for an improving world once the greedy search
 finds none). Variants are switched off by replacing those steps, in this process only.
 

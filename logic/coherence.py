@@ -39,7 +39,7 @@ import numpy as np
 
 from deepmarkets.errors import DeclarationError, SolverUnknownError
 from deepmarkets.helpers import StatusLine, to_fraction
-from deepmarkets.logic.local import DISJOINT_GROUP_SIZE, disjoint_books, local_books
+from deepmarkets.logic.local import SUMMED_GROUP_SIZE, local_books, summed_books
 from deepmarkets.logic.sentence import TRUE, Sentence, sentence
 from deepmarkets.logic.theory import Theory
 from deepmarkets.logic.worlds import OutOfTime, WorldSearch
@@ -119,7 +119,7 @@ class DutchBook:
     elsewhere, paying 0); it was found by z3 with exact rational weights and re-checked
     with fractions at the worst world. Where ``proof`` starts with "at least", it is a lower
     bound proved in exact arithmetic without searching whole worlds (books summed over
-    disjoint groups of sentences): the book wins at least that much in every possible world,
+    groups of sentences): the book wins at least that much in every possible world,
     and ``worst_world`` is a possible world where it pays no less.
     """
 
@@ -767,8 +767,6 @@ def _local_book(layer: _Layer) -> bool:
     first one z3 certifies as the layer's best book. Unconditional layers with distinct sentences only."""
     if len(layer.psi) != len(layer.bets) or any(a is not None for a in layer.act_idx):
         return False
-    if len(layer.psi) <= DISJOINT_GROUP_SIZE:
-        return False  # one group would be the whole question, which column generation answers directly
     bet_of = {k: i for i, k in enumerate(layer.win_idx)}
     prices = [layer.prices[bet_of[k]] for k in range(len(layer.psi))]
     for _, sparse in local_books(layer.search, prices):
@@ -787,34 +785,35 @@ def _local_book(layer: _Layer) -> bool:
 
 
 def _groups_book(layer: _Layer) -> bool:
-    """Record the sum of the books on disjoint groups of related sentences (:func:`.disjoint_books`) as the
-    layer's best book; unconditional layers with distinct sentences only. Its profit is proved without the
-    exact oracle: the least payoff of each group's stakes over all the group's possible truth vectors, in
-    exact arithmetic, summed. When a greedy world of the whole book pays exactly that sum, it is the book's
-    exact minimum."""
+    """Record the sum of the books on groups of related sentences (:func:`.summed_books`) as the layer's best
+    book; unconditional layers with distinct sentences only. Its profit is proved without the exact oracle:
+    the least payoff of each group's stakes over all the group's possible truth vectors, in exact
+    arithmetic, summed. When a greedy world of the whole book pays exactly that sum, it is the book's exact
+    minimum."""
     if len(layer.psi) != len(layer.bets) or any(a is not None for a in layer.act_idx):
         return False
-    if len(layer.psi) <= DISJOINT_GROUP_SIZE:
+    if len(layer.psi) <= SUMMED_GROUP_SIZE:
         return False  # one group would be the whole question, which column generation answers directly
     bet_of = {k: i for i, k in enumerate(layer.win_idx)}
     prices = [layer.prices[bet_of[k]] for k in range(len(layer.psi))]
-    groups = disjoint_books(layer.search, prices)
+    groups = [(group, vectors, _round_stakes(x, 4096)) for group, vectors, x in summed_books(layer.search, prices)]
     stakes = [Fraction(0)] * len(layer.bets)
-    bound = Fraction(0)
-    for group, vectors, x in groups:
-        rounded = _round_stakes(x, 4096)
+    for group, _, rounded in groups:
         for k, v in zip(group, rounded, strict=True):
-            stakes[bet_of[k]] = v
-        bound += min(sum((v * ((1 if t else 0) - layer.bets[bet_of[k]].price)
-                          for k, v, t in zip(group, rounded, vector, strict=True) if v), Fraction(0))
-                     for vector in vectors)
+            stakes[bet_of[k]] += v
+    # rounding may take a total stake just past 1: scale every group's book down alike
+    scale = min(Fraction(1), *(1 / abs(v) for v in stakes if v))
+    stakes = [v * scale for v in stakes]
+    bound = scale * sum((min(sum((v * ((1 if t else 0) - layer.bets[bet_of[k]].price)
+                                  for k, v, t in zip(group, rounded, vector, strict=True) if v), Fraction(0))
+                             for vector in vectors) for group, vectors, rounded in groups), Fraction(0))
     if bound <= 0 or (layer.best_book is not None and bound <= layer.best_book[0]):
         return False
     weights, const = layer.linear(stakes)
     world = layer.search.greedy(np.array([float(w) for w in weights]))
     exact = sum((w for w, t in zip(weights, world, strict=True) if t), const) == bound
     layer.best_book = (bound, tuple(stakes), world)
-    groups_proof = (f"the sum over {len(groups)} disjoint groups of related sentences of the book's least payoff "
+    groups_proof = (f"the sum over {len(groups)} groups of related sentences of each group's book's least payoff "
                     "over every possible truth vector of the group (enumerated by SAT), in exact arithmetic")
     layer.best_proof = (f"exact minimum: {groups_proof}, attained in a possible world" if exact
                         else f"at least: {groups_proof}")

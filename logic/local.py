@@ -9,10 +9,12 @@ of the group that the theory allows (incremental SAT under assumptions, so nothi
 enumerated beyond the group) and solves the group's small LP. Groups whose prices are
 incoherent give sparse books, which the caller certifies exactly.
 
-Books on disjoint groups add up: :func:`disjoint_books` picks pairwise disjoint incoherent
-groups. Their sum is a Dutch book that wins at least the sum of the groups' profits in every
-possible world, a bound proved by the groups' enumerated truth vectors alone, with no search
-over whole worlds (random prices are mostly incoherent in pairs of related sentences).
+Books on groups add up, even on groups that overlap: :func:`summed_books` chooses one book per
+group so that their sum, with stakes in [-1, 1] per sentence, has the largest sum of the groups'
+least payoffs (one LP over all the groups' truth vectors). The sum is a Dutch book that wins at
+least that much in every possible world, a bound proved by the groups' enumerated truth vectors
+alone, with no search over whole worlds. It is the max profit against a relaxation of the coherent
+set (prices whose restriction to every group is coherent), so it is a lower bound on the max profit.
 """
 
 from __future__ import annotations
@@ -24,12 +26,12 @@ import numpy as np
 from deepmarkets.logic.sentence import Sentence, _constants
 from deepmarkets.logic.worlds import WorldSearch
 
-__all__ = ["neighbourhoods", "group_truth_vectors", "local_books", "disjoint_books"]
+__all__ = ["neighbourhoods", "group_truth_vectors", "local_books", "summed_books"]
 
 #: Largest group: a sentence and up to this many minus one neighbours.
 GROUP_SIZE = 6
-#: Largest group of :func:`disjoint_books`: every group is enumerated, so they are kept small.
-DISJOINT_GROUP_SIZE = 4
+#: Largest group of :func:`summed_books`: every group is enumerated, so they are kept small.
+SUMMED_GROUP_SIZE = 4
 
 
 def _symbols(s: Sentence) -> frozenset[str]:
@@ -125,27 +127,58 @@ def local_books(search: WorldSearch, prices: Sequence[float], *,
             yield profit, {k: float(x) for k, x in zip(group, stakes, strict=True) if abs(x) > 1e-12}
 
 
-def disjoint_books(search: WorldSearch, prices: Sequence[float], *, size: int = DISJOINT_GROUP_SIZE,
-                   ) -> list[tuple[tuple[int, ...], list[tuple[bool, ...]], np.ndarray]]:
-    """Pairwise disjoint groups of sentences whose prices are incoherent: ``(group, truth vectors, stakes)``.
+def summed_books(search: WorldSearch, prices: Sequence[float], *, size: int = SUMMED_GROUP_SIZE,
+                 ) -> list[tuple[tuple[int, ...], list[tuple[bool, ...]], np.ndarray]]:
+    """Books on the groups of :func:`neighbourhoods` (up to ``size`` sentences) whose sum, with every
+    sentence's total stake in [-1, 1], maximises the sum of the groups' least payoffs over their truth
+    vectors: ``(group, truth vectors, stakes)`` for each group with a nonzero book.
 
-    Every group of :func:`neighbourhoods` (up to ``size`` sentences) is enumerated and its
-    small LP solved; groups are then taken greedily by profit per sentence, skipping any that
-    share a sentence with one already taken. ``truth vectors`` are all the group's possible truth
-    vectors, so the least payoff of ``stakes`` over them, computed exactly by the caller, is what
-    the group's book wins at least in every possible world."""
+    ``truth vectors`` are all the group's possible truth vectors, so the least payoff of ``stakes``
+    over them, computed exactly by the caller, is what the group's book wins at least in every
+    possible world, and the sum over groups is what the summed book wins at least.
+    """
+    import highspy
+
+    from deepmarkets.logic.coherence import _new_highs  # a silent model
+
     prices = np.asarray(prices, dtype=float)
-    found = []
-    for group in neighbourhoods(search.sentences, size):
-        vectors = group_truth_vectors(search, group)
-        profit, stakes = _group_book(vectors, prices[list(group)])
-        if profit > 1e-9:
-            found.append((profit / len(group), group, vectors, stakes))
-    found.sort(key=lambda item: -item[0])
-    taken: set[int] = set()
+    groups = neighbourhoods(search.sentences, size)
+    vectors = [group_truth_vectors(search, g) for g in groups]
+    # variables per group: its stakes x_G, then t_G <= x_G . (v - p_G) for every truth vector v
+    offsets = np.cumsum([0, *(len(g) + 1 for g in groups)])
+    n = int(offsets[-1])
+    inf = highspy.kHighsInf
+    h = _new_highs()
+    h.addVars(n, np.full(n, -inf), np.full(n, inf))
+    cost = np.zeros(n)
+    cost[offsets[1:] - 1] = -1.0  # maximise the sum of the t_G
+    h.changeColsCost(n, np.arange(n, dtype=np.int32), cost)
+    starts, index, value, upper = [], [], [], []
+    for g, vs, o in zip(groups, vectors, offsets, strict=False):
+        payoff = np.array(vs, dtype=float).reshape(len(vs), len(g)) - prices[list(g)]
+        cols = [int(o + len(g)), *range(int(o), int(o) + len(g))]
+        for row in payoff:
+            starts.append(len(index))
+            index += cols
+            value += [1.0, *(-row)]
+            upper.append(0.0)
+    h.addRows(len(upper), np.full(len(upper), -inf), np.array(upper), len(index), np.array(starts, np.int32),
+              np.array(index, np.int32), np.array(value))
+    holders: dict[int, list[int]] = {}
+    for g, o in zip(groups, offsets, strict=False):
+        for j, k in enumerate(g):
+            holders.setdefault(k, []).append(int(o) + j)
+    cols = list(holders.values())  # every sentence's total stake in [-1, 1]
+    h.addRows(len(cols), -np.ones(len(cols)), np.ones(len(cols)), sum(map(len, cols)),
+              np.cumsum([0, *map(len, cols[:-1])]).astype(np.int32), np.array([c for cs in cols for c in cs], np.int32),
+              np.ones(sum(map(len, cols))))
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return []
+    x = np.asarray(h.getSolution().col_value)
     out = []
-    for _, group, vectors, stakes in found:
-        if taken.isdisjoint(group):
-            taken.update(group)
-            out.append((group, vectors, stakes))
+    for g, vs, o in zip(groups, vectors, offsets, strict=False):
+        stakes = x[int(o):int(o) + len(g)]
+        if np.any(np.abs(stakes) > 1e-12):
+            out.append((g, vs, stakes))
     return out

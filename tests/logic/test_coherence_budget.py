@@ -1,4 +1,4 @@
-"""Coherence checks under a time budget, the disjoint-groups lower bound, and progress lines.
+"""Coherence checks under a time budget, the summed-groups lower bound, and progress lines.
 
 Every bound is compared with brute force (all assignments of the atoms) on small instances.
 """
@@ -39,7 +39,7 @@ def _layer(inst) -> _Layer:
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_disjoint_groups_bound_is_proved_by_brute_force(seed):
+def test_summed_groups_bound_is_proved_by_brute_force(seed):
     inst = random_cnf_instance(12, 14, 2.0, coherent=False, rng=seed)
     layer = _layer(inst)
     best = brute_force_max_profit(inst.price_map, inst.theory)

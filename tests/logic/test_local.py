@@ -10,8 +10,8 @@ import pytest
 from deepmarkets.errors import DeclarationError
 from deepmarkets.logic import Theory, Verdict, atoms, check_coherence
 from deepmarkets.logic.coherence import find_distribution
-from deepmarkets.logic.local import group_truth_vectors, local_books, neighbourhoods
-from deepmarkets.logic.testing import possible_truth_table, random_cnf_instance
+from deepmarkets.logic.local import group_truth_vectors, local_books, neighbourhoods, summed_books
+from deepmarkets.logic.testing import brute_force_max_profit, possible_truth_table, random_cnf_instance
 from deepmarkets.logic.worlds import WorldSearch
 
 SEEDS = range(12)
@@ -96,3 +96,33 @@ def test_find_distribution_rejects_repeated_sentences():
     a, b = atoms("a b")
     with pytest.raises(DeclarationError, match="distinct"):
         find_distribution([a, a, b], [Fraction(1, 2)] * 3, Theory())
+
+
+def _summed_bound(groups, prices) -> float:
+    """The sum over groups of the group book's least payoff over the group's truth vectors."""
+    return sum(min(float(np.dot(x, np.array(v, dtype=float) - np.asarray(prices)[list(g)])) for v in vs)
+               for g, vs, x in groups)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_summed_books_are_a_lower_bound_with_stakes_in_range(seed):
+    inst = random_cnf_instance(10, 12, 2.0, coherent=False, rng=seed)
+    prices = [float(p) for p in inst.prices]
+    groups = summed_books(WorldSearch(inst.theory, inst.sentences), prices)
+    total = np.zeros(len(prices))
+    for g, _, x in groups:
+        total[list(g)] += x
+    assert np.all(np.abs(total) <= 1 + 1e-9)
+    assert _summed_bound(groups, prices) <= float(brute_force_max_profit(inst.price_map, inst.theory)) + 1e-9
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_summed_books_are_exact_when_one_group_holds_every_sentence(seed):
+    # four sentences sharing the atom a: one neighbourhood is all of them, so the relaxation is exact
+    a, b, c, d = atoms("a b c d")
+    sentences = [a | b, a & c, ~a | d, a ^ (b & d)]
+    prices = np.round(np.random.default_rng(seed).random(4), 2).tolist()
+    theory = Theory([b.implies(c)])
+    groups = summed_books(WorldSearch(theory, sentences), prices)
+    best = brute_force_max_profit(dict(zip(sentences, prices, strict=True)), theory)
+    assert _summed_bound(groups, prices) == pytest.approx(float(best), abs=1e-9)
