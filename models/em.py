@@ -491,6 +491,41 @@ def fit_em(reports: Reports, *, model: str, classes: int | None, restarts: int =
     (True, 1.0)
     """
     started = time.perf_counter()
+    model = _check_arguments(reports, model, restarts, max_iter, tol, prior)
+    K = check_identifiable(reports, model=model, classes=classes)
+    gen = as_rng(rng)
+    R = int(restarts)
+    prior = float(prior)
+    if model != "forecast" and (reports.answer < 0).any():
+        n_drop = int((reports.answer < 0).sum())
+        warnings.warn(f"{n_drop} report(s) have a probability but no answer; model={model!r} uses the answers only",
+                      UserWarning, stacklevel=2)
+    steps = (_forecast_steps(reports, K, R, gen, prior) if model == "forecast"
+             else _categorical_steps(reports, model, K, R, gen, prior))
+    with _Bar(progressbar, max_iter, f"EM {model}") as bar:
+        runs = _run_starts(steps, R, tol, max_iter, prior, bar)
+    best = int(np.argmax(runs.objective))
+    st = runs.state[best]
+    post, ll = steps.estep(st)
+    post = post[:, 0]
+    if not runs.converged[best]:
+        warnings.warn(
+            f"EM for {model} stopped after max_iter={max_iter} iterations before meeting tol={tol:g}; the "
+            f"log-likelihood {float(ll[0]):.6f} may still rise: raise max_iter or loosen tol",
+            UserWarning, stacklevel=2,
+        )
+    classes_out, order, pi, response, mean, sigma = _labelled(reports, model, K, steps, st, post)
+    return LatentClassFit(
+        model=model, method="em", reports=reports, classes=classes_out, class_shares=pi, response=response,
+        posterior=post[:, order], loglik=float(ll[0]), n_parameters=count_parameters(model, K, reports.n_levels,
+                                                                                     reports.n_traders),
+        n_iter=int(runs.iterations[best]), converged=bool(runs.converged[best]), restarts_loglik=runs.loglik,
+        seconds=time.perf_counter() - started, mean=mean, sigma=sigma, prior=prior,
+    )
+
+
+def _check_arguments(reports: Any, model: Any, restarts: Any, max_iter: Any, tol: Any, prior: Any) -> str:
+    """The model's name, or an InferenceError for the first argument of :func:`fit_em` that is not usable."""
     if not isinstance(reports, Reports):
         raise InferenceError(f"fit_em takes a Reports object, got a {type(reports).__name__}; "
                              f"build one with Reports.from_book(book) or Reports.from_frame(frame)")
@@ -503,95 +538,115 @@ def fit_em(reports: Reports, *, model: str, classes: int | None, restarts: int =
         raise InferenceError(f"tol={tol!r}; expected a finite number >= 0")
     if not (isinstance(prior, int | float) and math.isfinite(prior) and prior >= 0):
         raise InferenceError(f"prior={prior!r}; expected a pseudo-count >= 0 (0 for maximum likelihood)")
-    K = check_identifiable(reports, model=model, classes=classes)
-    gen = as_rng(rng)
-    R = int(restarts)
-    prior = float(prior)
-    if model != "forecast" and (reports.answer < 0).any():
-        n_drop = int((reports.answer < 0).sum())
-        warnings.warn(f"{n_drop} report(s) have a probability but no answer; model={model!r} uses the answers only",
-                      UserWarning, stacklevel=2)
+    return model
 
-    if model == "forecast":
-        f = _forecast_design(reports)
-        mean, sigma, pi = _starts_fc(f, reports, K, R, gen, prior)
-        state = [mean, sigma, pi]
 
-        def estep(st):
-            return _estep_fc(f, st[0], st[1], _log(st[2]))
+@dataclass
+class _Steps:
+    """One model's EM, vectorised over starts: the starting states and the steps on a state (a list of arrays)."""
 
-        def mstep(post, st):
-            return list(_mstep_fc(f, post, st[0], prior))
+    start: list[np.ndarray]
+    estep: Any  # state -> (class posteriors, log-likelihood per start)
+    mstep: Any  # (class posteriors, state) -> state
+    take: Any  # (state, start indices) -> the state of those starts
+    log_prior: Any  # state -> log prior density per start, up to a constant
+    design: _Design | None = None
 
-        def take(st, idx):
-            return [st[0][:, idx], st[1][:, idx], st[2][idx]]
 
-        def log_prior(st):  # Dirichlet(1 + prior) on the shares, up to a constant
-            return prior * _log(st[2]).sum(axis=1)
-    else:
-        d = _design(reports, model)
-        theta, pi = _starts_cat(reports, d, model, K, R, gen, prior)
-        state = [theta, pi]
+def _forecast_steps(reports: Reports, K: int, R: int, gen: np.random.Generator, prior: float) -> _Steps:
+    f = _forecast_design(reports)
+    mean, sigma, pi = _starts_fc(f, reports, K, R, gen, prior)
 
-        def estep(st):
-            return _estep_cat(d, _log(st[0]), _log(st[1]))
+    def estep(st):
+        return _estep_fc(f, st[0], st[1], _log(st[2]))
 
-        def mstep(post, st):
-            return list(_mstep_cat(d, post, prior))
+    def mstep(post, st):
+        return list(_mstep_fc(f, post, st[0], prior))
 
-        def take(st, idx):
-            return [st[0][:, idx], st[1][idx]]
+    def take(st, idx):
+        return [st[0][:, idx], st[1][:, idx], st[2][idx]]
 
-        def log_prior(st):  # Dirichlet(1 + prior) on the shares and on every response row, up to a constant
-            return prior * (_log(st[0]).sum(axis=(0, 2)) + _log(st[1]).sum(axis=1))
+    def log_prior(st):  # Dirichlet(1 + prior) on the shares, up to a constant
+        return prior * _log(st[2]).sum(axis=1)
 
-    final_ll = np.full(R, -np.inf)
-    final_obj = np.full(R, -np.inf)
-    final_iter = np.zeros(R, dtype=np.int64)
-    final_conv = np.zeros(R, dtype=bool)
-    final_state: dict[int, list[np.ndarray]] = {}
+    return _Steps([mean, sigma, pi], estep, mstep, take, log_prior)
+
+
+def _categorical_steps(reports: Reports, model: str, K: int, R: int, gen: np.random.Generator,
+                       prior: float) -> _Steps:
+    d = _design(reports, model)
+    theta, pi = _starts_cat(reports, d, model, K, R, gen, prior)
+
+    def estep(st):
+        return _estep_cat(d, _log(st[0]), _log(st[1]))
+
+    def mstep(post, st):
+        return list(_mstep_cat(d, post, prior))
+
+    def take(st, idx):
+        return [st[0][:, idx], st[1][idx]]
+
+    def log_prior(st):  # Dirichlet(1 + prior) on the shares and on every response row, up to a constant
+        return prior * (_log(st[0]).sum(axis=(0, 2)) + _log(st[1]).sum(axis=1))
+
+    return _Steps([theta, pi], estep, mstep, take, log_prior, design=d)
+
+
+@dataclass
+class _Runs:
+    """Where each start ended: log-likelihood, objective, iterations, whether it met ``tol``, and its state."""
+
+    loglik: np.ndarray
+    objective: np.ndarray
+    iterations: np.ndarray
+    converged: np.ndarray
+    state: dict[int, list[np.ndarray]]
+
+
+def _run_starts(steps: _Steps, R: int, tol: float, max_iter: int, prior: float, bar: _Bar) -> _Runs:
+    """EM from every start at once; a start leaves the batch when its gain falls below ``tol`` (or at ``max_iter``)."""
+    runs = _Runs(np.full(R, -np.inf), np.full(R, -np.inf), np.zeros(R, dtype=np.int64), np.zeros(R, dtype=bool), {})
+    state = steps.start
     active = np.arange(R)
     prev = np.full(R, -np.inf)
-    with _Bar(progressbar, max_iter, f"EM {model}") as bar:
-        post, ll = estep(state)
-        for it in range(1, max_iter + 1):
-            state = mstep(post, state)
-            post, ll = estep(state)
-            objective = ll + log_prior(state) if prior > 0 else ll  # EM raises the log posterior under a prior
-            gain = objective - prev
-            done = gain <= tol * np.maximum(1.0, np.abs(objective))
-            if it == max_iter:
-                done[:] = True
-            if done.any():
-                for i in np.flatnonzero(done):
-                    r = int(active[i])
-                    final_ll[r] = ll[i]
-                    final_obj[r] = objective[i]
-                    final_iter[r] = it
-                    final_conv[r] = it < max_iter or bool(gain[i] <= tol * max(1.0, abs(objective[i])))
-                    final_state[r] = take(state, [i])
-                keep = np.flatnonzero(~done)
-                if keep.size == 0:
-                    break
-                state = take(state, keep)
-                post = post[:, keep]
-                ll = ll[keep]
-                objective = objective[keep]
-                active = active[keep]
-            prev = objective
-            if it % 10 == 0:
-                bar.update(it, len(active), float(np.max(np.concatenate([final_ll, ll]))))
+    post, ll = steps.estep(state)
+    for it in range(1, max_iter + 1):
+        state = steps.mstep(post, state)
+        post, ll = steps.estep(state)
+        objective = ll + steps.log_prior(state) if prior > 0 else ll  # EM raises the log posterior under a prior
+        gain = objective - prev
+        done = gain <= tol * np.maximum(1.0, np.abs(objective))
+        if it == max_iter:
+            done[:] = True
+        if done.any():
+            for i in np.flatnonzero(done):
+                r = int(active[i])
+                runs.loglik[r] = ll[i]
+                runs.objective[r] = objective[i]
+                runs.iterations[r] = it
+                runs.converged[r] = it < max_iter or bool(gain[i] <= tol * max(1.0, abs(objective[i])))
+                runs.state[r] = steps.take(state, [i])
+            keep = np.flatnonzero(~done)
+            if keep.size == 0:
+                break
+            state = steps.take(state, keep)
+            post = post[:, keep]
+            ll = ll[keep]
+            objective = objective[keep]
+            active = active[keep]
+        prev = objective
+        if it % 10 == 0:
+            bar.update(it, len(active), float(np.max(np.concatenate([runs.loglik, ll]))))
+    return runs
 
-    best = int(np.argmax(final_obj))
-    st = final_state[best]
-    post, ll = estep(st)
-    post = post[:, 0]
-    if not final_conv[best]:
-        warnings.warn(
-            f"EM for {model} stopped after max_iter={max_iter} iterations before meeting tol={tol:g}; the "
-            f"log-likelihood {float(ll[0]):.6f} may still rise: raise max_iter or loosen tol",
-            UserWarning, stacklevel=2,
-        )
+
+def _labelled(reports: Reports, model: str, K: int, steps: _Steps, st: list[np.ndarray], post: np.ndarray):
+    """The best start's estimate with its classes named and ordered.
+
+    Returns ``(classes, order, class shares, responses, means, sigmas)``: lca classes by
+    decreasing share, forecast classes by increasing mean logit, Dawid–Skene classes matched
+    to the labels; ``order`` is the class order to apply to the posterior.
+    """
     mean = sigma = None
     if model == "forecast":
         mean, sigma, pi = st[0][:, 0], st[1][:, 0], st[2][0]
@@ -608,17 +663,9 @@ def fit_em(reports: Reports, *, model: str, classes: int | None, restarts: int =
             order = np.argsort(-pi, kind="stable")
             classes_out = np.array([str(k + 1) for k in range(K)])
         theta = theta[:, order]
-        offsets = np.concatenate([[0], np.cumsum(d.sizes)])
+        offsets = np.concatenate([[0], np.cumsum(steps.design.sizes)])
         response = tuple(theta[offsets[j]:offsets[j + 1]].T.copy() for j in range(reports.n_traders))
-    pi = pi[order]
-    post = post[:, order]
-    return LatentClassFit(
-        model=model, method="em", reports=reports, classes=classes_out, class_shares=pi, response=response,
-        posterior=post, loglik=float(ll[0]), n_parameters=count_parameters(model, K, reports.n_levels,
-                                                                           reports.n_traders),
-        n_iter=int(final_iter[best]), converged=bool(final_conv[best]), restarts_loglik=final_ll,
-        seconds=time.perf_counter() - started, mean=mean, sigma=sigma, prior=prior,
-    )
+    return classes_out, order, pi[order], response, mean, sigma
 
 
 def _match_labels(reports: Reports, post: np.ndarray, K: int) -> np.ndarray:

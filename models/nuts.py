@@ -604,42 +604,85 @@ def _nuts_step(pm_model, initvals: list[dict[str, np.ndarray]], seeds: list[int]
 def _result(reports: Reports, d: _Design, start: LatentClassFit, idata: Any, gen: np.random.Generator, *,
             draws: int, tune: int, chains: int, started: float, em_seconds: float, sampling_seconds: float,
             log_likelihood) -> LatentClassFit:
-    import xarray as xr
-
-    from deepmarkets.models.relabel import align_draws, permute_classes
-
+    """The fit from NUTS draws: relabelled to the EM labelling, tidied into a DataTree, diagnosed, summarised."""
     post = idata["posterior"]
     C, D = post.sizes["chain"], post.sizes["draw"]
-    S, K, Q, J = C * D, d.K, reports.n_questions, reports.n_traders
-    share = post["class_share"].values.reshape(S, K)
+    K, J = d.K, reports.n_traders
+    sampled_share, sampled = _sampled(post, d, C * D)
+    perms, gauge = _align_to_start(d, start, sampled_share, sampled)
+    share, raw = _relabelled(sampled_share, sampled, perms)
+    post_mean, loglik_draw, class_prob = _class_probabilities(d, share, raw, C, D, reports.n_questions)
+    class_names = [str(c) for c in start.classes]
+    tidy = _tidy(reports, d, share, raw, C, D)
+    tree = _posterior_tree(reports, d, idata, tidy, class_names, class_prob, loglik_draw, perms, gauge)
+    diagnostics = _diagnostics(d, idata, tidy, sampled_share, tune=tune, gauge=gauge,
+                               switched=int((perms != np.arange(K)).any(axis=1).sum()),
+                               sampling_seconds=sampling_seconds, em_seconds=em_seconds)
+    converged = _converged(d, diagnostics, D, tune)
+    point_share = share.mean(axis=0)
+    if d.model == "forecast":
+        ll_point, _ = log_likelihood(reports, model="forecast", class_shares=point_share, mean=tidy.point_mean,
+                                     sigma=tidy.point_sigma)
+    else:
+        ll_point, _ = log_likelihood(reports, model=d.model, class_shares=point_share,
+                                     response=tuple(tidy.point_response))
+    return LatentClassFit(
+        model=d.model, method="nuts", reports=reports, classes=np.asarray(class_names), class_shares=point_share,
+        response=tuple(tidy.point_response), posterior=post_mean, loglik=float(ll_point),
+        n_parameters=count_parameters(d.model, K, reports.n_levels, J), n_iter=int(D), converged=converged,
+        restarts_loglik=np.asarray(start.restarts_loglik, dtype=np.float64),
+        seconds=time.perf_counter() - started, mean=tidy.point_mean, sigma=tidy.point_sigma, idata=tree,
+        diagnostics=diagnostics, prior=0.0,
+    )
+
+
+def _sampled(post, d: _Design, S: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The draws as sampled, flattened over chains: class shares ``(S, K)`` and the other parameters by name."""
+    share = post["class_share"].values.reshape(S, d.K)
     raw: dict[str, np.ndarray] = {}
     if d.model == "forecast":
-        raw["mean"] = post["mean"].values.reshape(S, -1, K)
+        raw["mean"] = post["mean"].values.reshape(S, -1, d.K)
         raw["sigma"] = post["sigma"].values.reshape(S, -1)
     else:
         for L, members in d.groups:
-            raw[f"response_{L}"] = post[f"response_{L}"].values.reshape(S, len(members), K, L)
+            raw[f"response_{L}"] = post[f"response_{L}"].values.reshape(S, len(members), d.K, L)
+    return share, raw
 
-    # -- gauge: relabel each draw to the EM labelling
+
+def _align_to_start(d: _Design, start: LatentClassFit, share: np.ndarray,
+                    raw: dict[str, np.ndarray]) -> tuple[np.ndarray, str]:
+    """The gauge: each draw's permutation of its classes that matches the EM labelling, and how it was chosen."""
+    from deepmarkets.models.relabel import align_draws
+
     start_params = _start_params(start, d)
     if d.model == "forecast":
         scale = np.maximum(np.asarray(start.sigma, dtype=np.float64), 1e-3)
         pivot = _blocks(d, start_params["class_share"][None], {"mean": start_params["mean"][None]}, scale)[0]
         perms, _ = align_draws(_blocks(d, share, raw, scale), pivot, cost="squared")
-        gauge = ("classes ordered to match the EM optimum by minimum squared distance of the trader means "
-                 "(in units of the EM sigma) per draw")
-    else:
-        pivot = _blocks(d, start_params["class_share"][None], {k: v[None] for k, v in start_params.items()}, None)[0]
-        perms, _ = align_draws(_blocks(d, share, raw, None), pivot, cost="kl")
-        gauge = "classes ordered to match the EM optimum by minimum-KL permutation per draw"
-    switched = int((perms != np.arange(K)).any(axis=1).sum())
-    share_as_sampled = share
-    share = permute_classes(share, perms, axis=1)
-    for name in raw:
-        if name != "sigma":
-            raw[name] = permute_classes(raw[name], perms, axis=2)
+        return perms, ("classes ordered to match the EM optimum by minimum squared distance of the trader means "
+                       "(in units of the EM sigma) per draw")
+    pivot = _blocks(d, start_params["class_share"][None], {k: v[None] for k, v in start_params.items()}, None)[0]
+    perms, _ = align_draws(_blocks(d, share, raw, None), pivot, cost="kl")
+    return perms, "classes ordered to match the EM optimum by minimum-KL permutation per draw"
 
-    # -- per-draw class probabilities and log-likelihood, in chunks of draws
+
+def _relabelled(share: np.ndarray, raw: dict[str, np.ndarray],
+                perms: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The draws with their classes permuted by ``perms`` (sigma has no class axis)."""
+    from deepmarkets.models.relabel import permute_classes
+
+    out = {name: value if name == "sigma" else permute_classes(value, perms, axis=2) for name, value in raw.items()}
+    return permute_classes(share, perms, axis=1), out
+
+
+def _class_probabilities(d: _Design, share: np.ndarray, raw: dict[str, np.ndarray], C: int, D: int,
+                         Q: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Per-draw class probabilities of each question and log-likelihood, in chunks of draws.
+
+    Returns the posterior class probabilities averaged over draws ``(Q, K)``, the log-likelihood
+    of each draw ``(S,)`` and, when they fit in memory, the per-draw class probabilities ``(S, Q, K)``.
+    """
+    S, K = C * D, d.K
     store = C * D * Q * K <= _MAX_STORED
     class_prob = np.empty((S, Q, K), dtype=np.float64 if C * D * Q * K <= 20_000_000 else np.float32) if store \
         else None
@@ -655,46 +698,69 @@ def _result(reports: Reports, d: _Design, start: LatentClassFit, idata: Any, gen
         post_mean += prob.sum(axis=0)
         if class_prob is not None:
             class_prob[a:b] = prob[:, d.which, :]
-    post_mean = post_mean[d.which] / S
+    return post_mean[d.which] / S, loglik_draw, class_prob
 
-    # -- the tidy posterior
-    class_names = [str(c) for c in start.classes]
-    traders = [str(t) for t in reports.traders]
-    coords: dict[str, Any] = {"chain": post["chain"].values, "draw": post["draw"].values, "class": class_names,
-                              "trader": traders, "question": [str(q) for q in reports.questions]}
+
+@dataclass
+class _Tidy:
+    """The relabelled draws as named posterior variables, and the point estimates they give."""
+
+    data_vars: dict[str, Any]
+    levels: list[str] | None
+    params_for_diag: list[np.ndarray]
+    point_response: list[np.ndarray]
+    point_mean: np.ndarray | None
+    point_sigma: np.ndarray | None
+
+
+def _tidy(reports: Reports, d: _Design, share: np.ndarray, raw: dict[str, np.ndarray], C: int, D: int) -> _Tidy:
+    """Posterior variables with named dims (responses on the book's levels), and their means."""
+    S, K, J = C * D, d.K, reports.n_traders
     data_vars: dict[str, Any] = {"class_share": (("chain", "draw", "class"), share.reshape(C, D, K))}
-    point_response: list[np.ndarray] = []
     params_for_diag = [share.reshape(C, D, K)]
     if d.model == "forecast":
         mean, sigma = raw["mean"], raw["sigma"]
         data_vars["mean"] = (("chain", "draw", "trader", "class"), mean.reshape(C, D, J, K))
         data_vars["sigma"] = (("chain", "draw", "trader"), sigma.reshape(C, D, J))
         params_for_diag += [mean.reshape(C, D, -1), sigma.reshape(C, D, -1)]
-        point_mean, point_sigma = mean.mean(axis=0), sigma.mean(axis=0)
-        point_response = [np.zeros((K, len(lv))) for lv in reports.levels]
-    else:
-        labels = [str(v) for v in reports.labels]
-        coords["level"] = labels
-        L_all = len(labels)
-        response = np.full((S, J, K, L_all), np.nan)
-        import pandas as pd
+        return _Tidy(data_vars, None, params_for_diag, [np.zeros((K, len(lv))) for lv in reports.levels],
+                     mean.mean(axis=0), sigma.mean(axis=0))
+    import pandas as pd
 
-        index = pd.Index(labels)
-        level_pos = [np.arange(L_all) if d.model == "dawid-skene" else index.get_indexer(lv)
-                     for lv in reports.levels]
-        for j in range(J):
-            if d.n_levels[j] == 1:
-                response[:, j, :, level_pos[j]] = 1.0
-        for L, members in d.groups:
-            th = raw[f"response_{L}"]
-            for i, j in enumerate(members):
-                response[:, j][:, :, level_pos[j]] = th[:, i]
-            params_for_diag.append(th.reshape(C, D, -1))
-        data_vars["response"] = (("chain", "draw", "trader", "class", "level"), response.reshape(C, D, J, K, L_all))
-        mean_resp = response.mean(axis=0)
-        point_response = [mean_resp[j][:, level_pos[j]].copy() if d.n_levels[j] > 0 else np.zeros((K, 0))
-                          for j in range(J)]
-        point_mean = point_sigma = None
+    labels = [str(v) for v in reports.labels]
+    L_all = len(labels)
+    response = np.full((S, J, K, L_all), np.nan)
+    index = pd.Index(labels)
+    level_pos = [np.arange(L_all) if d.model == "dawid-skene" else index.get_indexer(lv) for lv in reports.levels]
+    for j in range(J):
+        if d.n_levels[j] == 1:
+            response[:, j, :, level_pos[j]] = 1.0
+    for L, members in d.groups:
+        th = raw[f"response_{L}"]
+        for i, j in enumerate(members):
+            response[:, j][:, :, level_pos[j]] = th[:, i]
+        params_for_diag.append(th.reshape(C, D, -1))
+    data_vars["response"] = (("chain", "draw", "trader", "class", "level"), response.reshape(C, D, J, K, L_all))
+    mean_resp = response.mean(axis=0)
+    point_response = [mean_resp[j][:, level_pos[j]].copy() if d.n_levels[j] > 0 else np.zeros((K, 0))
+                      for j in range(J)]
+    return _Tidy(data_vars, labels, params_for_diag, point_response, None, None)
+
+
+def _posterior_tree(reports: Reports, d: _Design, idata: Any, tidy: _Tidy, class_names: list[str],
+                    class_prob: np.ndarray | None, loglik_draw: np.ndarray, perms: np.ndarray, gauge: str):
+    """The tidy posterior and the sampler's statistics (with each draw's class permutation) as a DataTree."""
+    import xarray as xr
+
+    post = idata["posterior"]
+    C, D = post.sizes["chain"], post.sizes["draw"]
+    Q, K = reports.n_questions, d.K
+    coords: dict[str, Any] = {"chain": post["chain"].values, "draw": post["draw"].values, "class": class_names,
+                              "trader": [str(t) for t in reports.traders],
+                              "question": [str(q) for q in reports.questions]}
+    if tidy.levels is not None:
+        coords["level"] = tidy.levels
+    data_vars = dict(tidy.data_vars)
     if class_prob is not None:
         data_vars["class_probability"] = (("chain", "draw", "question", "class"), class_prob.reshape(C, D, Q, K))
     data_vars["loglik"] = (("chain", "draw"), loglik_draw.reshape(C, D))
@@ -708,25 +774,31 @@ def _result(reports: Reports, d: _Design, start: LatentClassFit, idata: Any, gen
     stats["class_permutation"] = (("chain", "draw", "class"), perms.reshape(C, D, K))
     stats = stats.assign_coords({"class": class_names})
     stats["class_permutation"].attrs["meaning"] = "class k of the draw is class_permutation[k] as sampled"
-    tree = xr.DataTree.from_dict({"posterior": posterior, "sample_stats": stats})
+    return xr.DataTree.from_dict({"posterior": posterior, "sample_stats": stats})
 
-    # -- diagnostics over the free parameters, after alignment
+
+def _diagnostics(d: _Design, idata: Any, tidy: _Tidy, sampled_share: np.ndarray, *, tune: int, gauge: str,
+                 switched: int, sampling_seconds: float, em_seconds: float) -> dict:
+    """R-hat and ESS over the free parameters after alignment (R-hat of the shares before it too), and the run."""
     import arviz as az
+    import xarray as xr
 
-    flat = np.concatenate(params_for_diag, axis=2)
+    post = idata["posterior"]
+    C, D = post.sizes["chain"], post.sizes["draw"]
+    flat = np.concatenate(tidy.params_for_diag, axis=2)
     ds = xr.Dataset({"theta": (("chain", "draw", "parameter"), flat)})
     if C >= 2:
         rhat = az.rhat(ds)["theta"].values
         max_rhat = float(np.nanmax(rhat))
-        sampled = xr.Dataset({"share": (("chain", "draw", "class"), share_as_sampled.reshape(C, D, K))})
+        sampled = xr.Dataset({"share": (("chain", "draw", "class"), sampled_share.reshape(C, D, d.K))})
         rhat_before = float(np.nanmax(az.rhat(sampled)["share"].values))
     else:
         max_rhat = rhat_before = float("nan")
     ess_bulk = az.ess(ds, method="bulk")["theta"].values
     ess_tail = az.ess(ds, method="tail")["theta"].values
-    stat_names = set(stats.data_vars)
-    divergences = int(stats["diverging"].values.sum()) if "diverging" in stat_names else 0
-    diagnostics = {
+    stats = idata["sample_stats"].to_dataset()
+    divergences = int(stats["diverging"].values.sum()) if "diverging" in set(stats.data_vars) else 0
+    return {
         "max_rhat": None if math.isnan(max_rhat) else max_rhat,
         "min_ess_bulk": float(np.nanmin(ess_bulk)),
         "min_ess_tail": float(np.nanmin(ess_tail)),
@@ -741,26 +813,15 @@ def _result(reports: Reports, d: _Design, start: LatentClassFit, idata: Any, gen
         "sampling_seconds": float(sampling_seconds),
         "em_seconds": float(em_seconds),
     }
+
+
+def _converged(d: _Design, diagnostics: dict, D: int, tune: int) -> bool:
+    """The one convergence rule on the diagnostics; a warning saying what failed and what to try."""
     problems = convergence_problems(diagnostics)
-    converged = not problems
     if problems:
         warnings.warn(
             f"NUTS for the {d.model} model may not have converged: {'; '.join(problems)}. Run more draws/tune "
             f"(draws={D}, tune={tune}), more chains, or check that the model is identifiable (fewer classes)",
-            UserWarning, stacklevel=3,
+            UserWarning, stacklevel=4,  # the caller of fit_nuts (fit_nuts -> _result -> here)
         )
-
-    point_share = share.mean(axis=0)
-    if d.model == "forecast":
-        ll_point, _ = log_likelihood(reports, model="forecast", class_shares=point_share, mean=point_mean,
-                                     sigma=point_sigma)
-    else:
-        ll_point, _ = log_likelihood(reports, model=d.model, class_shares=point_share, response=tuple(point_response))
-    return LatentClassFit(
-        model=d.model, method="nuts", reports=reports, classes=np.asarray(class_names), class_shares=point_share,
-        response=tuple(point_response), posterior=post_mean, loglik=float(ll_point),
-        n_parameters=count_parameters(d.model, K, reports.n_levels, J), n_iter=int(D), converged=converged,
-        restarts_loglik=np.asarray(start.restarts_loglik, dtype=np.float64),
-        seconds=time.perf_counter() - started, mean=point_mean, sigma=point_sigma, idata=tree,
-        diagnostics=diagnostics, prior=0.0,
-    )
+    return not problems
