@@ -802,7 +802,7 @@ def _groups_book(layer: _Layer) -> bool:
         for k, v in zip(group, rounded, strict=True):
             stakes[bet_of[k]] += v
     # rounding may take a total stake just past 1: scale every group's book down alike
-    scale = min(Fraction(1), *(1 / abs(v) for v in stakes if v))
+    scale = min([Fraction(1), *(1 / abs(v) for v in stakes if v)])
     stakes = [v * scale for v in stakes]
     bound = scale * sum((min(sum((v * ((1 if t else 0) - layer.bets[bet_of[k]].price)
                                   for k, v, t in zip(group, rounded, vector, strict=True) if v), Fraction(0))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from deepmarkets.errors import DeclarationError
-from deepmarkets.logic import Theory, Verdict, atoms, check_coherence
+from deepmarkets.logic import Theory, Verdict, atoms, check_coherence, exactly_one
 from deepmarkets.logic.coherence import find_distribution
 from deepmarkets.logic.local import group_truth_vectors, local_books, neighbourhoods, summed_books
 from deepmarkets.logic.testing import brute_force_max_profit, possible_truth_table, random_cnf_instance
@@ -126,3 +126,13 @@ def test_summed_books_are_exact_when_one_group_holds_every_sentence(seed):
     groups = summed_books(WorldSearch(theory, sentences), prices)
     best = brute_force_max_profit(dict(zip(sentences, prices, strict=True)), theory)
     assert _summed_bound(groups, prices) == pytest.approx(float(best), abs=1e-9)
+
+
+def test_coherent_prices_give_no_summed_book():
+    # one nominee field priced coherently: no group has a book that wins
+    a, b, c, d, e = atoms("a b c d e")
+    prices = {a: 0.2, b: 0.2, c: 0.2, d: 0.2, e: 0.2}
+    theory = Theory([exactly_one(a, b, c, d, e)])
+    groups = summed_books(WorldSearch(theory, list(prices)), list(prices.values()))
+    assert _summed_bound(groups, list(prices.values())) == pytest.approx(0, abs=1e-9)
+    assert check_coherence(prices, theory).verdict is Verdict.COHERENT
