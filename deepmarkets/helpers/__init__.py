@@ -7,6 +7,7 @@
 :mod:`deepmarkets.helpers.exact`           exact fractions from user input (one rounding rule)
 :mod:`deepmarkets.helpers.jsonsafe`        values ready for JSON (one rule for NaN)
 :mod:`deepmarkets.helpers.files`           atomic file writes
+:mod:`deepmarkets.helpers.warn`            warnings attributed to the user's line
 =========================================  ==============================================
 
 They import nothing from the project but :mod:`deepmarkets.errors`, and nothing heavy at
@@ -21,6 +22,7 @@ from deepmarkets.helpers.files import atomic_path, atomic_write
 from deepmarkets.helpers.jsonsafe import json_safe
 from deepmarkets.helpers.progress import StatusLine
 from deepmarkets.helpers.rng import as_rng
+from deepmarkets.helpers.warn import warn
 
 __all__ = ["as_rng", "export_lazily", "StatusLine", "to_fraction", "to_rational", "json_safe", "atomic_write",
-           "atomic_path"]
+           "atomic_path", "warn"]
