@@ -20,8 +20,9 @@ from pathlib import Path
 import pytest
 
 from deepmarkets.cli import main
+from deepmarkets.logic.cases import CASES
 
-INCOHERENT_ROWS = [("a", "0.6"), ("b", "0.7"), ("a & b", "0.2")]
+INCOHERENT_ROWS = list(CASES["conjunction_too_cheap"].priced)
 
 
 def write_csv(path: Path, header: list[str], rows: list[tuple[str, ...]]) -> Path:
