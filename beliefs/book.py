@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from deepmarkets.errors import BookError, DeclarationError
-from deepmarkets.helpers import atomic_path
+from deepmarkets.helpers import as_rng, atomic_path
 
 __all__ = ["Book", "BookKind", "TRADE_COLUMNS", "REPORT_COLUMNS", "FORMATS"]
 
@@ -1056,7 +1056,7 @@ class Book:
         if isinstance(max_quantity, bool) or not isinstance(max_quantity, int | float | np.integer | np.floating) or \
                 not (math.isfinite(max_quantity) and max_quantity > 0):
             raise DeclarationError(f"max_quantity={max_quantity!r}; expected a finite number > 0")
-        gen = np.random.default_rng(rng)
+        gen = as_rng(rng)
         n = int(n_trades)
         times = np.cumsum(gen.exponential(1.0, n))
         who = gen.integers(0, len(trader_names), n)
