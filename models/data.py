@@ -11,7 +11,6 @@ rows; a trader may answer a question more than once (each answer is evidence).
 from __future__ import annotations
 
 import re
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from deepmarkets.errors import BookError, InferenceError
+from deepmarkets.helpers import warn
 
 __all__ = ["Reports", "sort_labels", "PROBABILITY_CLIP"]
 
@@ -268,10 +268,9 @@ class Reports:
             rows = np.flatnonzero(present)
             vals = np.array(cells, dtype=object)[rows]
             if len(rows) == len(frame) and len(frame) >= 20 and len(set(vals.tolist())) == len(frame):
-                warnings.warn(
+                warn(
                     f"wide frame: column {names[i]!r} has a different value in every row, so it looks like an id "
-                    f"column, not a trader's answers; rename it to 'question' if it names the questions, or drop it",
-                    UserWarning, stacklevel=4,
+                    f"column, not a trader's answers; rename it to 'question' if it names the questions, or drop it"
                 )
             q_idx.append(rows)
             t_names.append(np.full(len(rows), names[i], dtype=object))
@@ -347,11 +346,10 @@ class Reports:
                     )
                 edge = (probability == 0) | (probability == 1)
                 if edge.any():
-                    warnings.warn(
+                    warn(
                         f"{source}: {int(edge.sum())} probabilit{'ies' if edge.sum() != 1 else 'y'} of exactly 0 or 1 "
                         f"moved by {PROBABILITY_CLIP:g} into (0, 1), so that their logits are finite "
-                        f"(logit = ±{np.log((1 - PROBABILITY_CLIP) / PROBABILITY_CLIP):.1f})",
-                        UserWarning, stacklevel=4,
+                        f"(logit = ±{np.log((1 - PROBABILITY_CLIP) / PROBABILITY_CLIP):.1f})"
                     )
                     probability = np.clip(probability, PROBABILITY_CLIP, 1 - PROBABILITY_CLIP)
         return cls(
@@ -484,11 +482,10 @@ def _warn_mixed_labels(labels: np.ndarray, source: str) -> None:
     if any(numeric) and not all(numeric):
         odd = [str(v) for v, k in zip(labels, numeric, strict=True) if not k]
         if len(odd) < sum(numeric):
-            warnings.warn(
+            warn(
                 f"{source}: the answer labels mix whole numbers and text; {odd[:5]} are not numbers while "
                 f"{sum(numeric)} labels are. If these are typos or codes for a missing answer, fix or blank them: "
-                f"every distinct label is an answer level of its own",
-                UserWarning, stacklevel=4,
+                f"every distinct label is an answer level of its own"
             )
 
 

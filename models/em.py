@@ -24,14 +24,13 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from deepmarkets.errors import InferenceError
-from deepmarkets.helpers import as_rng
+from deepmarkets.helpers import as_rng, warn
 from deepmarkets.models.data import Reports
 from deepmarkets.models.fit import LatentClassFit, check_model, count_parameters
 
@@ -141,11 +140,10 @@ def check_identifiable(reports: Reports, *, model: str, classes: int | None) -> 
     n_par = count_parameters(model, K, reports.n_levels, J)
     if model == "forecast":
         if J == 1 and not repeats:
-            warnings.warn(
+            warn(
                 f"the book has one forecaster ({str(reports.traders[0])!r}); its {K} classes are told apart only by "
                 f"the "
-                f"spread of its own forecasts, so class means and shares rest on the normal-shape assumption",
-                UserWarning, stacklevel=3,
+                f"spread of its own forecasts, so class means and shares rest on the normal-shape assumption"
             )
         return K
     if J == 1 and not repeats and K > 1:
@@ -169,11 +167,10 @@ def check_identifiable(reports: Reports, *, model: str, classes: int | None) -> 
         if not repeats:
             n_patterns = _count_patterns(reports, rows)
             if n_par > n_patterns - 1:
-                warnings.warn(
+                warn(
                     f"{model} with {K} classes has {n_par} free parameters, but the book shows only {n_patterns} "
                     f"distinct answer patterns: some parameters are not determined by the data (expect estimates at "
-                    f"0 or 1 and several maxima); compare fits with fewer classes (bic)",
-                    UserWarning, stacklevel=3,
+                    f"0 or 1 and several maxima); compare fits with fewer classes (bic)"
                 )
     return K
 
@@ -498,8 +495,7 @@ def fit_em(reports: Reports, *, model: str, classes: int | None, restarts: int =
     prior = float(prior)
     if model != "forecast" and (reports.answer < 0).any():
         n_drop = int((reports.answer < 0).sum())
-        warnings.warn(f"{n_drop} report(s) have a probability but no answer; model={model!r} uses the answers only",
-                      UserWarning, stacklevel=2)
+        warn(f"{n_drop} report(s) have a probability but no answer; model={model!r} uses the answers only")
     steps = (_forecast_steps(reports, K, R, gen, prior) if model == "forecast"
              else _categorical_steps(reports, model, K, R, gen, prior))
     with _Bar(progressbar, max_iter, f"EM {model}") as bar:
@@ -509,10 +505,9 @@ def fit_em(reports: Reports, *, model: str, classes: int | None, restarts: int =
     post, ll = steps.estep(st)
     post = post[:, 0]
     if not runs.converged[best]:
-        warnings.warn(
+        warn(
             f"EM for {model} stopped after max_iter={max_iter} iterations before meeting tol={tol:g}; the "
-            f"log-likelihood {float(ll[0]):.6f} may still rise: raise max_iter or loosen tol",
-            UserWarning, stacklevel=2,
+            f"log-likelihood {float(ll[0]):.6f} may still rise: raise max_iter or loosen tol"
         )
     classes_out, order, pi, response, mean, sigma = _labelled(reports, model, K, steps, st, post)
     return LatentClassFit(

@@ -21,17 +21,17 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Any
 
 import numpy as np
 
 from deepmarkets.errors import InferenceError
+from deepmarkets.helpers import json_safe
+from deepmarkets.helpers.defaults import ESS_MIN_PER_CHAIN, RHAT_MAX
 from deepmarkets.models.data import Reports
 
 __all__ = ["CONVERGENCE_RULE", "ESS_MIN_PER_CHAIN", "LatentClassFit", "MODELS", "RHAT_MAX", "check_model",
-           "convergence_problems", "count_parameters", "entropy_reliability", "plain",
-           "plain_finite"]
+           "convergence_problems", "count_parameters", "entropy_reliability"]
 
 #: The latent class models, with one line each.
 MODELS: dict[str, str] = {
@@ -40,11 +40,7 @@ MODELS: dict[str, str] = {
     "forecast": "forecasts: logit(p) ~ Normal(mean[trader, class], sigma[trader])",
 }
 
-#: The convergence rule of every NUTS fit (Vehtari et al. 2021): the largest rank-normalised split R-hat ...
-RHAT_MAX = 1.01
-#: ... the smallest bulk and tail ESS per chain ...
-ESS_MIN_PER_CHAIN = 100
-#: ... and no divergent transitions, in words.
+#: The convergence rule of every NUTS fit (:mod:`deepmarkets.helpers.defaults`), in words.
 CONVERGENCE_RULE = f"R-hat <= {RHAT_MAX}, bulk and tail ESS >= {ESS_MIN_PER_CHAIN} per chain, no divergences"
 
 
@@ -371,7 +367,7 @@ class LatentClassFit:
             "loglik": float(self.loglik),
             "class_shares": {c: float(s) for c, s in zip(names, self.class_shares, strict=True)},
             "traders": traders,
-            "diagnostics": plain(self.diagnostics) if self.diagnostics is not None else None,
+            "diagnostics": json_safe(self.diagnostics) if self.diagnostics is not None else None,
             "n_questions": int(self.reports.n_questions),
             "n_traders": int(self.reports.n_traders),
             "n_answers": int(self.reports.n_answers),
@@ -416,34 +412,3 @@ class LatentClassFit:
             lines += ["", "diagnostics: " + ", ".join(f"{k}={v}" for k, v in self.diagnostics.items())]
         lines += ["", f"BIC {self.bic:.2f}, AIC {self.aic:.2f}, {self.n_parameters} parameters"]
         return "\n".join(lines)
-
-
-def plain(value: Any) -> Any:
-    """Numpy scalars and arrays (and fractions, as text) inside dicts/lists to plain Python for JSON."""
-    if isinstance(value, Mapping):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return plain(value.tolist())
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    if isinstance(value, Fraction):
-        return str(value)
-    return value
-
-
-def plain_finite(value: Any) -> Any:
-    """:func:`plain`, with non-finite floats as None (JSON has no NaN or infinity)."""
-    if isinstance(value, np.ndarray):
-        value = value.tolist()
-    if isinstance(value, Mapping):
-        return {str(k): plain_finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain_finite(v) for v in value]
-    value = plain(value)
-    return None if isinstance(value, float) and not math.isfinite(value) else value

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from deepmarkets.errors import DeclarationError, InferenceError
-from deepmarkets.helpers import as_rng
-from deepmarkets.models.fit import plain
+from deepmarkets.helpers import as_rng, json_safe
+from deepmarkets.helpers.defaults import INTERVAL_PROB
 from deepmarkets.models.latent_market import LatentMarket, LatentState, _best_permutation
 
 __all__ = ["infer_market", "MarketPosterior"]
@@ -74,7 +74,7 @@ class MarketPosterior:
             "lower": arrays(self.lower), "upper": arrays(self.upper), "prob": float(self.prob),
             "covered": float(self.covered), "max_abs_difference": float(self.max_abs_difference),
             "permutation": list(self.permutation), "n_cases": int(self.latent.shape[0]),
-            "diagnostics": plain(diag), "seconds": float(self.seconds),
+            "diagnostics": json_safe(diag), "seconds": float(self.seconds),
         }
 
     def __repr__(self) -> str:
@@ -112,7 +112,7 @@ class MarketPosterior:
 
 
 def infer_market(market: LatentMarket, cases: Any, *, state: LatentState | Mapping | None = None, draws: int = 500,
-                 tune: int = 500, chains: int = 2, cores: int | None = 1, prob: float = 0.9,
+                 tune: int = 500, chains: int = 2, cores: int | None = 1, prob: float = INTERVAL_PROB,
                  rng: int | np.random.Generator | None = None, progressbar: bool = True) -> MarketPosterior:
     """The posterior over θ and over each case's hidden state given resolved cases, next to the market's θ.
 

@@ -48,6 +48,7 @@ import sympy
 
 from deepmarkets.errors import DeclarationError
 from deepmarkets.helpers import as_rng
+from deepmarkets.helpers.defaults import INTERVAL_PROB
 
 if TYPE_CHECKING:
     from deepmarkets.models.infer_market import MarketPosterior
@@ -1027,8 +1028,8 @@ class LatentMarket:
 
     # inference -----------------------------------------------------------------------
     def infer(self, cases: Any, *, state: LatentState | Mapping | None = None, draws: int = 500, tune: int = 500,
-              chains: int = 2, cores: int | None = 1, prob: float = 0.9, rng: int | np.random.Generator | None = None,
-              progressbar: bool = True) -> MarketPosterior:
+              chains: int = 2, cores: int | None = 1, prob: float = INTERVAL_PROB,
+              rng: int | np.random.Generator | None = None, progressbar: bool = True) -> MarketPosterior:
         """The posterior over θ and over each case's hidden state given resolved cases, next to the market's θ.
 
         See :func:`deepmarkets.models.infer_market.infer_market` (this market is its first argument).

@@ -44,7 +44,6 @@ joint of ``2**16`` cells takes a few milliseconds.
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,7 +51,8 @@ from typing import Any
 import numpy as np
 
 from deepmarkets.errors import DeclarationError, InferenceError
-from deepmarkets.helpers import as_rng
+from deepmarkets.helpers import as_rng, warn
+from deepmarkets.helpers.defaults import INTERVAL_PROB
 from deepmarkets.models.checks import whole_number
 
 __all__ = [
@@ -874,7 +874,7 @@ def _book(fit: Any, missing: str) -> _Book:
         msg = (f"{n_rep} of {Q} questions dropped: a trader answered them more than once, so they have no single "
                f"answer pattern")
         notes.append(msg)
-        warnings.warn(msg, UserWarning, stacklevel=3)
+        warn(msg)
     incomplete = keep & (table < 0).any(axis=1)
     n_inc = int(incomplete.sum())
     if n_inc and missing == "drop":
@@ -882,7 +882,7 @@ def _book(fit: Any, missing: str) -> _Book:
         msg = (f"{n_inc} of {Q} questions dropped because some trader did not answer them (missing='drop'); "
                f"missing='impute' keeps them, filling missing answers from the fitted P(answer | class)")
         notes.append(msg)
-        warnings.warn(msg, UserWarning, stacklevel=3)
+        warn(msg)
     elif n_inc:
         notes.append(f"missing answers of {n_inc} of {Q} questions filled in from the fitted P(answer | class) "
                      f"(missing='impute')")
@@ -974,7 +974,7 @@ def _draw_parameters(fit: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, list
 
 def fit_natural_latent_errors(fit: Any, *, source: str = "empirical", missing: str = "drop", partition: Any = None,
                               tolerance: float = 0.1, normalise: bool = True, max_cells: int = 2**20,
-                              max_draws: int = 200, interval: float = 0.9,
+                              max_draws: int = 200, interval: float = INTERVAL_PROB,
                               rng: int | np.random.Generator | None = None) -> NaturalLatentReport:
     """Natural-latent errors of the latent class of a fitted model (EM or NUTS) or a latent market.
 

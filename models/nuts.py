@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from deepmarkets.errors import InferenceError
-from deepmarkets.helpers import as_rng
+from deepmarkets.helpers import as_rng, warn
 from deepmarkets.models.checks import whole_number
 from deepmarkets.models.data import Reports
 from deepmarkets.models.fit import (
@@ -819,9 +819,8 @@ def _converged(d: _Design, diagnostics: dict, D: int, tune: int) -> bool:
     """The one convergence rule on the diagnostics; a warning saying what failed and what to try."""
     problems = convergence_problems(diagnostics)
     if problems:
-        warnings.warn(
+        warn(
             f"NUTS for the {d.model} model may not have converged: {'; '.join(problems)}. Run more draws/tune "
-            f"(draws={D}, tune={tune}), more chains, or check that the model is identifiable (fewer classes)",
-            UserWarning, stacklevel=4,  # the caller of fit_nuts (fit_nuts -> _result -> here)
+            f"(draws={D}, tune={tune}), more chains, or check that the model is identifiable (fewer classes)"
         )
     return not problems

@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 
 from deepmarkets.errors import DeclarationError, InferenceError
+from deepmarkets.helpers import json_safe
 from deepmarkets.models.checks import whole_number
-from deepmarkets.models.fit import plain_finite
 
 __all__ = ["align_draws", "assignment_costs", "permute_classes", "COSTS", "GaugeFixing", "fix_gauge",
            "plot_gauge_fixing"]
@@ -270,7 +270,7 @@ class GaugeFixing:
         return int(self.permutations.shape[0] * self.permutations.shape[1])
 
     def to_dict(self) -> dict:
-        return plain_finite({
+        return json_safe({
             "method": self.method, "description": self.description, "relabelled": self.relabelled,
             "n_draws": self.n_draws, "chain_labellings": [list(p) for p in self.chain_labellings],
             "iterations": self.iterations, "converged": self.converged, "objective": self.objective,

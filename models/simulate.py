@@ -110,7 +110,7 @@ def simulate_reports(n_questions: int, n_traders: int, *, classes: int = 3, leve
             raise DeclarationError(f"levels={levels!r}; expected a whole number or one per trader") from None
         if len(n_levels) != J:
             raise DeclarationError(f"levels has {len(n_levels)} entries for {J} traders; give one per trader")
-    gen = np.random.default_rng(rng)
+    gen = as_rng(rng)
     pi = gen.dirichlet(np.full(K, 5.0))
     truth = gen.choice(K, size=Q, p=pi)
     present = gen.random((Q, J)) >= missing

@@ -8,6 +8,7 @@
 :mod:`deepmarkets.helpers.jsonsafe`        values ready for JSON (one rule for NaN)
 :mod:`deepmarkets.helpers.files`           atomic file writes
 :mod:`deepmarkets.helpers.warn`            warnings attributed to the user's line
+:mod:`deepmarkets.helpers.defaults`        the convergence rule and the interval probability
 =========================================  ==============================================
 
 They import nothing from the project but :mod:`deepmarkets.errors`, and nothing heavy at

@@ -18,16 +18,14 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
 from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
 
 from deepmarkets.errors import DeclarationError, InferenceError
-from deepmarkets.helpers import as_rng
+from deepmarkets.helpers import as_rng, json_safe, warn
 from deepmarkets.models.checks import positive_float, whole_number
-from deepmarkets.models.fit import plain_finite
 from deepmarkets.models.symbolic import SymbolicModel
 
 __all__ = ["ContinuousGauge", "continuous_gauge", "RANK_TOL", "EXACT_MAX_ENTRIES"]
@@ -115,7 +113,7 @@ class ContinuousGauge:
                             columns=[f"g{i + 1}" for i in range(self.generators.shape[1])])
 
     def to_dict(self) -> dict:
-        return plain_finite({
+        return json_safe({
             "model": self.model, "dimension": self.dimension, "n_parameters": self.n_parameters,
             "n_observables": self.n_observables, "rank": self.rank, "float_ranks": list(self.float_ranks),
             "exact_ranks": None if self.exact_ranks is None else list(self.exact_ranks), "tol": self.tol,
@@ -243,11 +241,11 @@ def continuous_gauge(model: SymbolicModel, *, points: int = 3, tol: float = RANK
                 exact_null = basis
     rank = max(exact_ranks) if exact else max(float_ranks)
     if exact and max(float_ranks) != rank:
-        warnings.warn(f"{model.name}: the floating-point rank at tol={tol:g} ({float_ranks}) differs from the exact "
-                      f"rank ({exact_ranks}); the exact rank is used", UserWarning, stacklevel=2)
+        warn(f"{model.name}: the floating-point rank at tol={tol:g} ({float_ranks}) differs from the exact "
+                      f"rank ({exact_ranks}); the exact rank is used")
     if len(set(float_ranks) | set(exact_ranks)) > 1:
-        warnings.warn(f"{model.name}: the rank differs between random points (float {float_ranks}, exact "
-                      f"{exact_ranks or '-'}); the largest is taken as the generic rank", UserWarning, stacklevel=2)
+        warn(f"{model.name}: the rank differs between random points (float {float_ranks}, exact "
+                      f"{exact_ranks or '-'}); the largest is taken as the generic rank")
     # generators at the first point: the right singular vectors beyond the rank
     first = exact_ranks[0] if exact else r0
     null0 = vt0[first:].T.copy()

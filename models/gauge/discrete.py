@@ -21,7 +21,6 @@ from __future__ import annotations
 import itertools
 import math
 import time
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,9 +29,8 @@ import numpy as np
 import sympy
 
 from deepmarkets.errors import DeclarationError, InferenceError
-from deepmarkets.helpers import as_rng
+from deepmarkets.helpers import as_rng, json_safe, warn
 from deepmarkets.models.checks import positive_float, whole_number
-from deepmarkets.models.fit import plain_finite
 from deepmarkets.models.symbolic import SymbolicModel, compile_expressions
 
 __all__ = ["GaugeElement", "GaugeGroup", "SymmetryCheck", "discrete_gauge", "check_symmetry", "MAX_CANDIDATES"]
@@ -200,7 +198,7 @@ class GaugeGroup:
         return self.order
 
     def to_dict(self) -> dict:
-        return plain_finite({
+        return json_safe({
             "model": self.model, "order": self.order, "structure": self.structure, "proven": self.proven,
             "elements": [e.to_dict() for e in self.elements], "generators": [e.label for e in self.generators],
             "candidates": self.candidates, "rejected": dict(self.rejected), "examples": list(self.examples),
@@ -250,7 +248,7 @@ class SymmetryCheck:
     max_difference: float
 
     def to_dict(self) -> dict:
-        return plain_finite({"holds": self.holds, "method": self.method, "observable": self.observable,
+        return json_safe({"holds": self.holds, "method": self.method, "observable": self.observable,
                        "max_difference": self.max_difference})
 
     def __bool__(self) -> bool:
@@ -488,8 +486,8 @@ def discrete_gauge(model: SymbolicModel, *, prove: str = "generators", points: i
                 proofs[c] = (gen_ok, "product of proven generators" if gen_ok else "product of generators (unproven)")
     elements = [GaugeElement(c[0], c[1], _label(*c, model), proofs[c][0], proofs[c][1]) for c in survivors]
     if unproven:
-        warnings.warn(f"{model.name}: {unproven} pass the numeric check but sympy could not reduce every difference "
-                      f"to 0; they are kept, marked unproven", UserWarning, stacklevel=2)
+        warn(f"{model.name}: {unproven} pass the numeric check but sympy could not reduce every difference "
+                      f"to 0; they are kept, marked unproven")
     return GaugeGroup(model=model.name, class_names=model.class_names, latent_names=model.latent_names,
                       elements=tuple(elements), generators=tuple(elements[i] for i in gens_idx), candidates=n_cand,
                       rejected=rejected, examples=tuple(examples), prove=prove,

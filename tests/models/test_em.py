@@ -437,9 +437,10 @@ def test_one_forecaster_warns_and_nonconvergence_warns():
         fit = fit_em(r, model="forecast", classes=2, rng=0)
     assert np.sort(fit.class_shares) == pytest.approx([0.5, 0.5], abs=0.02)
     book, _, _ = simulate_reports(100, 5, classes=2, levels=3, separation=0.5, rng=0)
-    with pytest.warns(UserWarning, match="stopped after max_iter=2"):
+    with pytest.warns(UserWarning, match="stopped after max_iter=2") as caught:
         fit = fit_em(Reports.from_book(book), model="lca", classes=2, max_iter=2, rng=0)
     assert not fit.converged and "NOT converged" in repr(fit)
+    assert caught[0].filename == __file__  # the warning points at the caller's line, not into the package
 
 
 def test_progressbar_runs():
