@@ -54,6 +54,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/gauge.py
 	$(BIN)/python benchmarks/induction.py  # its logicalinduction baseline: pip install logicalinduction==0.1.6
 	$(BIN)/python benchmarks/startup.py
+	$(BIN)/python benchmarks/worlds.py
 
 clean:
 	rm -rf $(VENV) $(LATEST) .pytest_cache .ruff_cache

@@ -54,10 +54,11 @@ from typing import Any
 import numpy as np
 import z3
 
-from deepmarkets.errors import DeclarationError, SolverUnknownError
+from deepmarkets.errors import DeclarationError
 from deepmarkets.helpers import as_rng, json_safe
 from deepmarkets.logic.sentence import Sentence, sentence
 from deepmarkets.logic.theory import Theory
+from deepmarkets.logic.worlds import minimum_world
 
 __all__ = [
     "Projection",
@@ -180,10 +181,9 @@ def _check_prices(prices: Any, n: int) -> np.ndarray:
 class _Z3Oracle:
     """Exact ``min_w sum_i c_i [s_i](w)`` over the theory's possible worlds (weighted MaxSAT in z3).
 
-    The coefficients are taken exactly (a float is the dyadic rational it stores). z3's ``wmax``
-    engine is used: on these instances it is orders of magnitude faster than the default
-    core-guided engine, and it is complete. :meth:`greedy` is the fast, inexact companion used
-    to find improving worlds between exact calls.
+    The coefficients are taken exactly (a float is the dyadic rational it stores); the call is
+    :func:`deepmarkets.logic.worlds.minimum_world`, with the engine measured fastest there.
+    :meth:`greedy` is the fast, inexact companion used to find improving worlds between exact calls.
     """
 
     def __init__(self, theory: Theory, sentences: Sequence[Sentence]):
@@ -196,27 +196,14 @@ class _Z3Oracle:
     def minimize(self, weights: Sequence[Any]) -> tuple[Fraction, tuple[bool, ...]]:
         ws = [w if isinstance(w, Fraction) else Fraction(float(w)) for w in weights]
         self.calls += 1
-        opt = z3.Optimize()
-        # all parameters in one call: a later ``set`` can drop an earlier engine choice
-        opt.set(maxsat_engine="wmax", rlimit=self.theory.rlimit)
-        opt.add(*(a.z3 for a in self.theory.axioms))
-        for s, w in zip(self.sentences, ws, strict=True):
-            if w > 0:
-                opt.add_soft(z3.Not(s.z3), _z3_weight(w))
-            elif w < 0:
-                opt.add_soft(s.z3, _z3_weight(-w))
-        result = opt.check()
-        if result == z3.unknown:
-            raise SolverUnknownError(
-                f"z3 could not find the best world for a weighted sum of {len(ws)} sentences within "
-                f"rlimit={self.theory.rlimit}; raise the theory's rlimit or use fewer securities",
-                opt.reason_unknown(),
-            )
-        if result != z3.sat:
+        found = minimum_world([a.z3 for a in self.theory.axioms], self.sentences, dict(enumerate(ws)),
+                              rlimit=self.theory.rlimit,
+                              unknown=f"z3 could not find the best world for a weighted sum of {len(ws)} sentences "
+                                      f"within rlimit={self.theory.rlimit}; raise the theory's rlimit or use fewer "
+                                      "securities")
+        if found is None:
             raise DeclarationError("the theory has no possible world; check its axioms")
-        m = opt.model()
-        world = tuple(z3.is_true(m.eval(s.z3, model_completion=True)) for s in self.sentences)
-        return sum((w for w, v in zip(ws, world, strict=True) if v), Fraction(0)), world
+        return found
 
 
     def witness(self, i: int, value: bool) -> tuple[bool, ...] | None:
@@ -241,10 +228,6 @@ class _Z3Oracle:
 
             self._worlds = WorldSearch(self.theory, self.sentences)
         return self._worlds
-
-
-def _z3_weight(w: Fraction) -> str:
-    return str(w.numerator) if w.denominator == 1 else f"{w.numerator}/{w.denominator}"
 
 
 class _TableOracle:

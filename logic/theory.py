@@ -12,6 +12,7 @@ import z3
 from deepmarkets.errors import DeclarationError, SolverUnknownError
 from deepmarkets.helpers import to_fraction
 from deepmarkets.logic.sentence import Sentence, sentence
+from deepmarkets.logic.worlds import minimum_world
 
 __all__ = ["Theory", "WorldOptimum", "DEFAULT_RLIMIT"]
 
@@ -150,7 +151,7 @@ class Theory:
         ws = [to_fraction(w, "weight") for w in weights]
         if len(ws) != len(sents):
             raise DeclarationError(f"{len(sents)} sentences but {len(ws)} weights")
-        return self._optimize(sents, ws, within, maximize=True)
+        return self._maximum(sents, ws, within)
 
     def minimize(
         self, sentences: Sequence[Any], weights: Sequence[Any], *, within: Any | None = None
@@ -159,27 +160,16 @@ class Theory:
         opt = self.maximize(sentences, [-to_fraction(w, "weight") for w in weights], within=within)
         return WorldOptimum(-opt.value, opt.world)
 
-    def _optimize(self, sents: list[Sentence], ws: list[Fraction], within: Any, maximize: bool) -> WorldOptimum:
-        opt = z3.Optimize()
-        opt.set("rlimit", self.rlimit)
-        opt.add(*(a.z3 for a in self.axioms))
-        if within is not None:
-            opt.add(sentence(within).z3)
-        for s, w in zip(sents, ws, strict=True):
-            if w > 0:
-                opt.add_soft(s.z3, _weight(w))
-            elif w < 0:
-                opt.add_soft(z3.Not(s.z3), _weight(-w))
-        if not self._check(opt, "a weighted sum of sentences over the possible worlds"):
+    def _maximum(self, sents: list[Sentence], ws: list[Fraction], within: Any) -> WorldOptimum:
+        """The maximum as the minimum of the negated sum (:func:`~deepmarkets.logic.worlds.minimum_world`)."""
+        hard = [a.z3 for a in self.axioms] + ([sentence(within).z3] if within is not None else [])
+        found = minimum_world(hard, sents, {k: -w for k, w in enumerate(ws)}, rlimit=self.rlimit,
+                              unknown=f"z3 could not decide a weighted sum of sentences over the possible worlds "
+                                      f"within rlimit={self.rlimit}")
+        if found is None:
             where = f" where {within} holds" if within is not None else ""
             raise DeclarationError(f"the theory has no possible world{where}; check its axioms")
-        m = opt.model()
-        world = tuple(z3.is_true(m.eval(s.z3, model_completion=True)) for s in sents)
-        value = sum((w for w, v in zip(ws, world, strict=True) if v), Fraction(0))
-        return WorldOptimum(value, world)
-
-
-def _weight(w: Fraction) -> str:
-    return str(w.numerator) if w.denominator == 1 else f"{w.numerator}/{w.denominator}"
+        low, world = found
+        return WorldOptimum(-low, world)
 
 

@@ -123,3 +123,14 @@ def test_startup_benchmark_smoke(tmp_path):
     assert len(rows) == 3 and all(r["agree"] for r in rows)
     assert all(r["ours_s"] > 0 and r["floor_s"] > 0 for r in rows)
     assert [r["result"] in ("PASS", "FAIL") for r in rows] == [True, True, False]  # the check row has no target
+
+
+def test_worlds_benchmark_smoke(tmp_path):
+    proc, data = _smoke("worlds.py", tmp_path)
+    out = proc.stdout
+    for text in ("python", "cpu_count", "date", "Exact weighted MaxSAT", "maxres s", "wmax s", "maxres/wmax",
+                 "optima agree", "coherence", "arbitrage-free", "induction", "Theory.maximize"):
+        assert text in out, f"{text!r} missing from the output:\n{out}"
+    assert "DISAGREE" not in out
+    runs = data["runs"]
+    assert len(runs) == 4 and all(r["agree"] and r["calls"] > 0 for r in runs)
