@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from deepmarkets.errors import InferenceError
-from deepmarkets.helpers import as_rng, warn
+from deepmarkets.helpers import ProgressBar, as_rng, warn
 from deepmarkets.models.data import Reports
 from deepmarkets.models.fit import LatentClassFit, check_model, count_parameters
 
@@ -406,35 +406,9 @@ def _starts_fc(f: _Forecast, reports: Reports, K: int, R: int, gen: np.random.Ge
 
 
 
-class _Bar:
-    def __init__(self, enabled: bool, total: int, what: str):
-        self.enabled = enabled
-        self._progress = None
-        self.total = total
-        self.what = what
-
-    def __enter__(self):
-        if self.enabled:
-            from rich.progress import Progress
-
-            self._progress = Progress(transient=True)
-            self._progress.__enter__()
-            self._task = self._progress.add_task(self.what, total=self.total)
-        return self
-
-    def __exit__(self, *exc):
-        if self._progress is not None:
-            self._progress.__exit__(*exc)
-
-    def update(self, it: int, active: int, best: float):
-        if self._progress is not None:
-            self._progress.update(self._task, completed=it,
-                                  description=f"{self.what}: {active} start(s) running, best loglik {best:.4f}")
-
-
 def fit_em(reports: Reports, *, model: str, classes: int | None, restarts: int = 10, tol: float = 1e-10,
            max_iter: int = 5000, prior: float = 0.0, rng: int | np.random.Generator | None = None,
-           progressbar: bool = False) -> LatentClassFit:
+           progressbar: bool = True) -> LatentClassFit:
     """Fit a latent class model to a reports book by EM with seeded restarts; keep the best start.
 
     Parameters
@@ -462,8 +436,8 @@ def fit_em(reports: Reports, *, model: str, classes: int | None, restarts: int =
         forecast model adds it to the class shares only.
     rng : int, numpy.random.Generator or None
         Seed or generator for the starts.
-    progressbar : bool, default False
-        Show a rich progress bar.
+    progressbar : bool, default True
+        Show progress on standard error (:class:`deepmarkets.helpers.ProgressBar`).
 
     Returns
     -------
@@ -498,7 +472,7 @@ def fit_em(reports: Reports, *, model: str, classes: int | None, restarts: int =
         warn(f"{n_drop} report(s) have a probability but no answer; model={model!r} uses the answers only")
     steps = (_forecast_steps(reports, K, R, gen, prior) if model == "forecast"
              else _categorical_steps(reports, model, K, R, gen, prior))
-    with _Bar(progressbar, max_iter, f"EM {model}") as bar:
+    with ProgressBar(f"EM {model}", max_iter, enabled=progressbar) as bar:
         runs = _run_starts(steps, R, tol, max_iter, prior, bar)
     best = int(np.argmax(runs.objective))
     st = runs.state[best]
@@ -598,7 +572,7 @@ class _Runs:
     state: dict[int, list[np.ndarray]]
 
 
-def _run_starts(steps: _Steps, R: int, tol: float, max_iter: int, prior: float, bar: _Bar) -> _Runs:
+def _run_starts(steps: _Steps, R: int, tol: float, max_iter: int, prior: float, bar: ProgressBar) -> _Runs:
     """EM from every start at once; a start leaves the batch when its gain falls below ``tol`` (or at ``max_iter``)."""
     runs = _Runs(np.full(R, -np.inf), np.full(R, -np.inf), np.zeros(R, dtype=np.int64), np.zeros(R, dtype=bool), {})
     state = steps.start
@@ -631,7 +605,8 @@ def _run_starts(steps: _Steps, R: int, tol: float, max_iter: int, prior: float, 
             active = active[keep]
         prev = objective
         if it % 10 == 0:
-            bar.update(it, len(active), float(np.max(np.concatenate([runs.loglik, ll]))))
+            best = float(np.max(np.concatenate([runs.loglik, ll])))
+            bar.update(it, f"{len(active)} start(s) running, best loglik {best:.4f}")
     return runs
 
 

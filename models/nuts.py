@@ -455,7 +455,7 @@ def _check_start(start: Any, reports: Reports, model: str, K: int) -> None:
 
 def fit_nuts(reports: Reports, *, model: str, classes: int | None, draws: int = 1000, tune: int = 1000,
              chains: int = 4, cores: int | None = None, start: LatentClassFit | None = None, collapse: bool = True,
-             rng: int | np.random.Generator | None = None, progressbar: bool = False) -> LatentClassFit:
+             rng: int | np.random.Generator | None = None, progressbar: bool = True) -> LatentClassFit:
     """Sample the posterior of a latent class model with NUTS, started from the EM optimum.
 
     Parameters
@@ -481,7 +481,7 @@ def fit_nuts(reports: Reports, *, model: str, classes: int | None, draws: int = 
         question more than once) questions with identical answer counts are collapsed.
     rng : int, numpy.random.Generator or None
         Seeds the EM start, the jitter of the start values and PyMC's ``random_seed``.
-    progressbar : bool, default False
+    progressbar : bool, default True
         Show PyMC's progress bars (and its log messages).
 
     Returns

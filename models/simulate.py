@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from deepmarkets.errors import DeclarationError
-from deepmarkets.helpers import as_rng
+from deepmarkets.helpers import ProgressBar, as_rng
 from deepmarkets.models.checks import whole_number
 
 if TYPE_CHECKING:
@@ -373,7 +373,7 @@ def simulate_informed_traders(
     kls = []
     total = n_traders * rounds
     own: list[tuple[np.ndarray, list[np.ndarray]] | None] = [None] * n_traders
-    with _Progress(progressbar, total, f"{market.name}: informed traders") as bar:
+    with ProgressBar(f"{market.name}: informed traders", total, enabled=progressbar) as bar:
         for t in range(total):
             j = t % n_traders
             rows = slice(j * m, (j + 1) * m)
@@ -382,7 +382,7 @@ def simulate_informed_traders(
                                                 own[j], smoothing, em_steps, gen)
             market.move(f"trader {j + 1}", after)
             kls.append(kl_now())
-            bar.advance(kls[-1])
+            bar.advance(f"KL {kls[-1]:.4g}")
     kl = np.array(kls)
     below = np.flatnonzero(kl < threshold)
     perm = _best_permutation(market.state, truth)
@@ -426,32 +426,6 @@ def _trader_update(market: LatentMarket, state: LatentState, codes: np.ndarray, 
         tables = [(bt + c) / (bt + c).sum(axis=1, keepdims=True) for bt, c in zip(base_tables, counts, strict=True)]
     # the counts this trader put into the state it moves to
     return LatentState(market.classes, market.observables, market.levels, prior, tuple(tables)), (nk, counts)
-
-
-class _Progress:
-    """A rich progress bar over trades (or nothing when disabled)."""
-
-    def __init__(self, enabled: bool, total: int, description: str):
-        self.enabled, self.total, self.description = enabled, total, description
-        self._bar = None
-
-    def __enter__(self):
-        if self.enabled:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-            self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("KL {task.fields[kl]}"), TimeElapsedColumn(), transient=True)
-            self._bar.__enter__()
-            self._task = self._bar.add_task(self.description, total=self.total, kl="-")
-        return self
-
-    def advance(self, kl: float) -> None:
-        if self._bar is not None:
-            self._bar.update(self._task, advance=1, kl=f"{kl:.4g}")
-
-    def __exit__(self, *exc):
-        if self._bar is not None:
-            self._bar.__exit__(*exc)
 
 
 def plot_kl(result: InformedTraders | Sequence[float], *, threshold: float | None = None, ax=None):

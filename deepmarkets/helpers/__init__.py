@@ -21,9 +21,9 @@ from deepmarkets.helpers.exact import to_fraction, to_rational
 from deepmarkets.helpers.exports import export_lazily
 from deepmarkets.helpers.files import atomic_path, atomic_write
 from deepmarkets.helpers.jsonsafe import json_safe
-from deepmarkets.helpers.progress import StatusLine
+from deepmarkets.helpers.progress import ProgressBar, StatusLine, track
 from deepmarkets.helpers.rng import as_rng
 from deepmarkets.helpers.warn import warn
 
-__all__ = ["as_rng", "export_lazily", "StatusLine", "to_fraction", "to_rational", "json_safe", "atomic_write",
-           "atomic_path", "warn"]
+__all__ = ["as_rng", "export_lazily", "StatusLine", "ProgressBar", "track", "to_fraction", "to_rational", "json_safe",
+           "atomic_write", "atomic_path", "warn"]

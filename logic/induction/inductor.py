@@ -51,6 +51,7 @@ import numpy as np
 import z3
 
 from deepmarkets.errors import DeclarationError, InductionError
+from deepmarkets.helpers import track
 from deepmarkets.logic.induction.features import (
     Feature,
     FeatureGraph,
@@ -778,13 +779,7 @@ class Inductor:
         """
         if int(days) < 0:
             raise DeclarationError(f"days must be >= 0, got {days}")
-        if progressbar:
-            from rich.progress import track
-
-            it = track(range(int(days)), description="induction days")
-        else:
-            it = range(int(days))
-        for _ in it:
+        for _ in track(range(int(days)), "induction days", int(days), enabled=progressbar):
             self.step()
         if log is not None:
             write_log(self.result, log)

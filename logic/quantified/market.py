@@ -20,13 +20,13 @@ The market (:class:`QuantifiedMarket`) repeats a one-shot market. Each round:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from deepmarkets.errors import DeclarationError
-from deepmarkets.helpers import as_rng
+from deepmarkets.helpers import as_rng, track
 from deepmarkets.logic.quantified.games import DEFAULT_RLIMIT, Constructor, GameResult, QuantifiedSentence, play
 
 __all__ = ["Agent", "RoundRecord", "MarketRun", "QuantifiedMarket", "equilibrium_price", "kelly_population",
@@ -252,12 +252,7 @@ class QuantifiedMarket:
             raise DeclarationError(f"rounds must be a non-negative integer, got {rounds!r}")
         gen = as_rng(rng)
         records = []
-        iterator: Iterable[int] = range(1, rounds + 1)
-        if progressbar:
-            from rich.progress import track
-
-            iterator = track(iterator, description=f"PM1 {self.sentence}", total=rounds)
-        for t in iterator:
+        for t in track(range(1, rounds + 1), f"PM1 {self.sentence}", rounds, enabled=progressbar):
             records.append(self.step(t, gen))
         prices = tuple(r.price for r in records) + (equilibrium_price(self.agents),)
         return MarketRun(str(self.sentence), prices, tuple(records), {a.name: a.wealth for a in self.agents})

@@ -66,7 +66,7 @@ class BenchmarkResult:
 
 
 def pm1_benchmark(
-    *, n_agents: int = 50, rng: int | np.random.Generator | None = 0, progressbar: bool = False
+    *, n_agents: int = 50, rng: int | np.random.Generator | None = 0, progressbar: bool = True
 ) -> BenchmarkResult:
     """The PM1 acceptance runs (seeded, deterministic).
 
