@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 import deepmarkets.beliefs.book as book_module
 import deepmarkets.helpers.files as io_module
 from deepmarkets.beliefs.book import REPORT_COLUMNS, TRADE_COLUMNS, Book
-from deepmarkets.helpers import atomic_path, atomic_write
 from deepmarkets.errors import BookError, DeclarationError
+from deepmarkets.helpers import atomic_path, atomic_write
 
 FORMATS = ["csv", "csv.gz", "parquet", "jsonl", "ndjson.gz"]
 PROPERTY = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
