@@ -196,7 +196,7 @@ def run_latent_demo(*, draws: int = 1000, plot: str | None = None, echo: bool = 
     """The latent-market part of the demo: informed traders, then the posterior from their cases.
 
     Twenty traders have each seen 50 resolved cases (the evidence, never the verdict) and trade
-    in three rounds; NUTS (two chains of ``draws``) then gives the posterior over the market's
+    in eight rounds; NUTS (two chains of ``draws``) then gives the posterior over the market's
     tables, and the diagnostics are checked against the toolkit's convergence rule
     (:data:`deepmarkets.models.fit.CONVERGENCE_RULE`). ``plot`` names a PNG for the market, true
     and posterior tables.
@@ -216,9 +216,9 @@ def run_latent_demo(*, draws: int = 1000, plot: str | None = None, echo: bool = 
     market, truth = suspect_market()
     say(f"\n== A latent-variable market: {market.name!r}; Y = guilty or innocent, never observed")
     say("observables: " + "; ".join(f"{k} ({', '.join(v)})" for k, v in SUSPECT_EVIDENCE.items()))
-    sim = market.simulate_informed_traders(truth, n_traders=20, cases_per_trader=50, rounds=3, rng=2,
+    sim = market.simulate_informed_traders(truth, n_traders=20, cases_per_trader=50, rounds=8, rng=2,
                                            progressbar=False)
-    say(f"20 traders with 50 resolved cases each, 3 rounds: KL(true || market) {sim.kl_initial:.4f} -> "
+    say(f"20 traders with 50 resolved cases each, 8 rounds: KL(true || market) {sim.kl_initial:.4f} -> "
         f"{sim.kl[-1]:.4f} nats, below 0.02 after {sim.trades_to_threshold} trades")
     say(f"the market's tables match the true ones up to relabelling {sim.permutation} "
         f"(largest error {sim.table_error:.3f})")

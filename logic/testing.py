@@ -192,13 +192,23 @@ def possible_truth_table(sentences: list[Sentence], theory: Theory | None = None
     return values[possible, : len(sentences)]
 
 
+def _distinct_prices(prices) -> list[tuple]:
+    """The (sentence, price) pairs with a price repeated exactly kept once, as check_coherence counts them."""
+    items = list(prices.items()) if hasattr(prices, "items") else list(prices)
+    seen: dict[tuple, tuple] = {}
+    for s, v in items:
+        seen.setdefault((str(sentence(s)), to_fraction(v, f"the price of {s}")), (s, v))
+    return list(seen.values())
+
+
 def brute_force_coherence(prices, theory: Theory | None = None) -> tuple[bool, float]:
     """(coherent, max_profit) by enumerating every assignment of the atoms and one LP over all worlds.
 
     ``max_profit`` is the largest guaranteed profit with stakes in [-1, 1], which equals the L1
-    distance from the prices to the convex hull of the possible worlds.
+    distance from the prices to the convex hull of the possible worlds. A price repeated exactly
+    is one security and counted once, as :func:`check_coherence` counts it.
     """
-    items = list(prices.items()) if hasattr(prices, "items") else list(prices)
+    items = _distinct_prices(prices)
     sents = [sentence(s) for s, _ in items]
     p = np.array([float(v) for _, v in items])
     worlds = np.unique(possible_truth_table(sents, theory), axis=0).astype(float)
@@ -217,10 +227,11 @@ def brute_force_coherence(prices, theory: Theory | None = None) -> tuple[bool, f
 def brute_force_max_profit(prices, theory: Theory | None = None) -> Fraction:
     """The exact largest guaranteed profit with stakes in [-1, 1]: 0 exactly when the prices are coherent.
 
-    Prices are read exactly (``"0.43000000000000005"`` is that decimal); every assignment of the
+    Prices are read exactly (``"0.43000000000000005"`` is that decimal) and a price repeated
+    exactly is counted once, as :func:`check_coherence` counts it; every assignment of the
     atoms is enumerated and the LP over all possible worlds is solved by z3's rational simplex.
     """
-    items = list(prices.items()) if hasattr(prices, "items") else list(prices)
+    items = _distinct_prices(prices)
     sents = [sentence(s) for s, _ in items]
     p = [to_fraction(v, f"the price of {s}") for s, v in items]
     worlds = np.unique(possible_truth_table(sents, theory), axis=0)

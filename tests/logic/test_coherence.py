@@ -413,3 +413,13 @@ def test_face_prices_at_8_to_200_atoms_many_instances():
         if n <= 16:
             exact = brute_force_max_profit(inst.price_map, inst.theory)
             assert report.coherent is (exact == 0)
+
+
+def test_a_price_repeated_exactly_is_one_security_for_the_brute_force_oracle_too():
+    from deepmarkets.logic.testing import brute_force_max_profit
+
+    prices = [("a", "0.6"), ("a", "0.6"), ("~a", "0.6")]
+    report = check_coherence(prices)
+    # sell a and ~a once each: 1.2 in, 1 out in every world; a second sale of the repeat is not a second security
+    assert brute_force_max_profit(prices) == Fraction(1, 5) == report.dutch_book.guaranteed_profit
+    assert brute_force_max_profit([("a", "0.6"), ("a", "0.7"), ("~a", "0.6")]) > Fraction(1, 5)
