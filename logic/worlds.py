@@ -1,4 +1,10 @@
-"""Searching the possible worlds of a theory for ones where a weighted sum of sentences is small.
+"""The possible worlds of a theory: whether one exists where given sentences hold, and searches for
+ones where a weighted sum of sentences is small.
+
+:class:`WorldOracle` is the one "is this possible" question of the project: is there a possible
+world where these sentences hold (or have these truth values)? z3 answers it under assumptions;
+its ``unknown`` raises :class:`~deepmarkets.errors.SolverUnknownError`, never a guess.
+:class:`Theory <deepmarkets.logic.theory.Theory>`, markets and arbitrage-free pricing ask through it.
 
 Coherence checking asks, round after round, for a possible world that makes a book of bets
 pay little. :class:`WorldSearch` answers in two ways:
@@ -19,9 +25,10 @@ go through it.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
@@ -34,7 +41,7 @@ from deepmarkets.logic.sentence import Sentence, op_kind, postorder
 if TYPE_CHECKING:
     from deepmarkets.logic.theory import Theory
 
-__all__ = ["WorldSearch", "OutOfTime", "minimum_world", "MAXSAT_ENGINE"]
+__all__ = ["WorldOracle", "WorldSearch", "OutOfTime", "minimum_world", "MAXSAT_ENGINE"]
 
 #: z3's weighted MaxSAT engine for exact minima: ``wmax`` solved every workload of
 #: ``benchmarks/worlds.py`` (the project's own calls) 1.2-2x faster than z3's default ``maxres``.
@@ -43,6 +50,93 @@ MAXSAT_ENGINE = "wmax"
 
 class OutOfTime(Exception):
     """The deadline passed during a search."""
+
+
+def _decide(solver: z3.Solver, assumptions: Sequence[z3.BoolRef], what: str | Callable[[], str],
+            rlimit: int) -> bool:
+    """sat -> True, unsat -> False, unknown -> SolverUnknownError naming ``what`` (a callable is only
+    called then: printing a large sentence costs more than deciding it)."""
+    result = solver.check(*assumptions)
+    if result == z3.unknown:
+        what = what() if callable(what) else what
+        raise SolverUnknownError(f"z3 could not decide {what} within rlimit={rlimit}", solver.reason_unknown())
+    return result == z3.sat
+
+
+class WorldOracle:
+    """Whether some possible world of ``theory`` makes given sentences true.
+
+    One z3 solver holds the theory's axioms and ``facts``; each question is asked under
+    assumptions, so the solver is reused. z3's ``unknown`` (the theory's ``rlimit`` reached)
+    raises :class:`~deepmarkets.errors.SolverUnknownError` naming the question.
+
+    Parameters
+    ----------
+    theory : Theory
+        The axioms, and the resource limit of each question.
+    facts : iterable of Sentence, optional
+        Sentences held true besides the axioms.
+
+    Examples
+    --------
+    >>> from deepmarkets.logic import Theory, atoms
+    >>> a, b = atoms("a b")
+    >>> oracle = WorldOracle(Theory([a.implies(b)]))
+    >>> oracle.possible(a, ~b), oracle.possible(a, b), oracle.entails(a.implies(b))
+    (False, True, True)
+    >>> oracle.possible(a, b, values=(False, True))
+    True
+    >>> sorted(oracle.worlds([a, b]))
+    [(False, False), (False, True), (True, True)]
+    """
+
+    def __init__(self, theory: Theory, facts: Iterable[Sentence] = ()):
+        self.theory = theory
+        self.facts = tuple(facts)
+        self._solver = theory.solver(*self.facts)
+
+    def possible(self, *sentences: Sentence, values: Sequence[bool] | None = None,
+                 what: str | Callable[[], str] | None = None) -> bool:
+        """Whether some possible world makes every sentence true (with ``values``: gives ``sentences[k]``
+        the truth value ``values[k]``). No sentences: whether the theory and facts are consistent.
+        ``what`` names the question in the error raised when z3 cannot decide it (a callable is only
+        called then)."""
+        if values is not None and len(values) != len(sentences):
+            raise DeclarationError(f"{len(sentences)} sentences but {len(values)} truth values; give one value "
+                                   "per sentence")
+        wanted = [bool(v) for v in values] if values is not None else [True] * len(sentences)
+        lits = [s.z3 if v else z3.Not(s.z3) for s, v in zip(sentences, wanted, strict=True)]
+
+        def question() -> str:
+            if what is not None:
+                return what() if callable(what) else what
+            if not sentences:
+                return "whether the theory is consistent"
+            return f"whether {' & '.join(str(s if v else ~s) for s, v in zip(sentences, wanted, strict=True))} " \
+                   "is possible"
+
+        return _decide(self._solver, lits, question, self.theory.rlimit)
+
+    def entails(self, s: Sentence) -> bool:
+        """Whether ``s`` holds in every possible world."""
+        return not self.possible(s, values=(False,), what=lambda: f"whether the theory entails {s}")
+
+    def worlds(self, sentences: Sequence[Sentence], *, limit: int | None = None) -> Iterator[tuple[bool, ...]]:
+        """The possible truth-vectors of ``sentences``, lazily, each once (z3 with blocking clauses on a
+        solver of its own); ``limit`` caps how many."""
+        sents = list(sentences)
+        s = self.theory.solver(*self.facts)
+        count = 0
+        while limit is None or count < limit:
+            if not _decide(s, (), "the next possible world", self.theory.rlimit):
+                return
+            m = s.model()
+            values = tuple(z3.is_true(m.eval(x.z3, model_completion=True)) for x in sents)
+            yield values
+            count += 1
+            if not sents:
+                return
+            s.add(z3.Or([z3.Not(x.z3) if v else x.z3 for x, v in zip(sents, values, strict=True)]))
 
 
 def minimum_world(hard: Sequence[z3.BoolRef], sentences: Sequence[Sentence], weights: Mapping[int, Fraction], *,
@@ -232,11 +326,9 @@ class WorldSearch:
                             dtype=bool)
         flags = [self._flags[k] if v else z3.Not(self._flags[k]) for k, v in assumptions]
         self._set_timeout(self._z3)
-        result = self._z3.check(*flags)
-        if result == z3.unknown:
-            self._unknown(self._z3, "a possible world under the current assumptions")
-        if result == z3.unsat:
-            return None
+        with self._late_is_out_of_time():
+            if not _decide(self._z3, flags, "a possible world under the current assumptions", self.theory.rlimit):
+                return None
         m = self._z3.model()
         return np.array([z3.is_true(m.eval(f, model_completion=True)) for f in self._flags], dtype=bool)
 
@@ -345,14 +437,10 @@ class WorldSearch:
         self._tick()
         self.exact_calls += 1
         rlimit = rlimit or self.theory.rlimit
-        try:
+        with self._late_is_out_of_time():
             found = minimum_world(self._hard, self.sentences, weights, rlimit=rlimit, deadline=self.deadline,
                                   unknown=f"z3 could not decide the world where the book pays least within "
                                           f"rlimit={rlimit}")
-        except SolverUnknownError:
-            if self.deadline is not None and time.monotonic() >= self.deadline:
-                raise OutOfTime from None
-            raise
         if found is None:
             raise DeclarationError("the theory has no possible world where these bets are active")
         return found
@@ -366,7 +454,12 @@ class WorldSearch:
         if self.deadline is not None:
             s.set("timeout", max(1, int(1000 * (self.deadline - time.monotonic()))))
 
-    def _unknown(self, s: z3.Solver, what: str):
-        if self.deadline is not None and time.monotonic() >= self.deadline:
-            raise OutOfTime
-        raise SolverUnknownError(f"z3 could not decide {what} within rlimit={self.theory.rlimit}", s.reason_unknown())
+    @contextlib.contextmanager
+    def _late_is_out_of_time(self):
+        """z3's unknown after the deadline is :class:`OutOfTime` (the timeout hit), not an undecided question."""
+        try:
+            yield
+        except SolverUnknownError:
+            if self.deadline is not None and time.monotonic() >= self.deadline:
+                raise OutOfTime from None
+            raise
