@@ -98,13 +98,12 @@ def baseline_fit(reports: Reports, K: int, draws: int, tune: int, chains: int, c
 
 
 def ours_draws(fit) -> tuple[np.ndarray, list[np.ndarray]]:
-    post = fit.idata["posterior"]
-    S = post.sizes["chain"] * post.sizes["draw"]
-    K = fit.n_classes
-    share = post["class_share"].values.reshape(S, K)
-    resp = post["response"].values.reshape(S, fit.reports.n_traders, K, -1)
-    labels = list(post["level"].values)
-    theta = [resp[:, j][:, :, [labels.index(v) for v in lv]] for j, lv in enumerate(fit.reports.levels)]
+    from deepmarkets.models.posterior import read_posterior
+
+    post = read_posterior(fit.idata)
+    share, resp = post.flat("class_share"), post.flat("response")
+    labels = list(post.coords["level"])
+    theta = [resp[:, j][:, :, [labels.index(str(v)) for v in lv]] for j, lv in enumerate(fit.reports.levels)]
     return share, theta
 
 
@@ -114,14 +113,10 @@ def blocks_of(share: np.ndarray, theta: list[np.ndarray]) -> np.ndarray:
 
 def diagnostics(blocks: np.ndarray, chains: int) -> tuple[float, float]:
     """Max R-hat and min bulk ESS over every parameter of (S, K, D) aligned blocks."""
-    import arviz as az
-    import xarray as xr
+    from deepmarkets.models.diagnostics import diagnose
 
-    S = blocks.shape[0]
-    flat = blocks.reshape(chains, S // chains, -1)
-    ds = xr.Dataset({"p": (("chain", "draw", "parameter"), flat)})
-    rhat = float(np.nanmax(az.rhat(ds)["p"].values)) if chains > 1 else float("nan")
-    return rhat, float(np.nanmin(az.ess(ds, method="bulk")["p"].values))
+    d = diagnose(blocks.reshape(chains, blocks.shape[0] // chains, -1))
+    return (float("nan") if d.max_rhat is None else d.max_rhat), d.min_ess_bulk
 
 
 def em_pivot(em) -> np.ndarray:

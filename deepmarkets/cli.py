@@ -404,16 +404,16 @@ def _fit_report(fit, labels_csv: str | None, posterior_nc: str | None) -> str:
     if len(rows) > len(shown):
         lines.append(f"... {len(rows) - len(shown)} more traders (--json lists them all)")
     lines += ["", f"BIC {d['bic']:.2f}, AIC {d['aic']:.2f}, {d['n_parameters']} parameters"]
-    diag = d["diagnostics"]
-    if diag:
-        from deepmarkets.models.fit import CONVERGENCE_RULE, convergence_problems
+    if fit.diagnostics:
+        from deepmarkets.models.diagnostics import Diagnostics
 
-        problems = convergence_problems(diag)
-        ok = "ok" if not problems else f"FAILED ({'; '.join(problems)}; expected {CONVERGENCE_RULE})"
-        rhat, ess = diag.get("max_rhat") or math.nan, diag.get("min_ess_bulk") or math.nan
-        tail = diag.get("min_ess_tail") or math.nan
-        lines.append(f"NUTS: {diag.get('chains')} chains x {diag.get('draws')} draws; max R-hat {rhat:.4f}, "
-                     f"min bulk ESS {ess:.0f}, min tail ESS {tail:.0f}, {diag.get('divergences')} divergences: {ok}")
+        diag = Diagnostics.from_mapping(fit.diagnostics)
+        problems = diag.problems()
+        ok = "ok" if not problems else f"FAILED ({'; '.join(problems)}; expected {diag.rule})"
+        rhat, ess = diag.max_rhat or math.nan, diag.min_ess_bulk or math.nan
+        tail = diag.min_ess_tail or math.nan
+        lines.append(f"NUTS: {diag.chains} chains x {diag.draws} draws; max R-hat {rhat:.4f}, "
+                     f"min bulk ESS {ess:.0f}, min tail ESS {tail:.0f}, {diag.divergences} divergences: {ok}")
         if diag.get("gauge"):
             before = diag.get("max_rhat_class_share_before_alignment")
             lines.append(f"gauge fixed: {diag['gauge']}; {diag.get('switched_draws', 0)} draws relabelled"

@@ -7,6 +7,8 @@
   implied joint of the observables; :func:`simulate_informed_traders` moves it with traders who
   see private samples, :func:`infer_market` (or ``infer(cases, market=..., method="nuts")``)
   samples the posterior over its state.
+* :func:`diagnose` -- R-hat and ESS of MCMC draws as :class:`Diagnostics`, judged by the one
+  convergence rule; :func:`read_posterior` -- a NUTS posterior as numpy arrays with named dims.
 * :func:`align_draws` -- one labelling for class-indexed posterior draws (gauge fixing).
 * :func:`discrete_gauge`, :func:`continuous_gauge` -- the gauge group of a symbolic latent model
   (relabellings and sign flips proven by sympy; the dimension of its continuous part), and
@@ -22,6 +24,7 @@ from deepmarkets.helpers import export_lazily
 # submodule -> the names it exports; each loads on first use (sympy, PyMC and matplotlib are slow to import)
 __all__ = export_lazily(__name__, {
     "data": ["Reports"],
+    "diagnostics": ["Diagnostics", "diagnose"],
     "em": ["fit_em", "log_likelihood"],
     "fit": ["LatentClassFit"],
     "gauge": ["ContinuousGauge", "GaugeGroup", "continuous_gauge", "discrete_gauge"],
@@ -32,6 +35,7 @@ __all__ = export_lazily(__name__, {
     "natural": ["NaturalLatentReport", "fit_natural_latent_errors", "mediator_determines_redund",
                 "natural_latent_errors", "plot_natural_latent"],
     "nuts": ["fit_nuts"],
+    "posterior": ["Posterior", "read_posterior"],
     "relabel": ["GaugeFixing", "align_draws", "fix_gauge", "plot_gauge_fixing"],
     "simulate": ["InformedTraders", "plot_kl", "simulate_informed_traders", "simulate_reports"],
     "symbolic": ["SymbolicModel", "factor_model", "from_latent_market"],

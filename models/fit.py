@@ -29,6 +29,7 @@ from deepmarkets.errors import InferenceError
 from deepmarkets.helpers import json_safe
 from deepmarkets.helpers.defaults import ESS_MIN_PER_CHAIN, RHAT_MAX
 from deepmarkets.models.data import Reports
+from deepmarkets.models.diagnostics import CONVERGENCE_RULE, Diagnostics
 
 __all__ = ["CONVERGENCE_RULE", "ESS_MIN_PER_CHAIN", "LatentClassFit", "MODELS", "RHAT_MAX", "check_model",
            "convergence_problems", "count_parameters", "entropy_reliability"]
@@ -40,15 +41,12 @@ MODELS: dict[str, str] = {
     "forecast": "forecasts: logit(p) ~ Normal(mean[trader, class], sigma[trader])",
 }
 
-#: The convergence rule of every NUTS fit (:mod:`deepmarkets.helpers.defaults`), in words.
-CONVERGENCE_RULE = f"R-hat <= {RHAT_MAX}, bulk and tail ESS >= {ESS_MIN_PER_CHAIN} per chain, no divergences"
-
-
 def convergence_problems(diagnostics: Mapping[str, Any]) -> list[str]:
     """How NUTS diagnostics fail :data:`CONVERGENCE_RULE`; an empty list when they pass.
 
-    ``diagnostics`` has ``chains``, ``max_rhat`` (None when not computable), ``min_ess_bulk``,
-    ``min_ess_tail`` and ``divergences``, as in :attr:`LatentClassFit.diagnostics`.
+    ``diagnostics`` is a :class:`~deepmarkets.models.diagnostics.Diagnostics` or a mapping with
+    its keys (``chains``, ``max_rhat``, ``min_ess_bulk``, ``min_ess_tail``, ``divergences``), as
+    :attr:`LatentClassFit.diagnostics`; see :meth:`Diagnostics.problems`.
 
     Examples
     --------
@@ -59,31 +57,7 @@ def convergence_problems(diagnostics: Mapping[str, Any]) -> list[str]:
     ...                       "divergences": 0})
     ['max R-hat 1.018 > 1.01', 'min bulk ESS 299 < 400 (100 per chain x 4 chains)']
     """
-    chains = int(diagnostics.get("chains") or 0)
-    problems = []
-    rhat = diagnostics.get("max_rhat")
-    if chains < 2:
-        problems.append("one chain: R-hat cannot be computed (use chains >= 2)")
-    elif rhat is None or not math.isfinite(rhat):
-        problems.append("R-hat could not be computed")
-    elif rhat > RHAT_MAX:
-        problems.append(f"max R-hat {_beyond(rhat, '.3f', lambda v: v > RHAT_MAX)} > {RHAT_MAX}")
-    need = ESS_MIN_PER_CHAIN * max(chains, 1)
-    for kind in ("bulk", "tail"):
-        ess = diagnostics.get(f"min_ess_{kind}")
-        if ess is None or not ess >= need:
-            shown = "not computable" if ess is None or math.isnan(ess) else _beyond(ess, ".0f", lambda v: v < need)
-            problems.append(f"min {kind} ESS {shown} < {need} ({ESS_MIN_PER_CHAIN} per chain x {chains} chains)")
-    divergences = int(diagnostics.get("divergences") or 0)
-    if divergences:
-        problems.append(f"{divergences} divergent transition{'s' if divergences != 1 else ''}")
-    return problems
-
-
-def _beyond(value: float, spec: str, fails: Any) -> str:
-    """``value`` formatted with ``spec``, or in full where rounding would hide that it ``fails`` the bound."""
-    shown = format(value, spec)
-    return shown if fails(float(shown)) else repr(float(value))
+    return Diagnostics.from_mapping(diagnostics).problems()
 
 
 def check_model(model: Any) -> str:
@@ -198,9 +172,10 @@ class LatentClassFit:
         Forecast model only: ``(J, K)`` mean of ``logit(p)`` and ``(J,)`` its sd per trader.
     idata : xarray.DataTree or None
         NUTS only: the ArviZ data tree.
-    diagnostics : dict or None
-        NUTS only: ``max_rhat``, ``min_ess_bulk``, ``min_ess_tail``, ``divergences``, ``chains``,
-        ``draws``, ``gauge`` (which labelling was fixed) and ``switched_draws``.
+    diagnostics : Diagnostics or None
+        NUTS only (:class:`~deepmarkets.models.diagnostics.Diagnostics`, readable as a mapping):
+        ``max_rhat``, ``min_ess_bulk``, ``min_ess_tail``, ``divergences``, ``chains``, ``draws``,
+        and among its extras ``gauge`` (which labelling was fixed) and ``switched_draws``.
     prior : float
         Dirichlet pseudo-count added to every cell (0: maximum likelihood).
 
@@ -231,7 +206,7 @@ class LatentClassFit:
     mean: np.ndarray | None = None
     sigma: np.ndarray | None = None
     idata: Any = field(default=None, repr=False)
-    diagnostics: dict | None = None
+    diagnostics: Mapping[str, Any] | None = None
     prior: float = 0.0
 
     # -- derived quantities ----------------------------------------------------

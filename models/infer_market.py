@@ -18,9 +18,11 @@ from typing import Any
 import numpy as np
 
 from deepmarkets.errors import DeclarationError, InferenceError
-from deepmarkets.helpers import as_rng, json_safe
+from deepmarkets.helpers import as_rng
 from deepmarkets.helpers.defaults import INTERVAL_PROB
+from deepmarkets.models.diagnostics import Diagnostics
 from deepmarkets.models.latent_market import LatentMarket, LatentState, _best_permutation
+from deepmarkets.models.posterior import read_posterior
 
 __all__ = ["infer_market", "MarketPosterior"]
 
@@ -49,6 +51,8 @@ class MarketPosterior:
         Class ``j`` of the market is class ``permutation[j]`` of the fit.
     fit : LatentClassFit
         The underlying fit (with ``idata`` and ``diagnostics``).
+    diagnostics : Diagnostics or None
+        The fit's NUTS diagnostics (property), judged by the one convergence rule.
     seconds : float
     """
 
@@ -64,17 +68,23 @@ class MarketPosterior:
     fit: Any = field(repr=False)
     seconds: float = 0.0
 
+    @property
+    def diagnostics(self) -> Diagnostics | None:
+        """The NUTS diagnostics of the fit (None for a fit without them)."""
+        diag = getattr(self.fit, "diagnostics", None)
+        return None if diag is None else Diagnostics.from_mapping(diag)
+
     def to_dict(self) -> dict:
         def arrays(d):
             return {"prior": [float(v) for v in d["prior"]], "tables": [np.asarray(t).tolist() for t in d["tables"]]}
 
-        diag = getattr(self.fit, "diagnostics", None)
+        diag = self.diagnostics
         return {
             "market_state": self.market_state.to_dict(), "mean": self.mean.to_dict(),
             "lower": arrays(self.lower), "upper": arrays(self.upper), "prob": float(self.prob),
             "covered": float(self.covered), "max_abs_difference": float(self.max_abs_difference),
             "permutation": list(self.permutation), "n_cases": int(self.latent.shape[0]),
-            "diagnostics": json_safe(diag), "seconds": float(self.seconds),
+            "diagnostics": None if diag is None else diag.to_dict(), "seconds": float(self.seconds),
         }
 
     def __repr__(self) -> str:
@@ -189,12 +199,11 @@ def infer_market(market: LatentMarket, cases: Any, *, state: LatentState | Mappi
         raise
     except Exception as err:  # any sampler failure is reported as an inference failure
         raise InferenceError(f"NUTS on the {n} resolved cases failed: {type(err).__name__}: {err}") from err
-    posterior = fit.idata["posterior"]
-    share = posterior["class_share"].values.reshape(-1, k)
-    labels = [str(v) for v in posterior["level"].values]
-    resp = posterior["response"].values  # (chain, draw, trader, class, level)
-    resp = resp.reshape(-1, *resp.shape[2:])
-    traders = [str(t) for t in posterior["trader"].values]
+    posterior = read_posterior(fit.idata)
+    share = posterior.flat("class_share")
+    labels = list(posterior.coords["level"])
+    resp = posterior.flat("response")  # (draw, trader, class, level)
+    traders = list(posterior.coords["trader"])
     tables = []
     for i, col in enumerate(columns):
         j = traders.index(col)
@@ -216,7 +225,7 @@ def infer_market(market: LatentMarket, cases: Any, *, state: LatentState | Mappi
                                                                   strict=True)],
     ])
     if "class_probability" in posterior:
-        latent = posterior["class_probability"].values.reshape(-1, n, k).mean(axis=0)
+        latent = posterior.mean("class_probability")
     else:
         latent = np.asarray(fit.posterior)
     latent = latent[:, perm]
