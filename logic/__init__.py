@@ -8,6 +8,7 @@ __all__ = export_lazily(__name__, {
     "sentence": ["FALSE", "TRUE", "Sentence", "Term", "at_most_one", "atoms", "exactly_one", "exists", "forall",
                  "iff", "implies", "ints", "predicate", "reals", "sentence"],
     "parse": ["parse", "parse_theory"],
+    "prices": ["conditional_prices", "sentence_prices"],
     "theory": ["Theory", "WorldOptimum"],
     "coherence": ["Bet", "CoherenceReport", "DutchBook", "Position", "Verdict", "check_coherence",
                   "find_distribution"],

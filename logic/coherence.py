@@ -40,7 +40,8 @@ import numpy as np
 from deepmarkets.errors import DeclarationError, SolverUnknownError
 from deepmarkets.helpers import StatusLine, to_fraction
 from deepmarkets.logic.local import SUMMED_GROUP_SIZE, local_books, summed_books
-from deepmarkets.logic.sentence import TRUE, Sentence, sentence
+from deepmarkets.logic.prices import conditional_prices, sentence_prices
+from deepmarkets.logic.sentence import TRUE, Sentence
 from deepmarkets.logic.theory import Theory
 from deepmarkets.logic.worlds import OutOfTime, WorldSearch
 
@@ -348,25 +349,11 @@ def _judged(report: CoherenceReport, tolerance: float) -> CoherenceReport:
 
 
 def _bets(prices: Any, conditional: Any, tolerance: float) -> list[Bet]:
-    bets: list[Bet] = []
-    if prices is not None:
-        items = prices.items() if isinstance(prices, Mapping) else prices
-        for item in items:
-            try:
-                s, p = item
-            except (TypeError, ValueError):
-                raise DeclarationError(f"expected (sentence, price) pairs, got {item!r}") from None
-            s = sentence(s)
-            bets.append(Bet(s, _price(p, Bet(s, Fraction(0)), tolerance)))
+    bets = [] if prices is None else [Bet(s, _price(p, Bet(s, Fraction(0)), tolerance))
+                                      for s, p in sentence_prices(prices)]
     if conditional is not None:
-        items = (((a, b), p) for (a, b), p in conditional.items()) if isinstance(conditional, Mapping) else (
-            ((c[0], c[1]), c[2]) if len(c) == 3 else (None, None) for c in conditional
-        )
-        for (a, b), p in items:
-            if a is None:
-                raise DeclarationError("conditional prices are (sentence, given, price) triples")
-            a, b = sentence(a), sentence(b)
-            bets.append(Bet(a, _price(p, Bet(a, Fraction(0), b), tolerance), given=b))
+        bets += [Bet(a, _price(p, Bet(a, Fraction(0), b), tolerance), given=b)
+                 for a, b, p in conditional_prices(conditional)]
     if not bets:
         raise DeclarationError("no prices given: pass {sentence: price} and/or {(sentence, given): price}")
     return bets

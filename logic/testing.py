@@ -16,7 +16,8 @@ from scipy.optimize import linprog
 
 from deepmarkets.errors import DeclarationError
 from deepmarkets.helpers import as_rng, to_fraction
-from deepmarkets.logic.sentence import Sentence, atoms, sentence
+from deepmarkets.logic.prices import sentence_prices
+from deepmarkets.logic.sentence import Sentence, atoms
 from deepmarkets.logic.theory import Theory
 
 __all__ = ["CNFInstance", "random_cnf_instance", "random_face_instance", "brute_force_coherence",
@@ -192,12 +193,12 @@ def possible_truth_table(sentences: list[Sentence], theory: Theory | None = None
     return values[possible, : len(sentences)]
 
 
-def _distinct_prices(prices) -> list[tuple]:
-    """The (sentence, price) pairs with a price repeated exactly kept once, as check_coherence counts them."""
-    items = list(prices.items()) if hasattr(prices, "items") else list(prices)
+def _distinct_prices(prices) -> list[tuple[Sentence, Fraction]]:
+    """The (sentence, exact price) pairs with a price repeated exactly kept once, as check_coherence counts them."""
     seen: dict[tuple, tuple] = {}
-    for s, v in items:
-        seen.setdefault((str(sentence(s)), to_fraction(v, f"the price of {s}")), (s, v))
+    for s, v in sentence_prices(prices):
+        p = to_fraction(v, f"the price of {s}")
+        seen.setdefault((str(s), p), (s, p))
     return list(seen.values())
 
 
@@ -205,11 +206,12 @@ def brute_force_coherence(prices, theory: Theory | None = None) -> tuple[bool, f
     """(coherent, max_profit) by enumerating every assignment of the atoms and one LP over all worlds.
 
     ``max_profit`` is the largest guaranteed profit with stakes in [-1, 1], which equals the L1
-    distance from the prices to the convex hull of the possible worlds. A price repeated exactly
-    is one security and counted once, as :func:`check_coherence` counts it.
+    distance from the prices to the convex hull of the possible worlds. ``prices`` are
+    ``{sentence: price}`` or ``(sentence, price)`` pairs, as for :func:`check_coherence`; a price
+    repeated exactly is one security and counted once, as :func:`check_coherence` counts it.
     """
     items = _distinct_prices(prices)
-    sents = [sentence(s) for s, _ in items]
+    sents = [s for s, _ in items]
     p = np.array([float(v) for _, v in items])
     worlds = np.unique(possible_truth_table(sents, theory), axis=0).astype(float)
     if len(worlds) == 0:
@@ -232,8 +234,8 @@ def brute_force_max_profit(prices, theory: Theory | None = None) -> Fraction:
     atoms is enumerated and the LP over all possible worlds is solved by z3's rational simplex.
     """
     items = _distinct_prices(prices)
-    sents = [sentence(s) for s, _ in items]
-    p = [to_fraction(v, f"the price of {s}") for s, v in items]
+    sents = [s for s, _ in items]
+    p = [v for _, v in items]
     worlds = np.unique(possible_truth_table(sents, theory), axis=0)
     if len(worlds) == 0:
         raise DeclarationError("the theory has no possible world")
