@@ -198,7 +198,7 @@ def run_latent_demo(*, draws: int = 1000, plot: str | None = None, echo: bool = 
     Twenty traders have each seen 50 resolved cases (the evidence, never the verdict) and trade
     in eight rounds; NUTS (two chains of ``draws``) then gives the posterior over the market's
     tables, and the diagnostics are checked against the toolkit's convergence rule
-    (:data:`deepmarkets.models.fit.CONVERGENCE_RULE`). ``plot`` names a PNG for the market, true
+    (:data:`deepmarkets.models.diagnostics.CONVERGENCE_RULE`). ``plot`` names a PNG for the market, true
     and posterior tables.
 
     Returns
@@ -209,7 +209,6 @@ def run_latent_demo(*, draws: int = 1000, plot: str | None = None, echo: bool = 
     """
     import warnings
 
-    from deepmarkets.models.fit import CONVERGENCE_RULE, convergence_problems
     from deepmarkets.models.latent_market import plot_tables
 
     say = click.echo if echo else (lambda *args, **kwargs: None)
@@ -226,16 +225,16 @@ def run_latent_demo(*, draws: int = 1000, plot: str | None = None, echo: bool = 
         warnings.simplefilter("ignore", UserWarning)  # the diagnostics are judged and reported below
         posterior = market.infer(market.decode(sim.cases), state=sim.aligned_state, draws=draws, tune=draws,
                                  chains=2, rng=4, progressbar=False)
-    d = posterior.fit.diagnostics
-    problems = convergence_problems(d)
+    d = posterior.diagnostics
+    problems = d.problems()
     say(f"NUTS on the {len(sim.cases)} cases behind the trades, 2 chains x {draws} draws ({posterior.seconds:.1f} s; "
         f"max R-hat {d['max_rhat']:.3f}, min bulk ESS {d['min_ess_bulk']:.0f}, min tail ESS {d['min_ess_tail']:.0f}, "
         f"{d['divergences']} divergences)")
     if problems:
-        say(f"diagnostics FAILED the convergence rule ({CONVERGENCE_RULE}): {'; '.join(problems)}; the numbers "
+        say(f"diagnostics FAILED the convergence rule ({d.rule}): {'; '.join(problems)}; the numbers "
             f"below are not trustworthy: sample longer (run_latent_demo(draws={2 * draws})) or with more chains")
     else:
-        say(f"diagnostics pass the convergence rule ({CONVERGENCE_RULE})")
+        say(f"diagnostics pass the convergence rule ({d.rule})")
     say(f"the market is within {posterior.max_abs_difference:.3f} of the posterior mean; "
         f"{100 * posterior.covered:.0f}% of its parameters lie inside the 90% credible intervals")
     if plot is not None:

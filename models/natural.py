@@ -54,6 +54,7 @@ from deepmarkets.errors import DeclarationError, InferenceError
 from deepmarkets.helpers import as_rng, warn
 from deepmarkets.helpers.defaults import INTERVAL_PROB
 from deepmarkets.models.checks import whole_number
+from deepmarkets.models.posterior import read_posterior
 
 __all__ = [
     "NaturalLatentReport",
@@ -958,18 +959,18 @@ def _state_of(obj: Any) -> Any:
 
 def _draw_parameters(fit: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
     """Posterior draws: positions (S, 2), shares (S, K), response (S, J, K, L) and each trader's level columns."""
-    post = fit.idata["posterior"]
-    share = np.asarray(post["class_share"].values, dtype=np.float64)
-    C, D, K = share.shape
-    resp = np.asarray(post["response"].values, dtype=np.float64)  # (C, D, J, K, L_all)
-    labels = [str(v) for v in post["level"].values]
+    post = read_posterior(fit.idata)
+    C, D = post.chains, post.draws
+    share = post.flat("class_share").astype(np.float64)
+    resp = post.flat("response").astype(np.float64)  # (S, J, K, L_all)
+    labels = list(post.coords["level"])
     if fit.model == "dawid-skene":
         cols = [np.arange(len(labels)) for _ in range(fit.reports.n_traders)]
     else:
         where = {v: i for i, v in enumerate(labels)}
         cols = [np.array([where[str(v)] for v in lv], dtype=np.int64) for lv in fit.reports.levels]
     pos = np.stack(np.meshgrid(np.arange(C), np.arange(D), indexing="ij"), axis=-1).reshape(-1, 2)
-    return pos, share.reshape(C * D, K), resp.reshape(C * D, *resp.shape[2:]), cols
+    return pos, share, resp, cols
 
 
 def fit_natural_latent_errors(fit: Any, *, source: str = "empirical", missing: str = "drop", partition: Any = None,
@@ -1114,10 +1115,10 @@ def fit_natural_latent_errors(fit: Any, *, source: str = "empirical", missing: s
 
 def _has_posterior(idata: Any) -> bool:
     try:
-        post = idata["posterior"]
-        return "class_share" in post and "response" in post
-    except (KeyError, TypeError, AttributeError):
+        post = read_posterior(idata)
+    except InferenceError:
         return False
+    return "class_share" in post and "response" in post
 
 
 def _per_draw(fit: Any, book: _Book | None, report: NaturalLatentReport, *, max_draws: int, interval: float,

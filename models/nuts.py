@@ -34,14 +34,15 @@ from deepmarkets.errors import InferenceError
 from deepmarkets.helpers import as_rng, warn
 from deepmarkets.models.checks import whole_number
 from deepmarkets.models.data import Reports
+from deepmarkets.models.diagnostics import Diagnostics, diagnose
 from deepmarkets.models.fit import (
     ESS_MIN_PER_CHAIN,
     RHAT_MAX,
     LatentClassFit,
     check_model,
-    convergence_problems,
     count_parameters,
 )
+from deepmarkets.models.posterior import count_divergences
 
 __all__ = ["fit_nuts", "latent_class_model", "PRIORS", "RHAT_MAX", "ESS_MIN_PER_CHAIN"]
 
@@ -490,13 +491,15 @@ def fit_nuts(reports: Reports, *, model: str, classes: int | None, draws: int = 
         ``method="nuts"``. Point estimates (``class_shares``, ``response``, ``mean``,
         ``sigma``) are posterior means after alignment; ``posterior`` is the posterior mean of
         each question's class probabilities; ``loglik`` is the log-likelihood at the point
-        estimates. ``idata`` is an ``xarray.DataTree`` with groups ``posterior`` (variables
+        estimates. ``idata`` is an ``xarray.DataTree`` (read it with
+        :func:`~deepmarkets.models.posterior.read_posterior`) with groups ``posterior`` (variables
         ``class_share``, ``response`` (trader, class, level; NaN for levels a trader never
         used) or ``mean`` and ``sigma``, ``class_probability`` (question, class) and
         ``loglik``; coords ``question``, ``trader``, ``class``, ``level``) and ``sample_stats``
         (PyMC's, plus ``class_permutation``, the relabelling applied to each draw).
-        ``diagnostics`` holds ``max_rhat``, ``min_ess_bulk``, ``min_ess_tail``, ``divergences``,
-        ``chains``, ``draws``, ``tune``, ``gauge``, ``switched_draws``,
+        ``diagnostics`` is a :class:`~deepmarkets.models.diagnostics.Diagnostics` (``max_rhat``,
+        ``min_ess_bulk``, ``min_ess_tail``, ``divergences``, ``chains``, ``draws``,
+        ``parameters``) whose extras are ``tune``, ``gauge``, ``switched_draws``,
         ``max_rhat_class_share_before_alignment``, ``priors``, ``collapse``,
         ``patterns``, ``sampling_seconds``, ``em_seconds``.
 
@@ -511,7 +514,8 @@ def fit_nuts(reports: Reports, *, model: str, classes: int | None, draws: int = 
     UserWarning
         When the diagnostics fail the convergence rule (R-hat above :data:`RHAT_MAX`, bulk or tail
         ESS below :data:`ESS_MIN_PER_CHAIN` per chain, or divergent transitions; see
-        :func:`deepmarkets.models.fit.convergence_problems`); then ``converged`` is False.
+        :meth:`Diagnostics.problems <deepmarkets.models.diagnostics.Diagnostics.problems>`); then
+        ``converged`` is False.
 
     Examples
     --------
@@ -778,46 +782,19 @@ def _posterior_tree(reports: Reports, d: _Design, idata: Any, tidy: _Tidy, class
 
 
 def _diagnostics(d: _Design, idata: Any, tidy: _Tidy, sampled_share: np.ndarray, *, tune: int, gauge: str,
-                 switched: int, sampling_seconds: float, em_seconds: float) -> dict:
+                 switched: int, sampling_seconds: float, em_seconds: float) -> Diagnostics:
     """R-hat and ESS over the free parameters after alignment (R-hat of the shares before it too), and the run."""
-    import arviz as az
-    import xarray as xr
-
-    post = idata["posterior"]
-    C, D = post.sizes["chain"], post.sizes["draw"]
-    flat = np.concatenate(tidy.params_for_diag, axis=2)
-    ds = xr.Dataset({"theta": (("chain", "draw", "parameter"), flat)})
-    if C >= 2:
-        rhat = az.rhat(ds)["theta"].values
-        max_rhat = float(np.nanmax(rhat))
-        sampled = xr.Dataset({"share": (("chain", "draw", "class"), sampled_share.reshape(C, D, d.K))})
-        rhat_before = float(np.nanmax(az.rhat(sampled)["share"].values))
-    else:
-        max_rhat = rhat_before = float("nan")
-    ess_bulk = az.ess(ds, method="bulk")["theta"].values
-    ess_tail = az.ess(ds, method="tail")["theta"].values
-    stats = idata["sample_stats"].to_dataset()
-    divergences = int(stats["diverging"].values.sum()) if "diverging" in set(stats.data_vars) else 0
-    return {
-        "max_rhat": None if math.isnan(max_rhat) else max_rhat,
-        "min_ess_bulk": float(np.nanmin(ess_bulk)),
-        "min_ess_tail": float(np.nanmin(ess_tail)),
-        "divergences": divergences,
-        "chains": int(C), "draws": int(D), "tune": int(tune),
-        "gauge": gauge,
-        "switched_draws": switched,
-        "max_rhat_class_share_before_alignment": None if math.isnan(rhat_before) else rhat_before,
-        "priors": PRIORS[d.model],
-        "collapse": d.collapse,
-        "patterns": int(d.n_rows),
-        "sampling_seconds": float(sampling_seconds),
-        "em_seconds": float(em_seconds),
-    }
+    C, D = idata["posterior"].sizes["chain"], idata["posterior"].sizes["draw"]
+    before = diagnose(sampled_share.reshape(C, D, d.K)).max_rhat
+    return diagnose(np.concatenate(tidy.params_for_diag, axis=2), divergences=count_divergences(idata),
+                    tune=int(tune), gauge=gauge, switched_draws=switched,
+                    max_rhat_class_share_before_alignment=before, priors=PRIORS[d.model], collapse=d.collapse,
+                    patterns=int(d.n_rows), sampling_seconds=float(sampling_seconds), em_seconds=float(em_seconds))
 
 
-def _converged(d: _Design, diagnostics: dict, D: int, tune: int) -> bool:
+def _converged(d: _Design, diagnostics: Diagnostics, D: int, tune: int) -> bool:
     """The one convergence rule on the diagnostics; a warning saying what failed and what to try."""
-    problems = convergence_problems(diagnostics)
+    problems = diagnostics.problems()
     if problems:
         warn(
             f"NUTS for the {d.model} model may not have converged: {'; '.join(problems)}. Run more draws/tune "

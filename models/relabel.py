@@ -23,7 +23,6 @@ relabelling algorithm or by alignment to a pivot, and reports R-hat and ESS befo
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -33,6 +32,8 @@ import numpy as np
 from deepmarkets.errors import DeclarationError, InferenceError
 from deepmarkets.helpers import json_safe
 from deepmarkets.models.checks import whole_number
+from deepmarkets.models.diagnostics import Diagnostics, diagnose
+from deepmarkets.models.posterior import LAYOUT, Posterior, read_posterior
 
 __all__ = ["align_draws", "assignment_costs", "permute_classes", "COSTS", "GaugeFixing", "fix_gauge",
            "plot_gauge_fixing"]
@@ -243,8 +244,8 @@ class GaugeFixing:
         Stephens: the permutations stopped changing within ``max_iter``.
     objective : float or None
         Stephens: ``sum over draws and questions of KL(P_draw∘perm ‖ Q)`` at the end (nats).
-    before, after : dict
-        ``max_rhat``, ``min_ess_bulk`` and ``min_ess_tail`` over the class-indexed parameters.
+    before, after : Diagnostics
+        R-hat and bulk and tail ESS over the class-indexed parameters, with the run's divergences.
     fit : LatentClassFit or None
         The input fit with point estimates, diagnostics and ``idata`` recomputed after fixing.
     seconds : float
@@ -259,8 +260,8 @@ class GaugeFixing:
     iterations: int
     converged: bool
     objective: float | None
-    before: dict
-    after: dict
+    before: Diagnostics
+    after: Diagnostics
     fit: Any = field(default=None, repr=False)
     seconds: float = 0.0
     source: Any = field(default=None, repr=False)
@@ -274,12 +275,12 @@ class GaugeFixing:
             "method": self.method, "description": self.description, "relabelled": self.relabelled,
             "n_draws": self.n_draws, "chain_labellings": [list(p) for p in self.chain_labellings],
             "iterations": self.iterations, "converged": self.converged, "objective": self.objective,
-            "before": self.before, "after": self.after, "seconds": self.seconds,
+            "before": self.before.to_dict(), "after": self.after.to_dict(), "seconds": self.seconds,
         })
 
     def __repr__(self) -> str:
         def fmt(d):
-            r, e = d.get("max_rhat"), d.get("min_ess_bulk")
+            r, e = d.max_rhat, d.min_ess_bulk
             return f"max R-hat {'-' if r is None else f'{r:.3f}'}, min bulk ESS {'-' if e is None else f'{e:.0f}'}"
 
         return (f"GaugeFixing({self.method}: {self.relabelled} of {self.n_draws} draws relabelled; before: "
@@ -288,7 +289,7 @@ class GaugeFixing:
 
     def _repr_markdown_(self) -> str:
         def cell(d, key, spec):
-            v = d.get(key)
+            v = d[key]
             return "-" if v is None else format(v, spec)
 
         return "\n".join([
@@ -329,14 +330,13 @@ def _flat(da, S: int) -> tuple[np.ndarray, int]:
     return arr.reshape(S, *arr.shape[2:]), da.dims.index("class") - 1
 
 
-def _class_parameters(post, S: int) -> tuple[np.ndarray, list[str]]:
+def _class_parameters(posterior: Posterior) -> tuple[np.ndarray, list[str]]:
     """``(S, K, D)`` class blocks from class_share, response and mean (columns NaN in any draw dropped)."""
     parts, used = [], []
     for name in ("class_share", "response", "mean"):
-        if name in post.data_vars and "class" in post[name].dims:
-            arr, axis = _flat(post[name], S)
-            arr = np.moveaxis(arr, axis, 1)
-            parts.append(arr.reshape(S, arr.shape[1], -1))
+        if name in posterior:
+            arr = np.moveaxis(posterior.flat(name), LAYOUT[name].index("class") + 1, 1)
+            parts.append(arr.reshape(arr.shape[0], arr.shape[1], -1))
             used.append(name)
     if not parts:
         raise InferenceError("the posterior has none of class_share, response or mean with a class dim; give "
@@ -346,27 +346,14 @@ def _class_parameters(post, S: int) -> tuple[np.ndarray, list[str]]:
     return blocks[:, :, keep], used
 
 
-def _diagnostics(post, C: int, D: int) -> dict:
-    """Max R-hat and min bulk and tail ESS over the class-indexed parameters (class_share, response, mean)."""
-    import arviz as az
-    import xarray as xr
-
-    S = C * D
+def _diagnostics(posterior: Posterior) -> Diagnostics:
+    """R-hat and bulk and tail ESS over the class-indexed parameters (class_share, response, mean)."""
+    C, D = posterior.chains, posterior.draws
     try:
-        blocks, _ = _class_parameters(post, S)
-    except InferenceError:
-        return {"max_rhat": None, "min_ess_bulk": None, "min_ess_tail": None, "parameters": 0}
-    flat = blocks.reshape(C, D, -1)
-    ds = xr.Dataset({"theta": (("chain", "draw", "parameter"), flat)})
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        rhat = az.rhat(ds)["theta"].values if C >= 2 else np.array([np.nan])
-        ess = az.ess(ds, method="bulk")["theta"].values
-        tail = az.ess(ds, method="tail")["theta"].values
-    max_rhat = float(np.nanmax(rhat)) if np.isfinite(rhat).any() else None
-    return {"max_rhat": max_rhat, "min_ess_bulk": float(np.nanmin(ess)) if np.isfinite(ess).any() else None,
-            "min_ess_tail": float(np.nanmin(tail)) if np.isfinite(tail).any() else None,
-            "parameters": int(flat.shape[2])}
+        draws = _class_parameters(posterior)[0].reshape(C, D, -1)
+    except InferenceError:  # no class-indexed parameters: no statistics, only the run's counts
+        draws = np.empty((C, D, 0))
+    return diagnose(draws, divergences=posterior.divergences)
 
 
 def _stephens(P: np.ndarray, Q0: np.ndarray, max_iter: int) -> tuple[np.ndarray, int, bool, float]:
@@ -388,11 +375,11 @@ def _stephens(P: np.ndarray, Q0: np.ndarray, max_iter: int) -> tuple[np.ndarray,
     return perms, it, converged, float(kl.sum())
 
 
-def _pivot_draw(post, S: int, pivot: Any) -> int:
+def _pivot_draw(posterior: Posterior, pivot: Any) -> int:
+    S = posterior.chains * posterior.draws
     if pivot is None:
-        if "loglik" in post.data_vars:
-            ll = np.asarray(post["loglik"].transpose("chain", "draw").values, dtype=float).reshape(S)
-            return int(np.nanargmax(ll))
+        if "loglik" in posterior:
+            return int(np.nanargmax(posterior.flat("loglik").astype(float)))
         return 0
     if isinstance(pivot, int | np.integer) and not isinstance(pivot, bool):
         if not 0 <= int(pivot) < S:
@@ -401,11 +388,11 @@ def _pivot_draw(post, S: int, pivot: Any) -> int:
     return -1
 
 
-def _fit_response_layout(fit: Any, post) -> np.ndarray:
+def _fit_response_layout(fit: Any, posterior: Posterior) -> np.ndarray:
     """A fit's responses in the posterior's (trader, class, level) layout (NaN where unused)."""
     import pandas as pd
 
-    levels = [str(v) for v in post["level"].values]
+    levels = list(posterior.coords["level"])
     J, K = len(fit.response), fit.n_classes
     out = np.full((J, K, len(levels)), np.nan)
     index = pd.Index(levels)
@@ -482,6 +469,7 @@ def fix_gauge(fit_or_idata: Any, *, method: str = "stephens", pivot: Any = None,
         raise InferenceError(f"the posterior has dims {dict(post.sizes)}; expected chain, draw and class")
     C, D, K = post.sizes["chain"], post.sizes["draw"], post.sizes["class"]
     S = C * D
+    posterior = read_posterior(tree)
     from deepmarkets.models.fit import LatentClassFit
 
     objective = None
@@ -489,11 +477,10 @@ def fix_gauge(fit_or_idata: Any, *, method: str = "stephens", pivot: Any = None,
         if "class_probability" not in post.data_vars:
             raise InferenceError("the posterior has no class_probability (chain, draw, question, class); Stephens' "
                                  "relabelling needs it; use method='pivot'")
-        P, axis = _flat(post["class_probability"], S)
-        P = np.moveaxis(P.astype(np.float64), axis, -1).reshape(S, -1, K)
+        P = posterior.flat("class_probability").astype(np.float64)
         if not np.isfinite(P).all():
             raise InferenceError("class_probability holds NaN or infinite values")
-        s0 = _pivot_draw(post, S, pivot)
+        s0 = _pivot_draw(posterior, pivot)
         if s0 >= 0:
             Q0 = P[s0]
         elif isinstance(pivot, LatentClassFit):
@@ -508,10 +495,10 @@ def fix_gauge(fit_or_idata: Any, *, method: str = "stephens", pivot: Any = None,
                        + ("the highest-loglik draw" if pivot is None and "loglik" in post.data_vars else
                           "the given pivot" if pivot is not None else "the first draw"))
     else:
-        blocks, used = _class_parameters(post, S)
+        blocks, used = _class_parameters(posterior)
         probabilities = "mean" not in used
         cost = "kl" if probabilities else "squared"
-        s0 = _pivot_draw(post, S, pivot)
+        s0 = _pivot_draw(posterior, pivot)
         if s0 >= 0:
             piv = blocks[s0]
         elif isinstance(pivot, LatentClassFit):
@@ -519,7 +506,7 @@ def fix_gauge(fit_or_idata: Any, *, method: str = "stephens", pivot: Any = None,
             if "class_share" in used:
                 parts.append(np.asarray(pivot.class_shares, dtype=float)[:, None])
             if "response" in used:
-                parts.append(np.moveaxis(_fit_response_layout(pivot, post), 1, 0).reshape(K, -1))
+                parts.append(np.moveaxis(_fit_response_layout(pivot, posterior), 1, 0).reshape(K, -1))
             if "mean" in used:
                 parts.append(np.asarray(pivot.mean, dtype=float).T)
             full = np.concatenate(parts, axis=1)
@@ -562,8 +549,9 @@ def fix_gauge(fit_or_idata: Any, *, method: str = "stephens", pivot: Any = None,
                               else xr.Dataset({"gauge_permutation": perm_da}))
     new_tree = xr.DataTree.from_dict(groups)
 
-    before = _diagnostics(post, C, D)
-    after = _diagnostics(fixed_post, C, D)
+    before = _diagnostics(posterior)
+    fixed = read_posterior(new_tree)
+    after = _diagnostics(fixed)
     ident = np.arange(K)
     moved = (perms != ident).any(axis=1)
     chain_perms = []
@@ -576,34 +564,30 @@ def fix_gauge(fit_or_idata: Any, *, method: str = "stephens", pivot: Any = None,
                          converged=bool(converged), objective=objective, before=before, after=after,
                          seconds=0.0, source=tree)
     if fit is not None:
-        result.fit = _refit(fit, fixed_post, after, result)
+        result.fit = _refit(fit, fixed, after, result)
     result.seconds = time.perf_counter() - started
     return result
 
 
-def _refit(fit: Any, post, after: dict, fixing: GaugeFixing) -> Any:
+def _refit(fit: Any, posterior: Posterior, after: Diagnostics, fixing: GaugeFixing) -> Any:
     """The fit with point estimates and diagnostics recomputed from the relabelled draws."""
     from deepmarkets.models.em import log_likelihood
-    from deepmarkets.models.fit import convergence_problems
 
-    C, D = post.sizes["chain"], post.sizes["draw"]
-    shares = post["class_share"].mean(("chain", "draw")).values if "class_share" in post.data_vars else \
-        fit.class_shares
-    posterior = (post["class_probability"].mean(("chain", "draw")).transpose("question", "class").values
-                 if "class_probability" in post.data_vars else fit.posterior)
+    shares = posterior.mean("class_share") if "class_share" in posterior else fit.class_shares
+    class_probability = posterior.mean("class_probability") if "class_probability" in posterior else fit.posterior
     response, mean = fit.response, fit.mean
-    if "response" in post.data_vars and fit.model != "forecast":
+    if "response" in posterior and fit.model != "forecast":
         import pandas as pd
 
-        resp = post["response"].mean(("chain", "draw")).transpose("trader", "class", "level").values
-        index = pd.Index([str(v) for v in post["level"].values])
+        resp = posterior.mean("response")
+        index = pd.Index(list(posterior.coords["level"]))
         new = []
         for j, r in enumerate(fit.response):
             pos = index.get_indexer([str(v) for v in fit.response_levels(j)])
             new.append(resp[j][:, pos].copy() if len(pos) == r.shape[1] and (pos >= 0).all() else r)
         response = tuple(new)
-    if "mean" in post.data_vars and fit.model == "forecast":
-        mean = post["mean"].mean(("chain", "draw")).transpose("trader", "class").values
+    if "mean" in posterior and fit.model == "forecast":
+        mean = posterior.mean("mean")
     try:
         if fit.model == "forecast":
             loglik, _ = log_likelihood(fit.reports, model="forecast", class_shares=shares, mean=mean, sigma=fit.sigma)
@@ -611,14 +595,14 @@ def _refit(fit: Any, post, after: dict, fixing: GaugeFixing) -> Any:
             loglik, _ = log_likelihood(fit.reports, model=fit.model, class_shares=shares, response=response)
     except (InferenceError, ValueError):
         loglik = float("nan")
-    diag = dict(fit.diagnostics or {})
-    diag.update({"max_rhat": after["max_rhat"], "min_ess_bulk": after["min_ess_bulk"],
-                 "min_ess_tail": after["min_ess_tail"], "chains": int(C),
-                 "gauge_fixing": fixing.description, "gauge_fixing_relabelled_draws": fixing.relabelled})
-    converged = not convergence_problems(diag)
-    return replace(fit, class_shares=np.asarray(shares, dtype=float), posterior=np.asarray(posterior, dtype=float),
-                   response=response, mean=mean, loglik=float(loglik), idata=fixing.idata, diagnostics=diag,
-                   converged=bool(converged), n_iter=int(D))
+    base = Diagnostics.from_mapping(fit.diagnostics or {})
+    # relabelling moves no draw: the run's divergences are the fit's where the posterior does not record them
+    diag = replace(after, divergences=after.divergences or base.divergences, extra=base.extra).with_extra(
+        gauge_fixing=fixing.description, gauge_fixing_relabelled_draws=fixing.relabelled)
+    return replace(fit, class_shares=np.asarray(shares, dtype=float),
+                   posterior=np.asarray(class_probability, dtype=float), response=response, mean=mean,
+                   loglik=float(loglik), idata=fixing.idata, diagnostics=diag, converged=diag.passes,
+                   n_iter=int(posterior.draws))
 
 
 def plot_gauge_fixing(fixing: GaugeFixing, *, variable: str = "class_share", max_draws: int = 500):
@@ -670,8 +654,8 @@ def plot_gauge_fixing(fixing: GaugeFixing, *, variable: str = "class_share", max
     axes[0, 0].legend(fontsize=7, loc="best")
     for ax in axes[1]:
         ax.set_xlabel("draw")
-    fig.suptitle(f"gauge fixing ({fixing.method}): R-hat {fixing.before.get('max_rhat') or float('nan'):.3f} → "
-                 f"{fixing.after.get('max_rhat') or float('nan'):.3f}")
+    fig.suptitle(f"gauge fixing ({fixing.method}): R-hat {fixing.before.max_rhat or float('nan'):.3f} → "
+                 f"{fixing.after.max_rhat or float('nan'):.3f}")
     fig.tight_layout()
     return fig
 
