@@ -189,7 +189,8 @@ def test_read_posterior_rejects_other_layouts():
     import xarray as xr
 
     gen = np.random.default_rng(1)
-    bad = xr.DataTree.from_dict({"posterior": xr.Dataset({"class_share": (("chain", "draw", "k"), np.ones((1, 2, 2)))})})
+    share = xr.Dataset({"class_share": (("chain", "draw", "k"), np.ones((1, 2, 2)))})
+    bad = xr.DataTree.from_dict({"posterior": share})
     with pytest.raises(InferenceError, match=r"'class_share' has dims \('chain', 'draw', 'k'\)"):
         read_posterior(bad)
     no_draws = xr.DataTree.from_dict({"posterior": xr.Dataset({"class_share": (("class",), np.ones(2))})})
