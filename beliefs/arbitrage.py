@@ -46,19 +46,22 @@ from __future__ import annotations
 import inspect
 import math
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
 import numpy as np
-import z3
+import pandas as pd
 
 from deepmarkets.errors import DeclarationError
 from deepmarkets.helpers import as_rng, json_safe
+from deepmarkets.helpers.validate import finite_float, positive_float, whole_number
+from deepmarkets.logic.prices import sentence_prices
 from deepmarkets.logic.sentence import Sentence, sentence
 from deepmarkets.logic.theory import Theory
-from deepmarkets.logic.worlds import minimum_world
+from deepmarkets.logic.worlds import WorldOracle, WorldSearch, minimum_world
+from deepmarkets.protocols import TRADE_HISTORY_COLUMNS
 
 __all__ = [
     "Projection",
@@ -102,33 +105,17 @@ def _gradient(mu: np.ndarray, nu: np.ndarray, lp: np.ndarray, b: float) -> np.nd
 
 
 def _check_b(b: Any) -> float:
-    try:
-        value = float(b)
-    except (TypeError, ValueError):
-        raise DeclarationError(f"the liquidity b must be a positive number, got {b!r}") from None
-    if isinstance(b, bool) or not math.isfinite(value) or value <= 0:
-        raise DeclarationError(f"the liquidity b must be a finite number > 0, got {b!r}; pass e.g. b=1.0")
-    return value
+    return positive_float(b, "b", hint="b is the liquidity b of each binary LMSR; pass e.g. b=1.0")
 
 
 def _check_tol(tol: Any, max_iter: Any) -> tuple[float, int]:
-    try:
-        t = float(tol)
-    except (TypeError, ValueError):
-        raise DeclarationError(f"tol must be a small positive number, got {tol!r}") from None
-    if not math.isfinite(t) or t < 0:
-        raise DeclarationError(f"tol must be a finite number >= 0, got {tol!r}; the default is {DEFAULT_TOL}")
-    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
-        raise DeclarationError(f"max_iter must be a positive integer, got {max_iter!r}")
-    return t, int(max_iter)
+    return finite_float(tol, "tol", low=0, hint=f"the default is {DEFAULT_TOL}"), whole_number(max_iter, "max_iter", 1)
 
 
 def _check_max_exact(max_exact: Any) -> int | None:
     if max_exact is None:
         return None
-    if isinstance(max_exact, bool) or not isinstance(max_exact, (int, np.integer)) or max_exact < 1:
-        raise DeclarationError(f"max_exact must be a positive number of exact oracle calls or None, got {max_exact!r}")
-    return int(max_exact)
+    return whole_number(max_exact, "max_exact", 1, hint="max_exact is a number of exact oracle calls, or None")
 
 
 def _check_sentences(sentences: Any) -> tuple[Sentence, ...]:
@@ -175,6 +162,24 @@ def _check_prices(prices: Any, n: int) -> np.ndarray:
     return np.log(p) - np.log1p(-p)
 
 
+def _check_priced(prices: Any) -> tuple[tuple[Sentence, ...], np.ndarray]:
+    """The sentences and prices of ``{sentence: price}`` or ``(sentence, price)`` pairs (read by
+    :func:`~deepmarkets.logic.prices.sentence_prices`), each price a float strictly inside (0, 1)."""
+    pairs = sentence_prices(prices)
+    if not pairs:
+        raise DeclarationError("no securities: pass prices on sentences, e.g. {a: 0.6, b: 0.7, a & b: 0.2}")
+    values = np.empty(len(pairs))
+    for i, (s, v) in enumerate(pairs):
+        try:
+            values[i] = float(v)
+        except (TypeError, ValueError):
+            values[i] = math.nan
+        if not 0.0 < values[i] < 1.0:
+            raise DeclarationError(f"the price of {s} is {v!r}; independent binary LMSR prices must be numbers "
+                                   "strictly between 0 and 1 (and not be NaN)")
+    return tuple(s for s, _ in pairs), values
+
+
 # ---------------------------------------------------------------------------
 # linear minimisation oracles
 # ---------------------------------------------------------------------------
@@ -208,7 +213,7 @@ class _Z3Oracle:
 
     def witness(self, i: int, value: bool) -> tuple[bool, ...] | None:
         """A possible world where sentence ``i`` has truth value ``value``, or None."""
-        return self._search().world_where({i: value})
+        return self.search.world_where({i: value})
 
     def greedy(self, weights: np.ndarray, rng: np.random.Generator | None = None,
                noise: float = 0.0) -> tuple[float, tuple[bool, ...]]:
@@ -219,13 +224,13 @@ class _Z3Oracle:
         world still allows it (incremental SAT under assumptions, on a CNF of a propositional theory).
         """
         self.greedy_calls += 1
-        world = self._search().greedy(weights, rng=rng, noise=noise)
+        world = self.search.greedy(weights, rng=rng, noise=noise)
         return float(np.dot(weights, world)), world
 
-    def _search(self):
+    @property
+    def search(self) -> WorldSearch:
+        """The :class:`~deepmarkets.logic.worlds.WorldSearch` over the theory and sentences, made on first use."""
         if self._worlds is None:
-            from deepmarkets.logic.worlds import WorldSearch
-
             self._worlds = WorldSearch(self.theory, self.sentences)
         return self._worlds
 
@@ -962,8 +967,8 @@ class _Engine:
         if not np.all((sig > 0) & (sig < 1)):
             return None
         prices = [Fraction(float(v)) for v in sig]
-        found = find_distribution(self.oracle.sentences, prices, self.oracle.theory, worlds=self.pool,
-                                  search=self.oracle._search())
+        found = find_distribution(zip(self.oracle.sentences, prices, strict=True), self.oracle.theory,
+                                  worlds=self.pool, search=self.oracle.search)
         if found is None:
             return None
         for _, w in found:
@@ -1068,8 +1073,7 @@ def _z3_factory(theory: Theory, sentences: tuple[Sentence, ...]):
 # public functions
 # ---------------------------------------------------------------------------
 def project(
-    prices: Sequence[float] | np.ndarray,
-    sentences: Sequence[Any],
+    prices: Mapping[Any, Any] | Iterable[tuple[Any, Any]],
     theory: Theory | Iterable[Any] | None = None,
     *,
     b: float = 1.0,
@@ -1083,10 +1087,12 @@ def project(
 
     Parameters
     ----------
-    prices : sequence of float
-        One price per sentence, each strictly between 0 and 1.
-    sentences : sequence of sentence-like
-        The securities: security ``i`` pays 1 when ``sentences[i]`` holds.
+    prices : mapping or pairs
+        ``{sentence: price}`` or ``(sentence, price)`` pairs, as for
+        :func:`~deepmarkets.logic.check_coherence` (:mod:`deepmarkets.logic.prices`); sentences may
+        be :class:`~deepmarkets.logic.Sentence` objects, text, z3 or sympy Booleans. Each priced
+        sentence is a security paying 1 when it holds; each price is strictly between 0 and 1.
+        The projection's arrays (``mu``, ``trade`` ...) follow the prices' order.
     theory : Theory or iterable of sentences, optional
         Axioms restricting the possible worlds.
     b : float
@@ -1116,7 +1122,8 @@ def project(
     Raises
     ------
     DeclarationError
-        Bad prices, ``b``, ``tol``, an empty sentence list or an inconsistent theory.
+        Prices not in one of those shapes (naming the item), a price outside (0, 1), bad ``b`` or
+        ``tol``, no prices or an inconsistent theory.
     SolverUnknownError
         z3 hit the theory's resource limit.
 
@@ -1124,20 +1131,19 @@ def project(
     --------
     >>> from deepmarkets.logic import atoms
     >>> a, b = atoms("a b")
-    >>> r = project([0.6, 0.7, 0.2], [a, b, a & b])
+    >>> r = project({a: 0.6, b: 0.7, a & b: 0.2})
     >>> [round(float(v), 6) for v in r.mu]
     [0.561215, 0.665506, 0.22672]
     >>> round(r.divergence, 7), r.guaranteed_profit >= r.divergence - r.gap - 1e-12
     (0.0080409, True)
     """
-    sents = _check_sentences(sentences)
+    sents, p = _check_priced(prices)
     b = _check_b(b)
     tol, max_iter = _check_tol(tol, max_iter)
-    lp = _check_prices(prices, len(sents))
+    lp = _check_prices(p, len(sents))
     th = _check_theory(theory)
     engine = _Engine(sents, th, b, _z3_factory(th, sents), as_rng(rng))
-    out = engine.solve(lp, tol, max_iter, prices=np.array([float(v) for v in prices]), certify=bool(certify),
-                       max_exact=_check_max_exact(max_exact))
+    out = engine.solve(lp, tol, max_iter, prices=p, certify=bool(certify), max_exact=_check_max_exact(max_exact))
     return _with_setup(out, engine)
 
 
@@ -1156,11 +1162,10 @@ def _truth_table(sentences: tuple[Sentence, ...], theory: Theory | None) -> np.n
 
 
 def exact_projection(
-    prices: Sequence[float] | np.ndarray,
-    sentences: Sequence[Any],
+    prices: Mapping[Any, Any] | Iterable[tuple[Any, Any]],
     theory: Theory | Iterable[Any] | None = None,
-    b: float = 1.0,
     *,
+    b: float = 1.0,
     table: np.ndarray | None = None,
     tol: float = 1e-15,
 ) -> Projection:
@@ -1172,10 +1177,11 @@ def exact_projection(
 
     Parameters
     ----------
-    prices, sentences, theory, b
+    prices, theory, b
         As in :func:`project`.
     table : array of bool, optional
-        A precomputed ``possible_truth_table(sentences, theory)`` (rows are possible worlds).
+        A precomputed ``possible_truth_table(sentences, theory)`` of the priced sentences in
+        the prices' order (rows are possible worlds).
     tol : float
         Relative duality-gap target.
 
@@ -1188,14 +1194,14 @@ def exact_projection(
     --------
     >>> from deepmarkets.logic import atoms
     >>> a, b = atoms("a b")
-    >>> r = exact_projection([0.6, 0.7, 0.2], [a, b, a & b])
+    >>> r = exact_projection({a: 0.6, b: 0.7, a & b: 0.2})
     >>> round(r.divergence, 7), r.gap < 1e-14
     (0.0080409, True)
     """
-    sents = _check_sentences(sentences)
+    sents, p = _check_priced(prices)
     b = _check_b(b)
     tol, _ = _check_tol(tol, 1)
-    lp = _check_prices(prices, len(sents))
+    lp = _check_prices(p, len(sents))
     th = _check_theory(theory)
     if table is None:
         table = _truth_table(sents, th)
@@ -1203,7 +1209,7 @@ def exact_projection(
     if table.ndim != 2 or table.shape[1] != len(sents) or len(table) == 0:
         raise DeclarationError(f"table must be a non-empty (worlds, {len(sents)}) boolean array")
     engine = _Engine(sents, None, b, lambda idx: _TableOracle(table[:, idx]), np.random.default_rng(0))
-    out = engine.solve(lp, tol, 100_000, prices=np.array([float(v) for v in prices]))
+    out = engine.solve(lp, tol, 100_000, prices=p)
     return _with_setup(out, engine)
 
 
@@ -1261,6 +1267,7 @@ class TradeRecord:
 
     security: int
     sentence: Sentence
+    trader: str
     quantity: float
     cost: float
     price_before: float
@@ -1307,10 +1314,9 @@ class QuoteCertificate:
             if sum((w for w, world in zip(self.weights, self.worlds, strict=True) if world[i]), Fraction(0)) != p:
                 return False
         if theory is not None:
-            solver = theory.solver()  # one z3 solver, each world checked under assumptions
+            oracle = WorldOracle(theory)  # one z3 solver, each world checked under assumptions
             for world in self.worlds:
-                lits = [s.z3 if v else z3.Not(s.z3) for s, v in zip(self.sentences, world, strict=True)]
-                if not theory._check(solver, "whether a certificate's world is possible", *lits):
+                if not oracle.possible(*self.sentences, values=world, what="whether a certificate's world is possible"):
                     return False
         return True
 
@@ -1360,8 +1366,9 @@ class ArbitrageFreeMarket:
     >>> from deepmarkets.logic import atoms, Theory
     >>> a, b = atoms("a b")
     >>> m = ArbitrageFreeMarket([a, b, a | b], Theory([a.implies(b)]))
-    >>> cost = m.trade(0, 2.0)                    # buy 2 shares of "a"
-    >>> bool(m.prices[0] <= m.prices[1])          # a implies b, so P(a) <= P(b)
+    >>> cost = m.trade("a", 2.0)                  # buy 2 shares of "a"
+    >>> p = m.prices()
+    >>> bool(p["a"] <= p["b"])                    # a implies b, so P(a) <= P(b)
     True
     >>> m.check().verdict.value
     'coherent'
@@ -1392,7 +1399,7 @@ class ArbitrageFreeMarket:
                                as_rng(rng))
         if lp is None:
             lp = self._engine.coherent_start()
-        self.history: list[TradeRecord] = []
+        self.records: list[TradeRecord] = []
         self.cash = 0.0
         self.arbitrage_profit = 0.0
         self.initial = _with_setup(self._engine.solve(lp, self.tol, self.max_iter, certify=self.certify,
@@ -1411,9 +1418,13 @@ class ArbitrageFreeMarket:
 
     # quotes ------------------------------------------------------------------
     @property
-    def prices(self) -> np.ndarray:
-        """The quoted coherent prices (floats nearest to :attr:`prices_exact`)."""
-        return self._mu.copy()
+    def securities(self) -> tuple[str, ...]:
+        """The securities' names: the sentences as text, in order."""
+        return tuple(str(s) for s in self.sentences)
+
+    def prices(self) -> pd.Series:
+        """The quoted coherent prices by security (floats nearest to :attr:`prices_exact`)."""
+        return pd.Series(self._mu.copy(), index=list(self.securities), name="price", dtype=float)
 
     @property
     def prices_exact(self) -> tuple[Fraction, ...]:
@@ -1450,8 +1461,8 @@ class ArbitrageFreeMarket:
         """The quoted price of one security (index or sentence)."""
         return float(self._mu[self.index(security)])
 
-    def cost(self, security: Any, quantity: float) -> float:
-        """What buying ``quantity`` shares would cost now (negative: selling pays the trader)."""
+    def quote(self, security: Any, quantity: float) -> float:
+        """What buying ``quantity`` shares would cost now (negative: selling pays the trader); nothing is traded."""
         i = self.index(security)
         x = _check_quantity(quantity)
         return self._cost(i, x)
@@ -1463,11 +1474,12 @@ class ArbitrageFreeMarket:
         return float(self.b * (_softplus(z + x / self.b) - _softplus(z)))
 
     # trading -----------------------------------------------------------------
-    def trade(self, security: Any, quantity: float) -> float:
+    def trade(self, security: Any, quantity: float, trader: str | None = None) -> float:
         """Buy ``quantity`` shares (sell when negative) of one security; returns the cost paid.
 
         The cost is the binary LMSR's ``C(q_i + x) - C(q_i)`` at the current quote; then the maker
-        re-projects all quotes and executes the arbitrage trade (recorded in :attr:`history`).
+        re-projects all quotes and executes the arbitrage trade (recorded in :attr:`records`; the
+        trade itself in :attr:`history`).
         """
         started = time.perf_counter()
         i = self.index(security)
@@ -1484,8 +1496,9 @@ class ArbitrageFreeMarket:
             if math.isfinite(proj.guaranteed_profit):
                 self.arbitrage_profit += proj.guaranteed_profit
         self.cash += cost
-        self.history.append(TradeRecord(
-            security=i, sentence=self.sentences[i], quantity=x, cost=cost, price_before=before,
+        self.records.append(TradeRecord(
+            security=i, sentence=self.sentences[i], trader="anonymous" if trader is None else str(trader),
+            quantity=x, cost=cost, price_before=before,
             price_after=float(self._mu[i]), divergence=proj.divergence if proj else 0.0,
             guaranteed_profit=proj.guaranteed_profit if proj else 0.0, gap=proj.gap if proj else 0.0,
             status=proj.status if proj else "converged", iterations=proj.iterations if proj else 0,
@@ -1493,6 +1506,18 @@ class ArbitrageFreeMarket:
             seconds=time.perf_counter() - started,
         ))
         return cost
+
+    @property
+    def history(self) -> pd.DataFrame:
+        """The trades as a trades-book table.
+
+        Columns ``time``, ``trader``, ``security``, ``quantity`` and ``price`` (cost per share);
+        ``Book.from_frame(m.history)`` reads it. The re-projections are in :attr:`records`.
+        """
+        rows = [(float(t), r.trader, str(r.sentence), r.quantity, r.cost / r.quantity if r.quantity else r.price_before)
+                for t, r in enumerate(self.records)]
+        return pd.DataFrame(rows, columns=list(TRADE_HISTORY_COLUMNS)).astype({"time": float, "quantity": float,
+                                                                       "price": float})
 
     # certificates ------------------------------------------------------------
     def certificate(self) -> QuoteCertificate:
@@ -1518,7 +1543,7 @@ class ArbitrageFreeMarket:
             "b": self.b,
             "prices": self._mu.tolist(),
             "prices_exact": [str(v) for v in self._mu_exact],
-            "trades": len(self.history),
+            "trades": len(self.records),
             "cash": self.cash,
             "arbitrage_profit": self.arbitrage_profit,
             "active_worlds": len(self.last.worlds),
@@ -1527,15 +1552,9 @@ class ArbitrageFreeMarket:
     def __repr__(self) -> str:
         shown = ", ".join(f"{s}: {p:.4g}" for s, p in zip(self.sentences[:4], self._mu, strict=False))
         more = ", ..." if len(self.sentences) > 4 else ""
-        return (f"ArbitrageFreeMarket({len(self.sentences)} securities, b={self.b:g}, {len(self.history)} trades; "
+        return (f"ArbitrageFreeMarket({len(self.sentences)} securities, b={self.b:g}, {len(self.records)} trades; "
                 f"{shown}{more})")
 
 
 def _check_quantity(quantity: Any) -> float:
-    try:
-        x = float(quantity)
-    except (TypeError, ValueError):
-        raise DeclarationError(f"quantity must be a number of shares, got {quantity!r}") from None
-    if isinstance(quantity, bool) or not math.isfinite(x):
-        raise DeclarationError(f"quantity must be a finite number of shares, got {quantity!r}")
-    return x
+    return finite_float(quantity, "quantity", hint="quantity is a number of shares, negative to sell")

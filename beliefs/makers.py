@@ -40,6 +40,7 @@ from deepmarkets.beliefs.properties import MakerReport, PropertyCheck
 from deepmarkets.beliefs.trade_columns import BLOCK, Columns, columns_from_dense, dense_from_columns
 from deepmarkets.errors import DeclarationError
 from deepmarkets.helpers import as_rng, to_rational
+from deepmarkets.helpers.validate import positive_float, whole_number
 
 __all__ = [
     "PricePath",
@@ -74,25 +75,12 @@ class PricePath(NamedTuple):
 # small utilities
 # ---------------------------------------------------------------------------
 def _positive(value: Any, what: str, maker: str) -> float:
-    """A positive finite float parameter, or a DeclarationError naming it."""
-    if isinstance(value, bool):
-        raise DeclarationError(f"{maker}: {what} must be a positive number, got {value!r}")
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise DeclarationError(f"{maker}: {what} must be a positive number, got {value!r}") from None
-    if not math.isfinite(v) or v <= 0:
-        raise DeclarationError(
-            f"{maker}: {what} must be positive and finite (the liquidity), got {value!r}; "
-            f"give e.g. {what}=10"
-        )
-    return v
+    """A positive finite float parameter of a maker, or a DeclarationError naming both."""
+    return positive_float(value, f"{maker} {what}", hint=f"give e.g. {what}=10")
 
 
 def _count(n: Any, maker: str) -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
-        raise DeclarationError(f"{maker}: n (the number of outcomes) must be an integer >= 2, got {n!r}")
-    return int(n)
+    return whole_number(n, f"{maker} n", 2, hint="n is the number of outcomes")
 
 
 def _lse(x: np.ndarray) -> np.ndarray:
@@ -499,8 +487,7 @@ class MarketMaker:
         b*log(3)
         """
         self._require_bound()
-        if isinstance(points, bool) or not isinstance(points, int) or points < 1:
-            raise DeclarationError(f"points must be a positive integer, got {points!r}")
+        whole_number(points, "points", 1)
         with np.errstate(all="ignore"):
             return self._verify(points, rng)
 

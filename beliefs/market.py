@@ -56,11 +56,13 @@ import sympy
 import z3
 
 from deepmarkets.beliefs.makers import AMOUNT_LIMIT_REASON, LMSR, LSLMSR, MAX_AMOUNT, MarketMaker, Quadratic
-from deepmarkets.errors import DeclarationError, SolverUnknownError
+from deepmarkets.errors import DeclarationError
 from deepmarkets.helpers import to_fraction
 from deepmarkets.logic.files import read_text
 from deepmarkets.logic.sentence import Sentence, Term, exactly_one, sentence
 from deepmarkets.logic.theory import Theory
+from deepmarkets.logic.worlds import WorldOracle
+from deepmarkets.protocols import TRADE_HISTORY_COLUMNS
 
 __all__ = ["Market", "Security", "contract", "conditional", "index", "current_market"]
 
@@ -180,31 +182,6 @@ def _z3_constants(exprs: Iterable[z3.ExprRef]) -> dict[str, z3.ExprRef]:
             found.setdefault(e.decl().name(), e)
         stack.extend(e.children())
     return found
-
-
-class _Oracle:
-    """One z3 solver holding a theory (and facts); questions are asked with push/pop."""
-
-    def __init__(self, theory: Theory, facts: Iterable[Sentence] = ()):
-        self.theory = theory
-        self.solver = theory.solver(*facts)
-
-    def possible(self, *sents: Sentence) -> bool:
-        self.solver.push()
-        try:
-            self.solver.add(*(s.z3 for s in sents))
-            result = self.solver.check()
-        finally:
-            self.solver.pop()
-        if result == z3.unknown:
-            raise SolverUnknownError(
-                f"z3 could not decide whether {' & '.join(map(str, sents)) or 'the theory'} is possible within "
-                f"rlimit={self.theory.rlimit}", self.solver.reason_unknown()
-            )
-        return result == z3.sat
-
-    def entails(self, s: Sentence) -> bool:
-        return not self.possible(~s)
 
 
 def _number(value: z3.ExprRef) -> Fraction:
@@ -430,7 +407,7 @@ class Market:
 
     def _check_outcomes(self, contracts: list[Security]) -> None:
         sents = [s.sentence for s in contracts]
-        oracle = _Oracle(self.theory)
+        oracle = WorldOracle(self.theory)
         for s in contracts:
             if not oracle.possible(s.sentence):
                 raise DeclarationError(
@@ -460,7 +437,7 @@ class Market:
 
     def _decided(self, s: Sentence, what: str) -> np.ndarray:
         out = np.zeros(len(self._outcome_sentences), dtype=bool)
-        oracle = _Oracle(self.theory)
+        oracle = WorldOracle(self.theory)
         for i, (o, oname) in enumerate(zip(self._outcome_sentences, self.outcomes, strict=True)):
             if not oracle.possible(o, ~s):
                 out[i] = True
@@ -679,8 +656,8 @@ class Market:
         Columns ``time`` (0, 1, ...), ``trader``, ``security``, ``quantity`` and ``price`` (cost per
         unit); ``Book.from_frame(m.history)`` replays them.
         """
-        cols = ["time", "trader", "security", "quantity", "price"]
-        return pd.DataFrame(self._ledger, columns=cols).astype({"time": float, "quantity": float, "price": float})
+        frame = pd.DataFrame(self._ledger, columns=list(TRADE_HISTORY_COLUMNS))
+        return frame.astype({"time": float, "quantity": float, "price": float})
 
     def reset(self) -> None:
         """Back to the starting state, forgetting the trades."""
@@ -717,9 +694,9 @@ class Market:
             return np.eye(n)[self.outcomes.index(world)]
         facts = self._facts(world)
         truth = np.zeros(n)
-        base = _Oracle(self.theory, facts)
+        base = WorldOracle(self.theory, facts)
         if not base.possible():
-            alone = _Oracle(Theory(facts, rlimit=self.theory.rlimit))
+            alone = WorldOracle(Theory(facts, rlimit=self.theory.rlimit))
             consistent = alone.possible()
             true = [name for name, o in zip(self.outcomes, self._outcome_sentences, strict=True)
                     if consistent and alone.entails(o)]

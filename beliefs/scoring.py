@@ -13,7 +13,6 @@ Each rule is a sympy definition (:meth:`ScoringRule.expression`); the numeric
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +22,7 @@ import sympy
 from deepmarkets.beliefs.properties import PropertyCheck
 from deepmarkets.errors import DeclarationError
 from deepmarkets.helpers import as_rng, to_rational
+from deepmarkets.helpers.validate import positive_float, whole_number
 
 __all__ = ["ScoringRule", "LogScore", "QuadraticScore", "SphericalScore", "is_proper", "msr_payout"]
 
@@ -30,15 +30,7 @@ _SIMPLEX_TOL = 1e-9
 
 
 def _scale(value: Any, rule: str) -> float:
-    if isinstance(value, bool):
-        raise DeclarationError(f"{rule}: b must be a positive number, got {value!r}")
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise DeclarationError(f"{rule}: b must be a positive number, got {value!r}") from None
-    if not math.isfinite(v) or v <= 0:
-        raise DeclarationError(f"{rule}: the scale b must be positive and finite, got {value!r}")
-    return v
+    return positive_float(value, f"{rule} b", hint="b is the scale of the score")
 
 
 class ScoringRule:
@@ -198,9 +190,7 @@ class SphericalScore(ScoringRule):
 
 
 def _n(n: Any) -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
-        raise DeclarationError(f"n (the number of outcomes) must be an integer >= 2, got {n!r}")
-    return int(n)
+    return whole_number(n, "n", 2, hint="n is the number of outcomes")
 
 
 def _forecasts(p: Any, outcome: Any) -> tuple[np.ndarray, np.ndarray, bool]:

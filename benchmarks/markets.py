@@ -299,7 +299,7 @@ def latency_row(seed: int, n: int, n_trades: int, progress) -> dict:
         x = float(gen.normal(0.0, 1.0))
         lp = market.state / market.b
         _, secs = timed(market.trade, i, x)
-        record = market.history[-1]
+        record = market.records[-1]
         ours.append(secs)
         calls.append(record.oracle_calls)
         statuses[record.status] += 1
@@ -311,9 +311,9 @@ def latency_row(seed: int, n: int, n_trades: int, progress) -> dict:
         if not np.all((prices > 0) & (prices < 1)):
             skipped += 1  # a price rounds to 0 or 1 in floating point: the baseline cannot take it
             continue
-        proj, t_e = timed(exact_projection, prices, free_sentences, b=market.b, table=tab)
+        proj, t_e = timed(exact_projection, zip(free_sentences, prices, strict=True), b=market.b, table=tab)
         base.append(t_e)
-        dmu = float(np.max(np.abs(market.prices[free] - proj.mu)))
+        dmu = float(np.max(np.abs(market.prices().to_numpy()[free] - proj.mu)))
         bound = market.last.error_bound + proj.error_bound + 1e-9
         diffs.append((dmu, bound))
     worst = max(diffs, key=lambda d: d[0] - d[1]) if diffs else None
@@ -421,7 +421,7 @@ def acceptance_run(seed: int, n_atoms: int, n_sentences: int, n_trades: int, che
         x = float(gen.normal(0.0, 1.0))
         _, secs = timed(market.trade, i, x)
         trade_s.append(secs)
-        h = market.history[-1]
+        h = market.records[-1]
         statuses[h.status] += 1
         gaps.append(h.gap)
         state.update(trades_done=t + 1, statuses=dict(statuses), gap_median=median(gaps), gap_max=max(gaps),

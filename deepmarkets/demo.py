@@ -140,7 +140,7 @@ def run_market_demo(*, n_trades: int = 200, combinatorial_trades: int = 20, echo
         f"the maker never loses more than b log 3 = {bound:.6g}")
 
     a, b = atoms("a b")
-    projection = project([0.6, 0.7, 0.2], [a, b, a & b], b=1.0, rng=SEED)
+    projection = project({a: 0.6, b: 0.7, a & b: 0.2}, b=1.0, rng=SEED)
     say("\n== Arbitrage-free pricing: P(a)=0.6, P(b)=0.7, P(a & b)=0.2 are incoherent (the demo's second case)")
     say("projected onto the coherent prices (the nearest in the LMSR's divergence):")
     say("  mu* = (" + ", ".join(f"{v:.6f}" for v in projection.mu) + f"), divergence {projection.divergence:.7f}")
@@ -154,8 +154,8 @@ def run_market_demo(*, n_trades: int = 200, combinatorial_trades: int = 20, echo
         certified += int(cm.check().verdict.value == "coherent")
     say(f"\n== {cm!r}")
     say(f"under a -> c; {combinatorial_trades} random trades, each followed by a projection")
-    for s, p in zip(cm.sentences, cm.prices, strict=True):
-        say(f"  {str(s):<10} {p:.6f}")
+    for s, p in cm.prices().items():
+        say(f"  {s:<10} {p:.6f}")
     say(f"quotes certified coherent by check_coherence: {certified} of {combinatorial_trades + 1}; "
         f"arbitrage the maker locked in: {cm.arbitrage_profit:.6g}")
     return {"market": market, "report": report, "book": book, "replay": result, "projection": projection,

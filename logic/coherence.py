@@ -39,6 +39,7 @@ import numpy as np
 
 from deepmarkets.errors import DeclarationError, SolverUnknownError
 from deepmarkets.helpers import StatusLine, to_fraction
+from deepmarkets.helpers.validate import positive_float
 from deepmarkets.logic.local import SUMMED_GROUP_SIZE, local_books, summed_books
 from deepmarkets.logic.prices import conditional_prices, sentence_prices
 from deepmarkets.logic.sentence import TRUE, Sentence
@@ -302,14 +303,7 @@ def _price(value: Any, bet: Bet, tolerance: float) -> Fraction:
 
 
 def _time_limit(value: Any) -> float:
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        seconds = math.nan
-    if isinstance(value, bool) or not (math.isfinite(seconds) and seconds > 0):
-        raise DeclarationError(f"time_limit must be a positive number of seconds (or None for no limit); "
-                               f"got {value!r}")
-    return seconds
+    return positive_float(value, "time_limit", hint="time_limit is in seconds, or None for no limit")
 
 
 def _tolerance(value: Any) -> float:
@@ -839,7 +833,8 @@ def _greedy_columns(layer: _Layer, x: np.ndarray, y0: float, rng: np.random.Gene
     return added
 
 
-def find_distribution(sentences: Sequence[Sentence], prices: Sequence[Fraction], theory: Theory, *,
+def find_distribution(prices: Mapping[Any, Any] | Iterable[tuple[Any, Any]],
+                      theory: Theory | Iterable[Any] | None = None, *,
                       worlds: Iterable[Sequence[bool]] = (), search: WorldSearch | None = None,
                       max_rounds: int = 200, exact_rlimit: int = 5_000_000,
                       ) -> list[tuple[Fraction, tuple[bool, ...]]] | None:
@@ -849,11 +844,27 @@ def find_distribution(sentences: Sequence[Sentence], prices: Sequence[Fraction],
     then in perturbed orders, then sampled around the prices) and, when those stall, exact calls
     capped at ``exact_rlimit`` each. It is fast and one-sided: None means that no useful world
     was found in time (the prices may still be coherent), never that they are incoherent.
-    ``worlds`` are known possible worlds (truth values of ``sentences``), ``search`` a
-    :class:`WorldSearch` over ``sentences`` to reuse. Each world returned is the truth values of
-    ``sentences``; the distribution is exact (fractions).
+    ``prices`` are ``{sentence: price}`` or ``(sentence, price)`` pairs as in
+    :func:`check_coherence`, each sentence once. ``worlds`` are known possible worlds (truth
+    values of the priced sentences in input order), ``search`` a :class:`WorldSearch` over those
+    sentences in that order to reuse. Each world returned is the truth values of the priced
+    sentences; the distribution is exact (fractions).
+
+    Examples
+    --------
+    >>> from deepmarkets.logic import atoms
+    >>> a, b = atoms("a b")
+    >>> found = find_distribution({a: "0.5", b: "0.5", a & b: "0.25"})
+    >>> sum(p for p, _ in found), [sum(p for p, w in found if w[i]) for i in range(3)]
+    (Fraction(1, 1), [Fraction(1, 2), Fraction(1, 2), Fraction(1, 4)])
     """
-    bets = [Bet(s, p) for s, p in zip(sentences, prices, strict=True)]
+    bets = [Bet(s, _price(p, Bet(s, Fraction(0)), 0.0)) for s, p in sentence_prices(prices)]
+    if not bets:
+        raise DeclarationError("no prices given: pass {sentence: price}, e.g. {a: 0.5, b: 0.5}")
+    if theory is None:
+        theory = Theory()
+    elif not isinstance(theory, Theory):
+        theory = Theory(theory)
     layer = _Layer(theory, bets, None, TRUE, None, search=search)
     if len(layer.psi) != len(bets):
         raise DeclarationError("find_distribution needs distinct sentences")

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
 import z3
 
-from deepmarkets.errors import DeclarationError, SolverUnknownError
+from deepmarkets.errors import DeclarationError
 from deepmarkets.helpers import to_fraction
+from deepmarkets.helpers.validate import whole_number
 from deepmarkets.logic.sentence import Sentence, sentence
-from deepmarkets.logic.worlds import minimum_world
+from deepmarkets.logic.worlds import WorldOracle, minimum_world
 
 __all__ = ["Theory", "WorldOptimum", "DEFAULT_RLIMIT"]
 
@@ -59,9 +60,7 @@ class Theory:
         if isinstance(axioms, (str, Sentence)):
             axioms = [axioms]
         self.axioms: tuple[Sentence, ...] = tuple(sentence(a) for a in axioms)
-        if not isinstance(rlimit, int) or rlimit <= 0:
-            raise DeclarationError(f"rlimit must be a positive integer, got {rlimit!r}")
-        self.rlimit = rlimit
+        self.rlimit = whole_number(rlimit, "rlimit", 1, hint="rlimit is z3's resource limit per question")
         self.source = source
 
     @classmethod
@@ -91,46 +90,25 @@ class Theory:
         s.add(*(a.z3 for a in self.axioms), *(e.z3 for e in extra))
         return s
 
-    def _check(self, s: z3.Solver | z3.Optimize, what: str | Callable[[], str], *assumptions) -> bool:
-        """sat -> True, unsat -> False, unknown -> SolverUnknownError naming ``what`` (a callable is
-        only called then: printing a large sentence costs more than deciding it)."""
-        result = s.check(*assumptions)
-        if result == z3.unknown:
-            what = what() if callable(what) else what
-            raise SolverUnknownError(f"z3 could not decide {what} within rlimit={self.rlimit}", s.reason_unknown())
-        return result == z3.sat
-
-    # questions -------------------------------------------------------------
+    # questions (asked through a WorldOracle) -------------------------------
     def is_consistent(self) -> bool:
         """Whether the axioms have at least one world."""
-        return self._check(self.solver(), "whether the theory is consistent")
+        return WorldOracle(self).possible()
 
     def entails(self, s: Any) -> bool:
         """Whether ``s`` holds in every world of the theory."""
-        return not self._check(self.solver(~sentence(s)), lambda: f"whether the theory entails {s}")
+        return WorldOracle(self).entails(sentence(s))
 
     def is_possible(self, s: Any) -> bool:
         """Whether ``s`` holds in at least one world of the theory."""
-        return self._check(self.solver(sentence(s)), lambda: f"whether {s} is possible")
+        return WorldOracle(self).possible(sentence(s))
 
     def worlds(self, sentences: Sequence[Any], *, limit: int | None = None) -> Iterator[tuple[bool, ...]]:
         """The possible truth-vectors of ``sentences``, lazily (z3 with blocking clauses).
 
         Each distinct vector is produced once; ``limit`` caps how many.
         """
-        sents = [sentence(s) for s in sentences]
-        s = self.solver()
-        count = 0
-        while limit is None or count < limit:
-            if not self._check(s, "the next possible world"):
-                return
-            m = s.model()
-            values = tuple(z3.is_true(m.eval(x.z3, model_completion=True)) for x in sents)
-            yield values
-            count += 1
-            if not sents:
-                return
-            s.add(z3.Or([z3.Not(x.z3) if v else x.z3 for x, v in zip(sents, values, strict=True)]))
+        return WorldOracle(self).worlds([sentence(s) for s in sentences], limit=limit)
 
     def maximize(
         self, sentences: Sequence[Any], weights: Sequence[Any], *, within: Any | None = None

@@ -31,6 +31,7 @@ import numpy as np
 
 from deepmarkets.errors import InferenceError
 from deepmarkets.helpers import ProgressBar, as_rng, warn
+from deepmarkets.helpers.validate import finite_float, whole_number
 from deepmarkets.models.data import Reports
 from deepmarkets.models.fit import LatentClassFit, check_model, count_parameters
 
@@ -499,14 +500,10 @@ def _check_arguments(reports: Any, model: Any, restarts: Any, max_iter: Any, tol
         raise InferenceError(f"fit_em takes a Reports object, got a {type(reports).__name__}; "
                              f"build one with Reports.from_book(book) or Reports.from_frame(frame)")
     model = check_model(model)
-    if isinstance(restarts, bool) or not isinstance(restarts, int | np.integer) or restarts < 1:
-        raise InferenceError(f"restarts={restarts!r}; expected a whole number of starts >= 1")
-    if isinstance(max_iter, bool) or not isinstance(max_iter, int | np.integer) or max_iter < 1:
-        raise InferenceError(f"max_iter={max_iter!r}; expected a whole number of iterations >= 1")
-    if not (isinstance(tol, int | float) and math.isfinite(tol) and tol >= 0):
-        raise InferenceError(f"tol={tol!r}; expected a finite number >= 0")
-    if not (isinstance(prior, int | float) and math.isfinite(prior) and prior >= 0):
-        raise InferenceError(f"prior={prior!r}; expected a pseudo-count >= 0 (0 for maximum likelihood)")
+    whole_number(restarts, "restarts", 1, InferenceError, hint="restarts is the number of EM starts")
+    whole_number(max_iter, "max_iter", 1, InferenceError)
+    finite_float(tol, "tol", InferenceError, low=0)
+    finite_float(prior, "prior", InferenceError, low=0, hint="prior is a pseudo-count (0 for maximum likelihood)")
     return model
 
 

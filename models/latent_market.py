@@ -49,6 +49,8 @@ import sympy
 from deepmarkets.errors import DeclarationError
 from deepmarkets.helpers import as_rng
 from deepmarkets.helpers.defaults import INTERVAL_PROB
+from deepmarkets.helpers.validate import positive_float, whole_number
+from deepmarkets.protocols import REPORT_HISTORY_COLUMNS
 
 if TYPE_CHECKING:
     from deepmarkets.models.infer_market import MarketPosterior
@@ -74,12 +76,6 @@ def _lse(a: np.ndarray, axis: int = -1) -> np.ndarray:
     m = np.max(a, axis=axis, keepdims=True)
     m = np.where(np.isfinite(m), m, 0.0)
     return np.squeeze(m, axis=axis) + np.log(np.sum(np.exp(a - m), axis=axis))
-
-
-def _positive_int(value: Any, what: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise DeclarationError(f"{what} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def _fmt(x: float) -> str:
@@ -400,13 +396,7 @@ class LatentMarket:
                 except TypeError:  # unhashable level value: matched by its text only
                     pass
             self._lookup.append(table)
-        try:
-            bv = float(b)
-        except (TypeError, ValueError):
-            bv = float("nan")
-        if isinstance(b, bool) or not math.isfinite(bv) or bv <= 0:
-            raise DeclarationError(f"b (the liquidity) must be a positive finite number, got {b!r}; e.g. b=1.0")
-        self.b = bv
+        self.b = positive_float(b, "b", hint="b is the liquidity; pass e.g. b=1.0")
         self._initial = self.uniform_state() if state is None else self._coerce(state, "state")
         self._state = self._initial
         self._moves: list[Move] = []
@@ -544,8 +534,7 @@ class LatentMarket:
                      ) -> LatentState:
         """A state with every distribution drawn from a symmetric Dirichlet(``concentration``)."""
         gen = as_rng(rng)
-        if not (isinstance(concentration, (int, float)) and concentration > 0):
-            raise DeclarationError(f"concentration must be a positive number, got {concentration!r}")
+        positive_float(concentration, "concentration")
         k = self.n_classes
         floor = 1e-12
         prior = gen.dirichlet(np.full(k, float(concentration))) + floor
@@ -846,7 +835,7 @@ class LatentMarket:
     def sample(self, n: int, state: LatentState | Mapping | None = None,
                rng: int | np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Draw ``n`` cases from a state: ``(codes (n, n_observables), latent (n,))``."""
-        n = _positive_int(n, "n")
+        n = whole_number(n, "n", 1)
         s = self._state if state is None else self._coerce(state, "state")
         gen = as_rng(rng)
         y = _categorical(gen, np.broadcast_to(s.prior, (n, self.n_classes)))
@@ -898,15 +887,78 @@ class LatentMarket:
         self._state = after
         return mv
 
-    def book(self):
-        """The book of moves as a pandas DataFrame: time, trader, changed, before, after (states)."""
+    # the trading protocol: parameters as securities ------------------------------
+    @property
+    def securities(self) -> tuple[str, ...]:
+        """The parameters, named as their symbols: ``P(Y=c)`` for each hidden state, then ``P(x=l|Y=c)``."""
+        return tuple(self._blocks_of_securities()[0])
+
+    def _blocks_of_securities(self) -> tuple[list[str], dict[str, list[str]]]:
+        """All security names in order, and the names in each part of a state (``"P(Y)"``, ``"P(x | Y)"``)."""
+        blocks = {"P(Y)": [str(sym) for sym in self._prior_symbols]}
+        for name, mat in zip(self.observables, self._table_symbols, strict=True):
+            blocks[f"P({name} | Y)"] = [str(sym) for sym in mat]  # row by row: hidden state, then level
+        return [n for names in blocks.values() for n in names], blocks
+
+    def prices(self, state: LatentState | Mapping | None = None):
+        """The parameters of a state (the current one by default) as a pandas Series by security.
+
+        Examples
+        --------
+        >>> m = LatentMarket("m", latent=2, observables={"a": ["x", "y"]})
+        >>> m.prices().to_dict()
+        {'P(Y=1)': 0.5, 'P(Y=2)': 0.5, 'P(a=x|Y=1)': 0.5, 'P(a=y|Y=1)': 0.5, 'P(a=x|Y=2)': 0.5, 'P(a=y|Y=2)': 0.5}
+        """
         import pandas as pd
 
-        return pd.DataFrame({
-            "time": [m.time for m in self._moves], "trader": [m.trader for m in self._moves],
-            "changed": [", ".join(m.changed) for m in self._moves],
-            "before": [m.before for m in self._moves], "after": [m.after for m in self._moves],
-        })
+        s = self._state if state is None else self._coerce(state, "state")
+        values = np.concatenate([s.prior, *(t.ravel() for t in s.tables)])
+        return pd.Series(values, index=list(self.securities), name="price", dtype=float)
+
+    def state_from_prices(self, prices: Mapping[str, float]) -> LatentState:
+        """The state whose :meth:`prices` are ``prices`` (a Series or mapping naming every security).
+
+        Raises
+        ------
+        DeclarationError
+            Naming the securities missing or unknown, or (as :meth:`state_from`) a row that is
+            not a distribution.
+        """
+        names = self.securities
+        given = set(map(str, prices.keys()))
+        missing, unknown = [n for n in names if n not in given], sorted(given - set(names))
+        if missing or unknown:
+            raise DeclarationError(
+                f"prices must name every security of the market once: missing {missing[:5]}, unknown {unknown[:5]}; "
+                f"the securities are LatentMarket.securities ({len(names)} of them)"
+            )
+        flat = {str(k): v for k, v in prices.items()}
+        k = self.n_classes
+        prior = np.array([float(flat[n]) for n in names[:k]])
+        tables, start = {}, k
+        for name, levels in zip(self.observables, self.levels, strict=True):
+            size = k * len(levels)
+            tables[name] = np.array([float(flat[n]) for n in names[start:start + size]]).reshape(k, len(levels))
+            start += size
+        return self.state_from(prior=prior, tables=tables)
+
+    @property
+    def history(self):
+        """The moves as a reports book: for each move, the price it set on each security of the parts it changed.
+
+        Columns ``time``, ``trader``, ``question`` (the security) and ``probability`` (its new
+        price); ``Book.from_frame(m.history)`` reads it, and replaying it row group by row group
+        through :meth:`state_from_prices` gives back every move's state.
+        """
+        import pandas as pd
+
+        _, blocks = self._blocks_of_securities()
+        rows = []
+        for mv in self._moves:
+            after = self.prices(mv.after)
+            rows.extend({"time": mv.time, "trader": mv.trader, "question": name, "probability": float(after[name])}
+                        for part in mv.changed for name in blocks[part])
+        return pd.DataFrame(rows, columns=list(REPORT_HISTORY_COLUMNS)).astype({"time": float, "probability": float})
 
     def payout(self, before: LatentState | Mapping, after: LatentState | Mapping, x: Any) -> float | np.ndarray:
         """What moving ``before -> after`` pays when case(s) ``x`` resolve: ``b [log q_after(x) - log q_before(x)]``.

@@ -53,7 +53,7 @@ import numpy as np
 from deepmarkets.errors import DeclarationError, InferenceError
 from deepmarkets.helpers import as_rng, warn
 from deepmarkets.helpers.defaults import INTERVAL_PROB
-from deepmarkets.models.checks import whole_number
+from deepmarkets.helpers.validate import whole_number
 from deepmarkets.models.posterior import read_posterior
 
 __all__ = [

@@ -32,7 +32,7 @@ import numpy as np
 
 from deepmarkets.errors import InferenceError
 from deepmarkets.helpers import as_rng, warn
-from deepmarkets.models.checks import whole_number
+from deepmarkets.helpers.validate import whole_number
 from deepmarkets.models.data import Reports
 from deepmarkets.models.diagnostics import Diagnostics, diagnose
 from deepmarkets.models.fit import (

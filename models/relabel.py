@@ -31,7 +31,7 @@ import numpy as np
 
 from deepmarkets.errors import DeclarationError, InferenceError
 from deepmarkets.helpers import json_safe
-from deepmarkets.models.checks import whole_number
+from deepmarkets.helpers.validate import whole_number
 from deepmarkets.models.diagnostics import Diagnostics, diagnose
 from deepmarkets.models.posterior import LAYOUT, Posterior, read_posterior
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from deepmarkets.errors import DeclarationError
 from deepmarkets.helpers import ProgressBar, as_rng
-from deepmarkets.models.checks import whole_number
+from deepmarkets.helpers.validate import finite_float, positive_float, whole_number
 
 if TYPE_CHECKING:
     from deepmarkets.models.latent_market import LatentMarket, LatentState
@@ -343,19 +343,17 @@ def simulate_informed_traders(
     >>> bool(sim.kl[-1] < 0.02)
     True
     """
-    from deepmarkets.models.latent_market import _best_permutation, _positive_int
+    from deepmarkets.models.latent_market import _best_permutation
 
     truth = market._coerce(true_state, "true_state")
-    n_traders = _positive_int(n_traders, "n_traders")
-    m = _positive_int(cases_per_trader, "cases_per_trader")
-    rounds = _positive_int(rounds, "rounds")
-    em_steps = _positive_int(em_steps, "em_steps")
-    for what, v in (("smoothing", smoothing), ("threshold", threshold)):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0 or not math.isfinite(v):
-            raise DeclarationError(f"{what} must be a positive number, got {v!r}")
-    if market_cases is not None and (isinstance(market_cases, bool) or not isinstance(market_cases, (int, float))
-                                     or not market_cases >= 0 or not math.isfinite(market_cases)):
-        raise DeclarationError(f"market_cases must be a non-negative number or None, got {market_cases!r}")
+    n_traders = whole_number(n_traders, "n_traders", 1)
+    m = whole_number(cases_per_trader, "cases_per_trader", 1)
+    rounds = whole_number(rounds, "rounds", 1)
+    em_steps = whole_number(em_steps, "em_steps", 1)
+    positive_float(smoothing, "smoothing")
+    positive_float(threshold, "threshold")
+    if market_cases is not None:
+        finite_float(market_cases, "market_cases", low=0, hint="or None for all of them")
     gen = as_rng(rng)
     started = time.perf_counter()
     codes, latent = market.sample(n_traders * m, truth, gen)

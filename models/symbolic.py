@@ -33,7 +33,7 @@ import sympy
 
 from deepmarkets.errors import DeclarationError
 from deepmarkets.helpers import as_rng
-from deepmarkets.models.checks import whole_number
+from deepmarkets.helpers.validate import whole_number
 
 __all__ = [
     "SymbolicModel",

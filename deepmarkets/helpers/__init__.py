@@ -9,6 +9,7 @@
 :mod:`deepmarkets.helpers.files`           atomic file writes
 :mod:`deepmarkets.helpers.warn`            warnings attributed to the user's line
 :mod:`deepmarkets.helpers.defaults`        the convergence rule and the interval probability
+:mod:`deepmarkets.helpers.validate`        argument checks, one message per kind of bad argument
 =========================================  ==============================================
 
 They import nothing from the project but :mod:`deepmarkets.errors`, and nothing heavy at

@@ -52,6 +52,7 @@ import z3
 
 from deepmarkets.errors import DeclarationError, InductionError
 from deepmarkets.helpers import track
+from deepmarkets.helpers.validate import whole_number
 from deepmarkets.logic.induction.features import (
     Feature,
     FeatureGraph,
@@ -66,6 +67,7 @@ from deepmarkets.logic.induction.fixedpoint import certified_bits, displacement,
 from deepmarkets.logic.sentence import Sentence, sentence
 from deepmarkets.logic.theory import Theory
 from deepmarkets.logic.worlds import WorldSearch
+from deepmarkets.protocols import TRADE_HISTORY_COLUMNS
 
 __all__ = [
     "InductionError",
@@ -123,9 +125,7 @@ class DeductiveProcess:
             source = [[sentence(s) for s in day] for day in source]
         self.source = source
         self.prove = prove
-        if not isinstance(rlimit_per_day, int) or rlimit_per_day <= 0:
-            raise DeclarationError(f"rlimit_per_day must be a positive integer, got {rlimit_per_day!r}")
-        self.rlimit_per_day = rlimit_per_day
+        self.rlimit_per_day = whole_number(rlimit_per_day, "rlimit_per_day", 1)
         self._arity = None
         if callable(source):
             try:
@@ -548,6 +548,40 @@ class Inductor:
                                 for s in self.sentences))
         self._atom_names = {n for s in self.sentences for n in s.atom_names}
 
+    # the trading protocol ---------------------------------------------------------------------
+    @property
+    def securities(self) -> tuple[str, ...]:
+        """The sentences as text, in order."""
+        return tuple(str(s) for s in self.sentences)
+
+    def prices(self):
+        """The last finished day's prices as a pandas Series by sentence (the initial price before day 1)."""
+        import pandas as pd
+
+        last = self._history[-1] if self._history else None
+        values = [float(last[s]) if last else self.initial for s in self.sentences]
+        return pd.Series(values, index=list(self.securities), name="price", dtype=float)
+
+    @property
+    def history(self):
+        """Every trader's trades as a trades book (:data:`~deepmarkets.protocols.TRADE_HISTORY_COLUMNS`).
+
+        ``time`` is the day. The quantities are each trader's demand at the day's prices, before budgeting; the
+        firm's trade on a day is their sum weighted by ``2^(-k-b)`` and the day's budget factors
+        (:class:`DayRecord`).
+        """
+        import pandas as pd
+
+        rows = [{"time": float(d.day), "trader": name, "security": sec, "quantity": qty, "price": d.prices[sec]}
+                for d in self.result.days for name, trades in d.trades.items() for sec, qty in trades.items()]
+        return pd.DataFrame(rows, columns=list(TRADE_HISTORY_COLUMNS)).astype({"time": float, "quantity": float,
+                                                                               "price": float})
+
+    def to_dict(self) -> dict:
+        """The sentences, traders, days run and the last prices (JSON-safe)."""
+        return {"sentences": list(self.securities), "traders": [t.name for t in self.traders],
+                "days": len(self._history), "prices": {k: float(v) for k, v in self.prices().items()}}
+
     # prices ---------------------------------------------------------------------------------
     def price(self, s: Any, day: int) -> Fraction:
         """The exact price of ``s`` on a finished ``day``."""
@@ -777,9 +811,8 @@ class Inductor:
         >>> Inductor([a], [threshold_trader(a, sell_above=0.8)], initial=1.0).run(2, progressbar=False).days[-1].day
         2
         """
-        if int(days) < 0:
-            raise DeclarationError(f"days must be >= 0, got {days}")
-        for _ in track(range(int(days)), "induction days", int(days), enabled=progressbar):
+        days = whole_number(days, "days", 0)
+        for _ in track(range(days), "induction days", days, enabled=progressbar):
             self.step()
         if log is not None:
             write_log(self.result, log)

@@ -27,7 +27,9 @@ import numpy as np
 
 from deepmarkets.errors import DeclarationError
 from deepmarkets.helpers import as_rng, track
+from deepmarkets.helpers.validate import whole_number
 from deepmarkets.logic.quantified.games import DEFAULT_RLIMIT, Constructor, GameResult, QuantifiedSentence, play
+from deepmarkets.protocols import TRADE_HISTORY_COLUMNS
 
 __all__ = ["Agent", "RoundRecord", "MarketRun", "QuantifiedMarket", "equilibrium_price", "kelly_population",
            "plot_prices"]
@@ -203,6 +205,12 @@ class QuantifiedMarket:
     agents : sequence of Agent
     rlimit : int
         z3's resource limit for each settlement.
+    rng : int, Generator or None
+        Randomness of the games (a later ``run(..., rng=)`` replaces it).
+
+    A market is a process (:meth:`step`, :meth:`run`) and follows the trading protocol:
+    :meth:`prices`, and :attr:`history` with each agent's net units of the sentence per round
+    (buying ``c`` units of its negation at ``1 - p`` is selling ``c`` units of it at ``p``).
 
     Examples
     --------
@@ -216,7 +224,8 @@ class QuantifiedMarket:
     True
     """
 
-    def __init__(self, sentence: QuantifiedSentence, agents: Sequence[Agent], *, rlimit: int = DEFAULT_RLIMIT):
+    def __init__(self, sentence: QuantifiedSentence, agents: Sequence[Agent], *, rlimit: int = DEFAULT_RLIMIT,
+                 rng: int | np.random.Generator | None = None):
         if not isinstance(sentence, QuantifiedSentence):
             raise DeclarationError(f"QuantifiedMarket needs a QuantifiedSentence, got {type(sentence).__name__}")
         if not agents:
@@ -227,16 +236,49 @@ class QuantifiedMarket:
         self.sentence = sentence
         self.agents = list(agents)
         self.rlimit = rlimit
+        self.rounds: list[RoundRecord] = []
+        self._rng = as_rng(rng)
+        self._trades: list[dict] = []
 
-    def step(self, round_number: int, rng: np.random.Generator) -> RoundRecord:
+    @property
+    def securities(self) -> tuple[str]:
+        """The one security: the sentence, as text."""
+        return (str(self.sentence),)
+
+    def prices(self):
+        """The price the agents' demands clear at now, as a pandas Series."""
+        import pandas as pd
+
+        return pd.Series([equilibrium_price(self.agents)], index=list(self.securities), name="price", dtype=float)
+
+    @property
+    def history(self):
+        """Each agent's net units of the sentence bought each round, at the round's price (a trades book).
+
+        An agent whose purchases of the sentence and of its negation cancel has no row that round.
+        """
+        import pandas as pd
+
+        return pd.DataFrame(self._trades, columns=list(TRADE_HISTORY_COLUMNS)).astype(
+            {"time": float, "quantity": float, "price": float})
+
+    def to_dict(self) -> dict:
+        """The sentence, the rounds played, the price now and each agent's wealth (JSON-safe)."""
+        return {"sentence": str(self.sentence), "rounds": len(self.rounds),
+                "price": float(equilibrium_price(self.agents)), "wealth": {a.name: a.wealth for a in self.agents}}
+
+    def step(self) -> RoundRecord:
         """Play one round and update the agents' wealth in place."""
+        round_number = len(self.rounds) + 1
         p = equilibrium_price(self.agents)
         positions = [(ag, *ag.units(p)) for ag in self.agents]
+        self._trades.extend({"time": float(round_number), "trader": ag.name, "security": str(self.sentence),
+                             "quantity": float(a - c), "price": p} for ag, a, c in positions if a != c)
         holders = sorted((t for t in positions if t[1] > t[2]), key=lambda t: t[2] - t[1])
         issuers = sorted((t for t in positions if t[2] > t[1]), key=lambda t: t[1] - t[2])
         verifier = [(t[0].name, t[0].constructor) for t in holders if t[0].constructor is not None]
         falsifier = [(t[0].name, t[0].constructor) for t in issuers if t[0].constructor is not None]
-        game = play(self.sentence, verifier, falsifier, rng=rng, rlimit=self.rlimit)
+        game = play(self.sentence, verifier, falsifier, rng=self._rng, rlimit=self.rlimit)
         for ag, a, c in positions:
             spent = a * p + c * (1 - p)
             if game.outcome is None:
@@ -244,16 +286,19 @@ class QuantifiedMarket:
             else:
                 payoff = a if game.outcome else c
             ag.wealth = ag.wealth - spent + payoff
-        return RoundRecord(round_number, p, game, sum(ag.wealth for ag in self.agents))
+        record = RoundRecord(round_number, p, game, sum(ag.wealth for ag in self.agents))
+        self.rounds.append(record)
+        return record
 
     def run(self, rounds: int, *, rng: int | np.random.Generator | None = None, progressbar: bool = True) -> MarketRun:
-        """Play ``rounds`` rounds; returns the price path (opening price first) and each game."""
-        if not isinstance(rounds, int) or rounds < 0:
-            raise DeclarationError(f"rounds must be a non-negative integer, got {rounds!r}")
-        gen = as_rng(rng)
-        records = []
-        for t in track(range(1, rounds + 1), f"PM1 {self.sentence}", rounds, enabled=progressbar):
-            records.append(self.step(t, gen))
+        """Play ``rounds`` more rounds; returns their price path (opening price first) and each game.
+
+        ``rng`` (when given) replaces the market's randomness before the first of them.
+        """
+        rounds = whole_number(rounds, "rounds", 0)
+        if rng is not None:
+            self._rng = as_rng(rng)
+        records = [self.step() for _ in track(range(rounds), f"PM1 {self.sentence}", rounds, enabled=progressbar)]
         prices = tuple(r.price for r in records) + (equilibrium_price(self.agents),)
         return MarketRun(str(self.sentence), prices, tuple(records), {a.name: a.wealth for a in self.agents})
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from deepmarkets.errors import DeclarationError, InferenceError
 from deepmarkets.helpers import as_rng, json_safe, warn
-from deepmarkets.models.checks import positive_float, whole_number
+from deepmarkets.helpers.validate import positive_float, whole_number
 from deepmarkets.models.symbolic import SymbolicModel
 
 __all__ = ["ContinuousGauge", "continuous_gauge", "RANK_TOL", "EXACT_MAX_ENTRIES"]

@@ -30,7 +30,7 @@ import sympy
 
 from deepmarkets.errors import DeclarationError, InferenceError
 from deepmarkets.helpers import as_rng, json_safe, warn
-from deepmarkets.models.checks import positive_float, whole_number
+from deepmarkets.helpers.validate import positive_float, whole_number
 from deepmarkets.models.symbolic import SymbolicModel, compile_expressions
 
 __all__ = ["GaugeElement", "GaugeGroup", "SymmetryCheck", "discrete_gauge", "check_symmetry", "MAX_CANDIDATES"]

@@ -400,7 +400,7 @@ def test_from_toml_with_a_theory_file_and_other_makers(tmp_path):
     ('colour = "red"\n[[securities]]\nsentence = "a"', "unknown key(s) colour"),
     ('[maker]\nkind = "cpmm"\n[[securities]]\nsentence = "a"', "maker.kind = 'cpmm'"),
     ('[maker]\nkind = "lmsr"\nc = 1\n[[securities]]\nsentence = "a"', "maker.c is not a parameter of lmsr"),
-    ('[maker]\nkind = "quadratic"\nb = -1\n[[securities]]\nsentence = "a"', "b must be positive"),
+    ('[maker]\nkind = "quadratic"\nb = -1\n[[securities]]\nsentence = "a"', "b=-1; expected a positive finite number"),
     ('name = "x"', "expected one or more [[securities]]"),
     ('[[securities]]\nsentence = 3', "securities[1]: 'sentence' must be a sentence as text"),
     ('[[securities]]\nsentence = "a"\ncolour = 1', "securities[1]: unknown key(s) colour"),

@@ -142,11 +142,11 @@ def test_msr_payout_is_vectorised_and_validated():
         QuadraticScore().score([0.5, 0.5], 2)
     with pytest.raises(DeclarationError, match="2 forecasts"):
         QuadraticScore().score(before, [0, 1, 1])
-    with pytest.raises(DeclarationError, match="positive and finite"):
+    with pytest.raises(DeclarationError, match="expected a positive finite number"):
         LogScore(b=0)
     with pytest.raises(DeclarationError, match="ScoringRule"):
         msr_payout("log", [0.5, 0.5], [0.5, 0.5], 0)
     with pytest.raises(DeclarationError, match="may only use the forecast"):
         ScoringRule(lambda p, w: p[w] * sympy.Symbol("k")).expression(2, 0)
-    with pytest.raises(DeclarationError, match="integer >= 2"):
+    with pytest.raises(DeclarationError, match="whole number >= 2"):
         is_proper(LogScore(), 1)

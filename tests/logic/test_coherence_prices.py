@@ -10,7 +10,7 @@ import sympy
 import z3
 
 from deepmarkets.errors import DeclarationError, ParseError
-from deepmarkets.logic import atoms, check_coherence, sentence
+from deepmarkets.logic import Theory, atoms, check_coherence, find_distribution, sentence
 from deepmarkets.logic.cases import CASES
 from deepmarkets.logic.prices import conditional_prices, sentence_prices
 from deepmarkets.logic.testing import brute_force_max_profit
@@ -97,6 +97,8 @@ def test_bad_shapes_name_the_item(prices, match):
         sentence_prices(prices)
     with pytest.raises(DeclarationError, match=match):
         check_coherence(prices, progressbar=False)
+    with pytest.raises(DeclarationError, match=match):
+        find_distribution(prices)
 
 
 def test_a_long_item_is_shown_cut_short():
@@ -121,3 +123,18 @@ def test_bad_text_is_a_parse_error_with_its_column():
     with pytest.raises(ParseError) as err:
         sentence_prices({"a & & b": 0.5})
     assert err.value.column > 0
+
+
+def test_find_distribution_reads_the_same_shapes():
+    a, b = atoms("a b")
+    priced = [(a, "0.5"), (b, "0.5"), (a | b, "0.75")]
+    theory = Theory([])
+    for prices in (dict(priced), priced, iter(priced)):
+        found = find_distribution(prices, theory)
+        assert sum(p for p, _ in found) == 1
+        for i, (_, price) in enumerate(priced):
+            assert sum(p for p, world in found if world[i]) == Fraction(price)
+    with pytest.raises(DeclarationError, match="no prices"):
+        find_distribution({})
+    with pytest.raises(DeclarationError, match=r"the price of a is 1\.5"):
+        find_distribution({a: 1.5})

@@ -71,7 +71,7 @@ def test_find_distribution_is_exact_or_none(seed):
     coherent = seed % 2 == 0
     inst = random_cnf_instance(10, 10, coherent=coherent, rng=seed)
     prices = [Fraction(str(p)) for p in inst.prices]
-    found = find_distribution(inst.sentences, prices, inst.theory)
+    found = find_distribution(inst.price_map, inst.theory)
     truth = check_coherence(inst.price_map, inst.theory).verdict
     if found is None:
         assert not coherent or truth is Verdict.COHERENT  # one-sided: None never claims incoherence
@@ -88,14 +88,14 @@ def test_find_distribution_on_coherent_mixtures_is_found():
     hits = 0
     for seed in range(6):
         inst = random_cnf_instance(12, 12, coherent=True, rng=100 + seed)
-        hits += find_distribution(inst.sentences, [Fraction(str(p)) for p in inst.prices], inst.theory) is not None
+        hits += find_distribution(inst.price_map, inst.theory) is not None
     assert hits == 6
 
 
 def test_find_distribution_rejects_repeated_sentences():
     a, b = atoms("a b")
     with pytest.raises(DeclarationError, match="distinct"):
-        find_distribution([a, a, b], [Fraction(1, 2)] * 3, Theory())
+        find_distribution([(a, 0.5), (a, 0.5), (b, 0.5)], Theory())
 
 
 def _summed_bound(groups, prices) -> float:
