@@ -40,7 +40,6 @@ import itertools
 import json
 import math
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -51,7 +50,7 @@ import numpy as np
 import z3
 
 from deepmarkets.errors import DeclarationError, InductionError
-from deepmarkets.helpers import track
+from deepmarkets.helpers import atomic_path, track
 from deepmarkets.helpers.validate import whole_number
 from deepmarkets.logic.induction.features import (
     Feature,
@@ -1027,18 +1026,9 @@ class Inductor:
 # ------------------------------------------------------------------------------------------
 def write_log(result: InductionResult, path: str | os.PathLike) -> None:
     """Write one JSON line per day, atomically (a temporary file in the same folder, then rename)."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".induction-", suffix=".jsonl", dir=folder)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            for d in result.days:
-                fh.write(json.dumps(d.to_dict()) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        for d in result.days:
+            fh.write(json.dumps(d.to_dict()) + "\n")
 
 
 def plot_prices(result: InductionResult, sentences: Sequence[Any] | None = None, ax=None):
