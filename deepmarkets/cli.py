@@ -1,4 +1,4 @@
-"""Command line: ``deepmarkets check``, ``replay``, ``infer``, ``induct`` and ``demo``.
+"""Command line: ``deepmarkets check``, ``replay``, ``infer``, ``induct``, ``economy`` and ``demo``.
 
 Heavy modules (z3, scipy, sympy, pandas, matplotlib) are imported inside the commands so
 ``--help`` is instant.
@@ -8,6 +8,7 @@ Exit codes of ``replay``: 0 replayed (every recorded price matches), 1 replayed 
 recorded prices differ from the replay, 3 z3 could not decide, 2 bad input.
 Exit codes of ``infer``: 0 fitted, 1 fitted but the NUTS diagnostics failed, 2 bad input.
 Exit codes of ``induct``: 0 ran, 2 bad input, 3 no prices passed the market maker's exact check.
+Exit codes of ``economy``: 0 ran, 2 bad input.
 Every command exits 70 (``EX_SOFTWARE`` of sysexits.h) on an internal error, an exception that
 is a bug in deepmarkets: it prints one line asking for a report, and the traceback only with
 ``deepmarkets --debug ...`` or the environment variable ``DEEPMARKETS_DEBUG=1``.
@@ -483,6 +484,68 @@ def _write_induction_plot(result, path: str) -> None:
     plot_prices(result, ax=left)
     plot_exploitation(result, ax=right)
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight"))
+
+
+@cli.command("economy")
+@click.argument("spec_toml", metavar="SPEC.toml", type=click.Path(dir_okay=False))
+@click.option("--episodes", type=FiniteNumber(int, 1), default=None, help="Episodes to run (default: the spec's).")
+@click.option("--log", "log_jsonl", type=click.Path(dir_okay=False),
+              help="Write one JSON line per episode to this file.")
+@click.option("--plot", "plot_png", type=click.Path(dir_okay=False),
+              help="Write the learning curve, price against value, chain depth and population to this PNG file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run's summary and equilibrium check as JSON.")
+def economy_command(spec_toml: str, episodes: int | None, log_jsonl: str | None, plot_png: str | None,
+                    as_json: bool) -> None:
+    """Run the agent economy declared in SPEC.toml (environment, auction, bids, population dynamics).
+
+    Prints the success rate, steps against the optimal, the depth of the chain of owners, births
+    and deaths, the ledger's conservation error and, for built-in environments, the prices
+    against the optimal values. Exit status: 0 ran, 2 bad input (nothing written).
+    """
+    if episodes is not None and episodes < 1:
+        _fail(f"--episodes {episodes}: expected a whole number >= 1")
+    _check_outputs(("--log", log_jsonl, ".jsonl"), ("--plot", plot_png, ".png"))
+
+    from deepmarkets.models.economies.spec import read_spec
+
+    try:
+        eco, spec_episodes = read_spec(spec_toml)
+        run = eco.run(episodes or spec_episodes, progressbar=sys.stderr.isatty() and not as_json)
+        eq = eco.equilibrium() if hasattr(eco.env, "optimal_values") else None
+        if log_jsonl is not None:
+            run.write_log(log_jsonl)
+        if plot_png is not None:
+            from deepmarkets.helpers import atomic_write
+            from deepmarkets.models.economies.plots import plot_economy
+
+            fig = plot_economy(eco)
+            atomic_write(plot_png, lambda tmp: fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight"))
+    except DeepMarketsError as err:
+        _fail(str(err))
+    summary = eco.to_dict()
+    if eq is not None:
+        summary["equilibrium"] = {"spearman": eq.attrs["spearman"], "states": len(eq),
+                                  "mispriced": eq.loc[eq["mispriced"], "state"].tolist()}
+    if as_json:
+        click.echo(json.dumps(summary, indent=2, allow_nan=False))
+        return
+    table = run.table()
+    tail = table.tail(max(1, len(table) // 10))
+    lines = [f"{eco!r}", "",
+             f"episodes {len(table)}; success rate {run.success_rate():.3f} overall, {tail['success'].mean():.3f} "
+             f"in the last {len(tail)}; mean steps {tail['steps'].mean():.2f}; owners per episode "
+             f"{tail['owners'].mean():.2f}",
+             f"births {int(table['births'].sum())}, deaths {int(table['deaths'].sum())}; wealth Gini "
+             f"{table['gini'].iloc[-1]:.3f}; ledger conservation error {eco.ledger.error():.2e} "
+             f"(minted {eco.ledger.minted:.4g}, written off {eco.ledger.written_off:.4g})"]
+    if eq is not None:
+        bad = eq[eq["mispriced"]]
+        lines.append(f"prices against V* in {len(eq)} states: Spearman {eq.attrs['spearman']:.3f}; "
+                     f"{len(bad)} mispriced" + (f" (e.g. {', '.join(bad['state'].head(3))})" if len(bad) else ""))
+    for what, path in (("log", log_jsonl), ("plot", plot_png)):
+        if path is not None:
+            lines.append(f"{what} written to {path}")
+    click.echo("\n".join(lines))
 
 
 @cli.command()

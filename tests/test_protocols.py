@@ -25,6 +25,7 @@ from deepmarkets.logic import Theory, atoms
 from deepmarkets.logic.induction import Inductor, threshold_trader
 from deepmarkets.logic.quantified import QuantifiedMarket, QuantifiedSentence, kelly_population
 from deepmarkets.logic.quantified.constructors import constant, offset, roles
+from deepmarkets.models.economies import BlocksWorld, Economy
 from deepmarkets.models.latent_market import LatentMarket
 from deepmarkets.protocols import (
     REPORT_HISTORY_COLUMNS,
@@ -189,6 +190,30 @@ def quantified_conserved(m: QuantifiedMarket) -> None:
     assert all(r.wealth == pytest.approx(start, rel=1e-12) for r in m.rounds)  # money only changes hands
 
 
+# --- Economy: agents auctioning the world, a process whose steps are episodes -------------------------------
+def make_economy() -> Economy:
+    return Economy(BlocksWorld(3), auction="ccv", clones=2, gamma=0.9, rng=5)
+
+
+def trade_economy(m: Economy) -> None:
+    m.run(30, progressbar=False)
+
+
+def replay_economy(m: Economy, history: pd.DataFrame) -> pd.Series:
+    fresh = make_economy()
+    trade_economy(fresh)
+    pd.testing.assert_frame_equal(fresh.history, history)  # same seed, same sales
+    paid = history.groupby("security")["price"].count()
+    assert (paid > 0).all() and set(paid.index) <= set(m.securities)  # every sale is of a state seen
+    return fresh.prices()
+
+
+def economy_conserved(m: Economy) -> None:
+    scale = abs(m.ledger.bank) + float(m.population.wealth.sum())
+    assert abs(m.ledger.error()) <= 1e-12 * scale and m.ledger.minted == 0  # CCV: the bank mints nothing
+    assert (m.population.wealth >= 0).all()
+
+
 ROWS = {
     "Market": Row(make_market, trade_market, replay_market, market_conserved, (TradingMarket, CostFunctionMarket)),
     "ArbitrageFreeMarket": Row(make_arbitrage_free, trade_arbitrage_free, replay_arbitrage_free,
@@ -197,6 +222,7 @@ ROWS = {
     "Inductor": Row(make_inductor, trade_inductor, replay_inductor, inductor_conserved, (TradingMarket, Process)),
     "QuantifiedMarket": Row(make_quantified, trade_quantified, replay_quantified, quantified_conserved,
                             (TradingMarket, Process)),
+    "Economy": Row(make_economy, trade_economy, replay_economy, economy_conserved, (TradingMarket, Process)),
 }
 
 
@@ -211,7 +237,8 @@ def test_follows_its_protocols(name):
     assert isinstance(before, pd.Series) and list(before.index) == names and before.between(0, 1).all()
     assert m.history.empty
     row.trade(m)
-    assert list(m.prices().index) == names
+    after = [getattr(s, "name", s) for s in m.securities]  # an economy lists the states it has seen
+    assert list(m.prices().index) == after and after[: len(names)] == names
     json.dumps(m.to_dict(), allow_nan=False)
 
 

@@ -1,0 +1,156 @@
+"""Auctions for the right to act, and the ledger whose total never changes.
+
+Three rules decide who wins and what is paid (Baum 1999; Chang et al. 2020):
+
+``"first"``
+    Baum's Hayek: the highest bidder wins and pays its bid to the previous owner.
+``"vickrey"``
+    The highest bidder wins and pays the second-highest bid; the previous owner receives the
+    highest bid. Money is not conserved: the difference is paid by the bank (logged as minted).
+``"ccv"``
+    Credit-conserving Vickrey: the highest bidder wins and pays the second-highest bid to the
+    previous owner. Money is conserved.
+
+The :class:`Ledger` holds the bank's account beside every agent's wealth: every payment is a
+transfer, an agent never pays more than it has (what it cannot pay is written off and logged),
+and ``bank + sum(wealth)`` stays what it was (:meth:`Ledger.check`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from deepmarkets.errors import DeclarationError
+
+__all__ = ["AUCTIONS", "Ledger", "Sale", "clear", "check_auction", "BANK"]
+
+#: The auction rules.
+AUCTIONS = ("first", "vickrey", "ccv")
+
+#: The bank's account number in transfers.
+BANK = -1
+
+
+def check_auction(rule: str) -> str:
+    """The rule's name, or a DeclarationError listing the rules."""
+    if rule not in AUCTIONS:
+        raise DeclarationError(f"auction={rule!r}; expected one of {', '.join(map(repr, AUCTIONS))}")
+    return rule
+
+
+@dataclass(frozen=True)
+class Sale:
+    """The outcome of one auction: the winner (a position in the bids), the price it pays, the top bid."""
+
+    winner: int
+    price: float
+    top: float
+
+
+def clear(bids: np.ndarray, rule: str, rng: np.random.Generator) -> Sale:
+    """Run one auction on ``bids`` (each already capped at its bidder's wealth).
+
+    Ties for the highest bid are broken uniformly at random. Under the second-price rules a lone
+    bidder pays 0.
+
+    Examples
+    --------
+    >>> gen = np.random.default_rng(0)
+    >>> clear(np.array([0.2, 0.7, 0.5]), "first", gen)
+    Sale(winner=1, price=0.7, top=0.7)
+    >>> clear(np.array([0.2, 0.7, 0.5]), "ccv", gen)
+    Sale(winner=1, price=0.5, top=0.7)
+    """
+    top = float(bids.max())
+    best = np.flatnonzero(bids == top)
+    winner = int(best[0] if len(best) == 1 else best[rng.integers(len(best))])
+    if rule == "first":
+        return Sale(winner, top, top)
+    if len(bids) == 1:
+        return Sale(winner, 0.0, top)
+    second = top if len(best) > 1 else float(np.partition(bids, -2)[-2])
+    return Sale(winner, second, top)
+
+
+@dataclass
+class Ledger:
+    """The bank's account and every agent's wealth (the population's array), with an unchanging total.
+
+    Parameters
+    ----------
+    wealth : callable
+        Returns the population's wealth array (a view: transfers write into it).
+    bank : float
+        The bank's opening balance (it may go negative: the bank is the economy's lender).
+    """
+
+    wealth: object
+    bank: float = 0.0
+    minted: float = 0.0  # paid in by the bank under the Vickrey rule (money not conserved)
+    written_off: float = 0.0  # debts that could not be paid, by the agent who owed them
+    write_offs: list = field(default_factory=list)
+    total: float = field(init=False)
+
+    def __post_init__(self):
+        self.total = self.bank + float(self.wealth().sum())
+
+    def fund(self, ids: np.ndarray, amount: float) -> None:
+        """The bank endows new agents (their wealth must still be 0)."""
+        w = self.wealth()
+        w[ids] += amount
+        self.bank -= amount * len(np.atleast_1d(ids))
+
+    def pay(self, payer: int, payee: int, amount: float, *, what: str = "") -> float:
+        """Move ``amount`` from ``payer`` to ``payee`` (agent ids or :data:`BANK`); returns what was paid.
+
+        An agent pays at most its wealth; the rest is written off and logged.
+        """
+        if amount <= 0:
+            return 0.0
+        w = self.wealth()
+        paid = amount
+        if payer != BANK:
+            paid = min(amount, float(w[payer]))
+            if paid < amount:
+                self.written_off += amount - paid
+                self.write_offs.append((payer, amount - paid, what))
+            w[payer] -= paid
+        else:
+            self.bank -= paid
+        if payee != BANK:
+            w[payee] += paid
+        else:
+            self.bank += paid
+        return paid
+
+    def tax(self, ids: np.ndarray, amount: float) -> float:
+        """Every agent in ``ids`` pays ``amount`` to the bank, or all it has; returns the total collected."""
+        if amount <= 0 or len(ids) == 0:
+            return 0.0
+        w = self.wealth()
+        due = np.minimum(w[ids], amount)
+        w[ids] -= due
+        collected = float(due.sum())
+        self.bank += collected
+        return collected
+
+    def mint(self, payee: int, amount: float) -> None:
+        """The bank pays ``amount`` it is not owed (the Vickrey rule's excess), logged as minted."""
+        self.minted += amount
+        self.pay(BANK, payee, amount, what="minted")
+
+    def error(self) -> float:
+        """``bank + sum(wealth) - total``: zero up to rounding when money is conserved."""
+        return self.bank + float(self.wealth().sum()) - self.total
+
+    def check(self, tol: float = 1e-9) -> None:
+        """Raise AssertionError when the total has changed by more than ``tol`` (relative to the money in play)."""
+        w = self.wealth()
+        scale = max(1.0, abs(self.bank) + float(np.abs(w).sum()))
+        err = self.error()
+        if not abs(err) <= tol * scale:
+            raise AssertionError(f"the ledger's total changed by {err:.3g} (tolerance {tol * scale:.3g})")
+        if np.any(w < -tol * scale):
+            raise AssertionError(f"agent {int(np.argmin(w))} holds {float(w.min()):.3g} < 0")
