@@ -28,7 +28,7 @@ __all__ = export_lazily(__name__, {
     "baselines": ["random_policy", "greedy_policy", "QLearning", "QLearningRun", "evaluate", "Evaluation"],
     "agents": ["Population"],
     "auction": ["AUCTIONS", "Ledger", "clear"],
-    "economy": ["Economy", "EconomyRun", "EpisodeRecord", "gini"],
+    "economy": ["Economy", "EconomyRun", "EpisodeRecord", "agent", "gini"],
     "spec": ["ENVIRONMENTS", "read_spec", "economy_from_spec"],
     "plots": ["plot_learning", "plot_prices", "plot_chain_depth", "plot_population", "plot_economy"],
 })

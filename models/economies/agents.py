@@ -85,6 +85,11 @@ class Population:
         return self._n
 
     @property
+    def has_patterns(self) -> bool:
+        """Whether any agent (alive or not) has a pattern for its condition."""
+        return bool(self._patterns) or bool(np.any(self._state[: self._n] == NO_STATE))
+
+    @property
     def n_alive(self) -> int:
         return int(self._alive[: self._n].sum())
 

@@ -25,6 +25,7 @@ there (state agents) or random patterns that hold there (pattern agents), each w
 
 from __future__ import annotations
 
+import contextvars
 import math
 import time
 from dataclasses import dataclass, field
@@ -40,7 +41,29 @@ from deepmarkets.models.economies.auction import BANK, Ledger, check_auction, cl
 from deepmarkets.models.economies.envs import as_discrete_env
 from deepmarkets.protocols import TRADE_HISTORY_COLUMNS
 
-__all__ = ["Economy", "EconomyRun", "EpisodeRecord", "gini"]
+__all__ = ["Economy", "EconomyRun", "EpisodeRecord", "agent", "gini"]
+
+_CURRENT: contextvars.ContextVar[tuple[Economy, ...]] = contextvars.ContextVar("deepmarkets_economy", default=())
+
+
+def agent(*, action: int, bid: float, state: Any = None, pattern: dict[str, bool] | None = None,
+          wealth: float | None = None) -> int:
+    """Declare an agent in the economy of the innermost ``with Economy(...)`` block; see :meth:`Economy.agent`.
+
+    Examples
+    --------
+    >>> from deepmarkets.models.economies.envs import Chain
+    >>> with Economy(Chain(3, gamma=0.9), rng=0) as eco:
+    ...     right = agent(state=0, action=1, bid=0.9)
+    ...     lazy = agent(state=0, action=0, bid=0.1)
+    >>> eco.bids_in(0).tolist()
+    [0.1, 0.9]
+    """
+    stack = _CURRENT.get()
+    if not stack:
+        raise DeclarationError("no economy is being declared: call agent(...) inside 'with Economy(env) as eco:', "
+                               "or use eco.agent(...)")
+    return stack[-1].agent(action=action, bid=bid, state=state, pattern=pattern, wealth=wealth)
 
 
 def gini(values: np.ndarray) -> float:
@@ -214,6 +237,43 @@ class Economy:
         self._clock = 0
         self._births = self._deaths = 0
 
+    # declaration ---------------------------------------------------------------------------------------------
+    def __enter__(self) -> Economy:
+        self._token = _CURRENT.set((*_CURRENT.get(), self))
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        _CURRENT.reset(self._token)
+        return False
+
+    def agent(self, *, action: int, bid: float, state: Any = None, pattern: dict[str, bool] | None = None,
+              wealth: float | None = None) -> int:
+        """Add one agent, funded by the bank with ``wealth`` (default ``entry_wealth``); returns its id.
+
+        Its condition is a ``state`` (an observation or state key) or a ``pattern``
+        (``{feature name: value}`` over the environment's ``feature_names``), not both.
+        """
+        action = whole_number(action, "action", 0)
+        if action >= self.env.n_actions:
+            raise DeclarationError(f"action={action}; the environment has actions 0..{self.env.n_actions - 1}")
+        bid = finite_float(bid, "bid", low=0)
+        wealth = self.entry_wealth if wealth is None else finite_float(wealth, "wealth", low=0)
+        if (state is None) == (pattern is None):
+            raise DeclarationError("give an agent a state or a pattern (its condition), not both and not neither")
+        if state is not None:
+            kw = {"state": self._sid(state)}
+        else:
+            names = list(getattr(self.env, "feature_names", ()))
+            unknown = sorted(set(pattern) - set(names))
+            if unknown or not pattern:
+                raise DeclarationError(f"pattern names unknown features {unknown}; the features are {names}")
+            mask = pack_features([n in pattern for n in names])
+            want = pack_features([bool(pattern.get(n, False)) for n in names])
+            kw = {"mask": mask, "want": want}
+        i = self.population.add(action=action, bid=bid, wealth=0.0, born=len(self.result.episodes), **kw)
+        self.ledger.fund(i, wealth)
+        return int(i[0])
+
     # states -------------------------------------------------------------------------------------------------
     def _sid(self, obs: Any) -> int:
         key = self.env.state_key(obs)
@@ -224,7 +284,8 @@ class Economy:
         return sid
 
     def _features(self, obs: Any) -> int:
-        return pack_features(self.env.features(obs)) if self.conditions == "pattern" else 0
+        patterns = self.conditions == "pattern" or self.population.has_patterns
+        return pack_features(self.env.features(obs)) if patterns else 0
 
     def _bidders(self, sid: int, feats: int, obs: Any) -> np.ndarray:
         ids = self.population.matching(sid, feats)

@@ -134,3 +134,23 @@ def test_bad_economies_are_refused_before_any_work():
             Economy(env, **kwargs)
     with pytest.raises(DeclarationError, match="Gymnasium API"):
         Economy(object())
+
+
+def test_economies_are_declared_like_markets():
+    from deepmarkets.models.economies.economy import agent
+
+    env = BlocksWorld(3)
+    start = env.reset(seed=1)[0]
+    with Economy(env, auction="first", rng=0, entry_wealth=2.0) as eco:
+        a = agent(state=start, action=2, bid=0.4)
+        b = agent(pattern={env.feature_names[0]: True}, action=1, bid=0.3, wealth=5.0)
+    assert eco.ledger.bank == -7.0 and eco.population.wealth.tolist() == [2.0, 5.0]
+    assert eco.population.action[[a, b]].tolist() == [2, 1]
+    with pytest.raises(DeclarationError, match="no economy is being declared"):
+        agent(state=start, action=0, bid=0.1)
+    for kwargs, match in [({"state": start, "action": 99, "bid": 0.1}, "action=99"),
+                          ({"action": 0, "bid": 0.1}, "a state or a pattern"),
+                          ({"pattern": {"colour": True}, "action": 0, "bid": 0.1}, "unknown features"),
+                          ({"state": start, "action": 0, "bid": -1}, "bid=-1")]:
+        with pytest.raises(DeclarationError, match=match):
+            eco.agent(**kwargs)
