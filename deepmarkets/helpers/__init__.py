@@ -6,7 +6,7 @@
 :mod:`deepmarkets.helpers.progress`        progress lines on standard error
 :mod:`deepmarkets.helpers.exact`           exact fractions from user input (one rounding rule)
 :mod:`deepmarkets.helpers.jsonsafe`        values ready for JSON (one rule for NaN)
-:mod:`deepmarkets.helpers.files`           atomic file writes
+:mod:`deepmarkets.helpers.files`           atomic file writes, TOML specs read as data
 :mod:`deepmarkets.helpers.warn`            warnings attributed to the user's line
 :mod:`deepmarkets.helpers.defaults`        the convergence rule and the interval probability
 :mod:`deepmarkets.helpers.validate`        argument checks, one message per kind of bad argument

@@ -16,12 +16,13 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from deepmarkets.errors import DeclarationError
 
-__all__ = ["atomic_write", "atomic_path"]
+__all__ = ["atomic_write", "atomic_path", "read_toml_spec"]
 
 
 def _fsync_file(path: Path) -> None:
@@ -165,3 +166,27 @@ def atomic_write(path: str | os.PathLike[str], writer: Callable[[Path], object])
     with atomic_path(path) as tmp:
         writer(tmp)
     return Path(path)
+
+
+def read_toml_spec[T](path: str | os.PathLike[str], build: Callable[[Mapping[str, Any]], T]) -> T:
+    """``build`` applied to a TOML file read as data; every error names the file.
+
+    Raises
+    ------
+    DeclarationError
+        For a missing file, a file that is not UTF-8 TOML, or whatever ``build`` refuses,
+        prefixed with the path.
+    """
+    import tomllib
+
+    path = Path(path)
+    try:
+        spec = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DeclarationError(f"{path}: no such spec file") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise DeclarationError(f"{path}: not valid TOML ({err})") from None
+    try:
+        return build(spec)
+    except DeclarationError as err:
+        raise DeclarationError(f"{path}: {err}") from None

@@ -28,12 +28,12 @@ Files are read as data (``tomllib``); sentences go through the project's parser.
 from __future__ import annotations
 
 import math
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from deepmarkets.errors import DeclarationError
+from deepmarkets.helpers.files import read_toml_spec
 from deepmarkets.logic.induction.inductor import (
     Inductor,
     arbitrageurs,
@@ -64,17 +64,7 @@ def read_spec(path: str | Path) -> tuple[Inductor, int]:
         sell_above, a width that is not a finite number > 0, a name that is not text, or an
         arbitrageurs entry the theory gives no trader for, naming the file and the entry.
     """
-    path = Path(path)
-    try:
-        spec = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DeclarationError(f"{path}: no such spec file") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise DeclarationError(f"{path}: not valid TOML ({err})") from None
-    try:
-        return inductor_from_spec(spec)
-    except DeclarationError as err:
-        raise DeclarationError(f"{path}: {err}") from None
+    return read_toml_spec(path, inductor_from_spec)
 
 
 def inductor_from_spec(spec: Mapping[str, Any]) -> tuple[Inductor, int]:

@@ -21,12 +21,12 @@ Every key is checked before any work: an unknown kind or key, or a bad value, is
 from __future__ import annotations
 
 import inspect
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from deepmarkets.errors import DeclarationError
+from deepmarkets.helpers.files import read_toml_spec
 from deepmarkets.helpers.validate import whole_number
 from deepmarkets.models.economies.economy import Economy
 from deepmarkets.models.economies.envs import Bandit, BlocksWorld, Chain, TowerOfHanoi
@@ -41,17 +41,7 @@ _ECONOMY_KEYS = [p for p in inspect.signature(Economy).parameters if p not in ("
 
 def read_spec(path: str | Path) -> tuple[Economy, int]:
     """The economy declared in a TOML file, and its number of episodes."""
-    path = Path(path)
-    try:
-        spec = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DeclarationError(f"{path}: no such spec file") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise DeclarationError(f"{path}: not valid TOML ({err})") from None
-    try:
-        return economy_from_spec(spec)
-    except DeclarationError as err:
-        raise DeclarationError(f"{path}: {err}") from None
+    return read_toml_spec(path, economy_from_spec)
 
 
 def _call(factory, kwargs: Mapping[str, Any], where: str, allowed: list[str]):
