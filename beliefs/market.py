@@ -61,7 +61,7 @@ from deepmarkets.helpers import to_fraction
 from deepmarkets.logic.files import read_text
 from deepmarkets.logic.sentence import Sentence, Term, exactly_one, sentence
 from deepmarkets.logic.theory import Theory
-from deepmarkets.logic.worlds import WorldOracle
+from deepmarkets.logic.worlds import WorldOracle, decide
 from deepmarkets.protocols import TRADE_HISTORY_COLUMNS
 
 __all__ = ["Market", "Security", "contract", "conditional", "index", "current_market"]
@@ -427,7 +427,7 @@ class Market:
                     )
         none = Sentence(z3.And(*[z3.Not(s.z3) for s in sents])) if len(sents) > 1 else ~sents[0]
         s = self.theory.solver(none)
-        s.check()
+        decide(s, (), "a world where no contract is true", self.theory.rlimit)  # possible: seen above
         model = s.model()
         world = ", ".join(f"{d.name()}={model[d]}" for d in sorted(model.decls(), key=lambda d: d.name()))
         raise DeclarationError(
@@ -457,12 +457,12 @@ class Market:
         return _z3_constants(exprs)
 
     def _term_value(self, term: z3.ExprRef, o: Sentence, oname: str, what: str) -> Fraction:
-        solver = self.theory.solver(o)
-        if solver.check() != z3.sat:
+        solver, rlimit = self.theory.solver(o), self.theory.rlimit
+        if not decide(solver, (), f"whether outcome {oname!r} is possible", rlimit):
             raise DeclarationError(f"outcome {oname!r} is impossible under the theory")
         value = solver.model().eval(term, model_completion=True)
         solver.add(term != value)
-        if solver.check() != z3.unsat:
+        if decide(solver, (), f"whether outcome {oname!r} decides {what}", rlimit):
             other = solver.model().eval(term, model_completion=True)
             raise DeclarationError(
                 f"{what} is not decided by the outcome {oname!r}: it can be {value} or {other} when {o} holds. "

@@ -41,7 +41,7 @@ from deepmarkets.logic.sentence import Sentence, op_kind, postorder
 if TYPE_CHECKING:
     from deepmarkets.logic.theory import Theory
 
-__all__ = ["WorldOracle", "WorldSearch", "OutOfTime", "minimum_world", "MAXSAT_ENGINE"]
+__all__ = ["WorldOracle", "WorldSearch", "OutOfTime", "decide", "minimum_world", "MAXSAT_ENGINE"]
 
 #: z3's weighted MaxSAT engine for exact minima: ``wmax`` solved every workload of
 #: ``benchmarks/worlds.py`` (the project's own calls) 1.2-2x faster than z3's default ``maxres``.
@@ -52,8 +52,8 @@ class OutOfTime(Exception):
     """The deadline passed during a search."""
 
 
-def _decide(solver: z3.Solver, assumptions: Sequence[z3.BoolRef], what: str | Callable[[], str],
-            rlimit: int) -> bool:
+def decide(solver: z3.Solver, assumptions: Sequence[z3.BoolRef], what: str | Callable[[], str],
+           rlimit: int) -> bool:
     """sat -> True, unsat -> False, unknown -> SolverUnknownError naming ``what`` (a callable is only
     called then: printing a large sentence costs more than deciding it)."""
     result = solver.check(*assumptions)
@@ -115,7 +115,7 @@ class WorldOracle:
             return f"whether {' & '.join(str(s if v else ~s) for s, v in zip(sentences, wanted, strict=True))} " \
                    "is possible"
 
-        return _decide(self._solver, lits, question, self.theory.rlimit)
+        return decide(self._solver, lits, question, self.theory.rlimit)
 
     def entails(self, s: Sentence) -> bool:
         """Whether ``s`` holds in every possible world."""
@@ -128,7 +128,7 @@ class WorldOracle:
         s = self.theory.solver(*self.facts)
         count = 0
         while limit is None or count < limit:
-            if not _decide(s, (), "the next possible world", self.theory.rlimit):
+            if not decide(s, (), "the next possible world", self.theory.rlimit):
                 return
             m = s.model()
             values = tuple(z3.is_true(m.eval(x.z3, model_completion=True)) for x in sents)
@@ -327,7 +327,7 @@ class WorldSearch:
         flags = [self._flags[k] if v else z3.Not(self._flags[k]) for k, v in assumptions]
         self._set_timeout(self._z3)
         with self._late_is_out_of_time():
-            if not _decide(self._z3, flags, "a possible world under the current assumptions", self.theory.rlimit):
+            if not decide(self._z3, flags, "a possible world under the current assumptions", self.theory.rlimit):
                 return None
         m = self._z3.model()
         return np.array([z3.is_true(m.eval(f, model_completion=True)) for f in self._flags], dtype=bool)
