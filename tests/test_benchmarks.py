@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -134,3 +135,31 @@ def test_worlds_benchmark_smoke(tmp_path):
     assert "DISAGREE" not in out
     runs = data["runs"]
     assert len(runs) == 4 and all(r["agree"] and r["calls"] > 0 for r in runs)
+
+
+@pytest.mark.slow
+def test_economies_benchmark_smoke(tmp_path):
+    proc, data = _smoke("economies.py", tmp_path)
+    out = proc.stdout
+    for text in ("python", "cpu_count", "date", "Part A: invariants", "max |error|/money", "minted by bank",
+                 "Part B: exact prices", "max |bid - reward|", "max |price - V*|",
+                 "Part C: Blocks World n=3", "solitary vickrey", "solitary ccv", "random", "greedy", "Q-learning",
+                 "steps/optimal", "Spearman(price, V*)", "Part D: Hayek", "profit per win / R", "births", "deaths",
+                 "Part E: Blocks World n=5", "Part F: Tower of Hanoi n=4", "moves / 15",
+                 "Part G: speed", "loop/ours", "same episodes", "not measured"):
+        assert text in out, f"{text!r} missing from the output:\n{out}"
+    assert "DISAGREE" not in out and "PASS" not in out.split("Part B")[1]  # targets are not judged in a smoke run
+    # money is conserved at every step of every random economy (check=True raises otherwise)
+    rows = data["part_a"]["rows"]
+    assert [r["auction"] for r in rows] == ["first", "ccv", "vickrey"]
+    assert all(r["failed"] == 0 and r["max_relative_error"] <= 1e-9 and r["steps_checked"] > 0 for r in rows)
+    assert all(r["ok"] and r["failure"] is None for r in data["part_a"]["runs"])
+    assert all(r["minted"] == 0 for r in data["part_a"]["runs"] if r["auction"] != "vickrey")
+    # the per-agent loop plays exactly the economy's episodes
+    g = data["part_g"]
+    assert [r["n_blocks"] for r in g] == [3, 5]
+    assert all(r["agree"] and r["first_difference"] is None and r["episodes"] >= 1 for r in g)
+    assert all(r["agents"] == r["loop_agents"] and r["steps"] >= r["episodes"] for r in g)
+    for rec in [*data["part_c"]["ccv"], *data["part_c"]["solitary"], *data["part_d"], data["part_f"]]:
+        assert 0 <= rec["success"] <= 1 and (math.isnan(rec["spearman"]) or -1 <= rec["spearman"] <= 1)
+        assert math.isnan(rec["steps_over_optimal"]) or rec["steps_over_optimal"] >= 1
