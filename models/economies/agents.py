@@ -74,6 +74,7 @@ class Population:
         self._by_state: dict[int, list[int]] = {}
         self._cache: dict[int, np.ndarray] = {}
         self._patterns: list[int] = []
+        self._any_pattern = False
 
     # arrays of the agents so far (views: writing to them writes to the population)
     def __getattr__(self, name: str) -> np.ndarray:
@@ -87,7 +88,7 @@ class Population:
     @property
     def has_patterns(self) -> bool:
         """Whether any agent (alive or not) has a pattern for its condition."""
-        return bool(self._patterns) or bool(np.any(self._state[: self._n] == NO_STATE))
+        return self._any_pattern
 
     @property
     def n_alive(self) -> int:
@@ -117,6 +118,7 @@ class Population:
                 self._cache.pop(s, None)
         if np.any(state == NO_STATE):
             self._cache.pop(NO_STATE, None)
+            self._any_pattern = True
         return ids
 
     def kill(self, ids) -> None:

@@ -32,6 +32,8 @@ AUCTIONS = ("first", "vickrey", "ccv")
 #: The bank's account number in transfers.
 BANK = -1
 
+_EPS = float(np.finfo(float).eps)
+
 
 def check_auction(rule: str) -> str:
     """The rule's name, or a DeclarationError listing the rules."""
@@ -91,6 +93,7 @@ class Ledger:
     minted: float = 0.0  # paid in by the bank under the Vickrey rule (money not conserved)
     written_off: float = 0.0  # debts that could not be paid, by the agent who owed them
     write_offs: list = field(default_factory=list)
+    rounding: float = 0.0  # a bound on the rounding error of every addition so far
     total: float = field(init=False)
 
     def __post_init__(self):
@@ -100,7 +103,9 @@ class Ledger:
         """The bank endows new agents (their wealth must still be 0)."""
         w = self.wealth()
         w[ids] += amount
-        self.bank -= amount * len(np.atleast_1d(ids))
+        k = len(np.atleast_1d(ids))
+        self.bank -= amount * k
+        self.rounding += _EPS * (abs(self.bank) + amount * k + float(np.abs(w[ids]).sum()))
 
     def pay(self, payer: int, payee: int, amount: float, *, what: str = "") -> float:
         """Move ``amount`` from ``payer`` to ``payee`` (agent ids or :data:`BANK`); returns what was paid.
@@ -111,6 +116,8 @@ class Ledger:
             return 0.0
         w = self.wealth()
         paid = amount
+        touched = sum(abs(float(w[i])) for i in (payer, payee) if i != BANK)
+        self.rounding += _EPS * (abs(self.bank) + 2 * amount + touched)
         if payer != BANK:
             paid = min(amount, float(w[payer]))
             if paid < amount:
@@ -134,6 +141,7 @@ class Ledger:
         w[ids] -= due
         collected = float(due.sum())
         self.bank += collected
+        self.rounding += _EPS * (abs(self.bank) + 2 * float(w[ids].sum()) + 2 * collected)
         return collected
 
     def mint(self, payee: int, amount: float) -> None:
@@ -145,12 +153,18 @@ class Ledger:
         """``bank + sum(wealth) - total``: zero up to rounding when money is conserved."""
         return self.bank + float(self.wealth().sum()) - self.total
 
+    def tolerance(self, tol: float = 1e-9) -> float:
+        """What the total may drift by: ``tol`` times the money in play, plus the bound on the rounding
+        of every addition so far (one ulp of the sums each transfer touched)."""
+        scale = max(1.0, abs(self.bank) + float(np.abs(self.wealth()).sum()))
+        return tol * scale + 2 * self.rounding
+
     def check(self, tol: float = 1e-9) -> None:
-        """Raise AssertionError when the total has changed by more than ``tol`` (relative to the money in play)."""
+        """Raise AssertionError when the total has changed by more than :meth:`tolerance`."""
         w = self.wealth()
+        err, bound = self.error(), self.tolerance(tol)
+        if not abs(err) <= bound:
+            raise AssertionError(f"the ledger's total changed by {err:.3g} (tolerance {bound:.3g})")
         scale = max(1.0, abs(self.bank) + float(np.abs(w).sum()))
-        err = self.error()
-        if not abs(err) <= tol * scale:
-            raise AssertionError(f"the ledger's total changed by {err:.3g} (tolerance {tol * scale:.3g})")
         if np.any(w < -tol * scale):
             raise AssertionError(f"agent {int(np.argmin(w))} holds {float(w.min()):.3g} < 0")
