@@ -891,14 +891,15 @@ class LatentMarket:
     @property
     def securities(self) -> tuple[str, ...]:
         """The parameters, named as their symbols: ``P(Y=c)`` for each hidden state, then ``P(x=l|Y=c)``."""
-        return tuple(self._blocks_of_securities()[0])
+        return tuple(n for names in self._security_blocks.values() for n in names)
 
-    def _blocks_of_securities(self) -> tuple[list[str], dict[str, list[str]]]:
-        """All security names in order, and the names in each part of a state (``"P(Y)"``, ``"P(x | Y)"``)."""
+    @cached_property
+    def _security_blocks(self) -> dict[str, list[str]]:
+        """The security names in each part of a state (``"P(Y)"``, ``"P(x | Y)"``), in order."""
         blocks = {"P(Y)": [str(sym) for sym in self._prior_symbols]}
         for name, mat in zip(self.observables, self._table_symbols, strict=True):
             blocks[f"P({name} | Y)"] = [str(sym) for sym in mat]  # row by row: hidden state, then level
-        return [n for names in blocks.values() for n in names], blocks
+        return blocks
 
     def prices(self, state: LatentState | Mapping | None = None):
         """The parameters of a state (the current one by default) as a pandas Series by security.
@@ -952,7 +953,7 @@ class LatentMarket:
         """
         import pandas as pd
 
-        _, blocks = self._blocks_of_securities()
+        blocks = self._security_blocks
         rows = []
         for mv in self._moves:
             after = self.prices(mv.after)

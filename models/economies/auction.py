@@ -24,7 +24,7 @@ import numpy as np
 
 from deepmarkets.errors import DeclarationError
 
-__all__ = ["AUCTIONS", "Ledger", "Sale", "clear", "check_auction", "BANK"]
+__all__ = ["AUCTIONS", "Ledger", "Sale", "clear", "clearing_price", "check_auction", "BANK"]
 
 #: The auction rules.
 AUCTIONS = ("first", "vickrey", "ccv")
@@ -51,6 +51,19 @@ class Sale:
     top: float
 
 
+def clearing_price(bids: np.ndarray, rule: str) -> float:
+    """What the winner of an auction on ``bids`` pays: the top bid (first price) or the second (0 for a lone bidder).
+
+    Examples
+    --------
+    >>> clearing_price(np.array([0.2, 0.7, 0.5]), "ccv"), clearing_price(np.array([0.7, 0.7]), "vickrey")
+    (0.5, 0.7)
+    """
+    if rule == "first":
+        return float(bids.max())
+    return float(np.partition(bids, -2)[-2]) if len(bids) > 1 else 0.0
+
+
 def clear(bids: np.ndarray, rule: str, rng: np.random.Generator) -> Sale:
     """Run one auction on ``bids`` (each already capped at its bidder's wealth).
 
@@ -68,12 +81,7 @@ def clear(bids: np.ndarray, rule: str, rng: np.random.Generator) -> Sale:
     top = float(bids.max())
     best = np.flatnonzero(bids == top)
     winner = int(best[0] if len(best) == 1 else best[rng.integers(len(best))])
-    if rule == "first":
-        return Sale(winner, top, top)
-    if len(bids) == 1:
-        return Sale(winner, 0.0, top)
-    second = top if len(best) > 1 else float(np.partition(bids, -2)[-2])
-    return Sale(winner, second, top)
+    return Sale(winner, clearing_price(bids, rule), top)
 
 
 @dataclass

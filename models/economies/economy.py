@@ -37,7 +37,7 @@ from deepmarkets.errors import DeclarationError
 from deepmarkets.helpers import as_rng, json_safe, track
 from deepmarkets.helpers.validate import finite_float, positive_float, whole_number
 from deepmarkets.models.economies.agents import Population, pack_features
-from deepmarkets.models.economies.auction import BANK, Ledger, check_auction, clear
+from deepmarkets.models.economies.auction import BANK, Ledger, check_auction, clear, clearing_price
 from deepmarkets.models.economies.envs import as_discrete_env
 from deepmarkets.protocols import TRADE_HISTORY_COLUMNS
 
@@ -307,9 +307,9 @@ class Economy:
             k = min(self.pattern_size, len(feats))
             masks, wants = [], []
             for _ in range(min(n_actions, room)):
-                chosen = self.rng.choice(len(feats), size=k, replace=False)
-                masks.append(pack_features(np.isin(np.arange(len(feats)), chosen)))
-                wants.append(pack_features(feats & np.isin(np.arange(len(feats)), chosen)))
+                chosen = np.isin(np.arange(len(feats)), self.rng.choice(len(feats), size=k, replace=False))
+                masks.append(pack_features(chosen))
+                wants.append(pack_features(feats & chosen))
             base = np.arange(len(masks))
             actions = np.tile(base, self.clones)[:room]
             kw = {"mask": np.tile(masks, self.clones)[:room], "want": np.tile(wants, self.clones)[:room]}
@@ -429,7 +429,7 @@ class Economy:
 
     def _check_invariants(self) -> None:
         self.ledger.check()
-        unpaid = [w for w in self.ledger.write_offs if w[2].startswith("price")]
+        unpaid = [w for w in self.ledger.write_offs if w[2] == "price"]
         if unpaid:  # bids are capped at wealth, so a price is always paid in full
             raise AssertionError(f"an agent bid more than it had: {unpaid[-1]}")
 
@@ -450,29 +450,26 @@ class Economy:
             self.step()
         return self.result
 
-    def bids_in(self, obs: Any) -> np.ndarray:
-        """The bids (capped at wealth) of each action in the state of ``obs``: the highest per action."""
+    def _capped_bids(self, obs: Any) -> tuple[np.ndarray, np.ndarray]:
+        """The agents who would bid in the state of ``obs`` now, and their bids capped at their wealth."""
         pop = self.population
         sid = self._states.get(self.env.state_key(obs))
         ids = pop.matching(sid if sid is not None else -2, self._features(obs))
+        return ids, np.minimum(pop.bid[ids], pop.wealth[ids])
+
+    def bids_in(self, obs: Any) -> np.ndarray:
+        """The bids (capped at wealth) of each action in the state of ``obs``: the highest per action."""
+        ids, capped = self._capped_bids(obs)
+        actions = self.population.action[ids]
         out = np.full(self.env.n_actions, np.nan)
-        for a in range(self.env.n_actions):
-            mine = ids[pop.action[ids] == a]
-            if len(mine):
-                out[a] = float(np.max(np.minimum(pop.bid[mine], pop.wealth[mine])))
+        for a in np.unique(actions).tolist():
+            out[a] = float(capped[actions == a].max())
         return out
 
     def price(self, obs: Any) -> float:
         """What the world would sell for now in the state of ``obs`` under the economy's auction (NaN: no bidder)."""
-        pop = self.population
-        sid = self._states.get(self.env.state_key(obs))
-        ids = pop.matching(sid if sid is not None else -2, self._features(obs))
-        if len(ids) == 0:
-            return math.nan
-        capped = np.minimum(pop.bid[ids], pop.wealth[ids])
-        if self.auction == "first" or len(ids) == 1:
-            return float(capped.max()) if self.auction == "first" else 0.0
-        return float(np.partition(capped, -2)[-2])
+        _, capped = self._capped_bids(obs)
+        return clearing_price(capped, self.auction) if len(capped) else math.nan
 
     def profits(self):
         """Per agent that ever won: auctions won, income (rewards and sales), paid (prices), profit per win.
