@@ -115,6 +115,15 @@ class Ledger:
         self.bank -= amount * k
         self.rounding += _EPS * (abs(self.bank) + amount * k + float(np.abs(w[ids]).sum()))
 
+    def grant(self, amounts: np.ndarray) -> float:
+        """The bank pays every agent its entry of ``amounts`` (>= 0, one per agent: an allowance); returns the total."""
+        w = self.wealth()
+        w += amounts
+        total = float(amounts.sum())
+        self.bank -= total
+        self.rounding += _EPS * (abs(self.bank) + len(amounts) * total + float(np.abs(w).sum()))
+        return total
+
     def pay(self, payer: int, payee: int, amount: float, *, what: str = "") -> float:
         """Move ``amount`` from ``payer`` to ``payee`` (agent ids or :data:`BANK`); returns what was paid.
 

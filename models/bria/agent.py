@@ -1,0 +1,324 @@
+"""The hypothesis auction: a boundedly rational inductive agent (Oesterheld, Demski & Conitzer 2023).
+
+Each round n every hypothesis i receives its allowance A(n, i) from the bank, then bids
+min(promise, wealth); the highest bid wins (ties broken uniformly at random), the agent takes
+the winner's recommendation and reports the winning bid as its estimate; the winner pays its
+bid and is credited the reward. Wealth lives in the :class:`~deepmarkets.models.economies.auction.Ledger`
+of the agent economies, so ``bank + Σ wealth`` never changes.
+
+The quantities of the paper, after T rounds:
+
+overestimation L_T
+    Σ_{n<=T} (estimate_n − reward_n).
+allowance_i
+    Σ_{n<=T} A(n, i), what hypothesis i was given.
+test set and record_i
+    The rounds i won (the agent followed its recommendation), and Σ over them of
+    (reward_n − promise_{i,n}).
+rejection
+    Round n rejects i when estimate_n < promise_{i,n}: i promised more than the agent believed.
+
+and the invariants (checked every round with ``check=True``):
+Σ_i wealth_i = Σ_i allowance_i − L_T; record_i <= wealth_i − allowance_i (the winner pays its bid,
+at most its promise); wealth_i >= 0; at a rejection, wealth_i < promise_i (only a lack of money
+keeps a hypothesis from bidding its promise). So L_T is at most the allowance handed out, and a
+hypothesis rejected infinitely often has a record going to −∞ (Theorem 1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from deepmarkets.errors import DeclarationError
+from deepmarkets.helpers.progress import ProgressBar
+from deepmarkets.helpers.rng import as_rng
+from deepmarkets.helpers.validate import whole_number
+from deepmarkets.models.bria.allowance import Allowance
+from deepmarkets.models.bria.hypotheses import History, as_families
+from deepmarkets.models.bria.results import BRIARun
+from deepmarkets.models.economies.auction import BANK, Ledger, clear
+from deepmarkets.protocols import TRADE_HISTORY_COLUMNS
+
+__all__ = ["AuctionBRIA", "Round", "INVARIANT_TOL"]
+
+#: Tolerance of the invariants checked with ``check=True``, relative to the money in play (at least 1).
+INVARIANT_TOL = 1e-8
+
+#: Hypotheses up to which every rejection (round, hypothesis) is kept for plots; above, only counts.
+KEEP_REJECTIONS = 200
+
+
+@dataclass(frozen=True)
+class Round:
+    """One round: the option taken, the winning hypothesis, its bid (the agent's estimate), the reward."""
+
+    round: int
+    option: int
+    winner: int
+    estimate: float
+    reward: float
+    observation: int = -1
+
+
+class AuctionBRIA:
+    """A decision-maker that is an auction of hypotheses.
+
+    Parameters
+    ----------
+    hypotheses : family, callable or list of them
+        The enumeration of hypotheses (see :mod:`~deepmarkets.models.bria.hypotheses`);
+        hypothesis i (from 1, in order) receives the allowance A(n, i).
+    task : Task
+        Options and rewards (see :mod:`~deepmarkets.models.bria.tasks`).
+    allowance : Allowance, optional
+        The schedule A(n, i) (default 5/(n·i^1.1)).
+    rng : int, Generator or None
+        Seeds the task's randomness and the tie-breaking (two independent streams).
+    check : bool
+        Verify every invariant of the module docstring after every round (slower).
+    keep_rejections : bool, optional
+        Keep every (round, hypothesis) rejection for plots (default: up to 200 hypotheses).
+
+    Examples
+    --------
+    >>> from deepmarkets.models.bria import Bandit, constant
+    >>> agent = AuctionBRIA(constant(3), Bandit([0.3, 0.5, 0.7]), rng=0, check=True)
+    >>> run = agent.run(2000, progressbar=False)
+    >>> run.average_reward() > 0.6, abs(run.identity_error()) < 1e-8
+    (True, True)
+    """
+
+    def __init__(self, hypotheses: Any, task: Any, *, allowance: Allowance | None = None,
+                 rng: int | np.random.Generator | None = None, check: bool = False,
+                 keep_rejections: bool | None = None):
+        options = getattr(task, "options", None)
+        if not options or not callable(getattr(task, "reward", None)):
+            raise DeclarationError(f"task={task!r}; expected a task with options and reward(n, option, rng) "
+                                   "(Bandit, Lottery, PrisonersDilemma ...)")
+        if allowance is not None and not isinstance(allowance, Allowance):
+            raise DeclarationError(f"allowance={allowance!r}; expected an Allowance(c, a, b)")
+        self.task = task
+        self.n_options = len(options)
+        self.families = as_families(hypotheses)
+        self.names = [name for f in self.families for name in f.names]
+        k = len(self.names)
+        self.allowance = allowance or Allowance()
+        self.check = bool(check)
+        self.keep_rejections = k <= KEEP_REJECTIONS if keep_rejections is None else bool(keep_rejections)
+        self._weights = self.allowance.weights(k)
+        self.options = np.zeros(k, dtype=np.int64)
+        self.promises = np.zeros(k)
+        self._dynamic = []
+        start = 0
+        for f in self.families:
+            part = slice(start, start + len(f.names))
+            start = part.stop
+            if f.static:
+                self._write(f, part, History(self.n_options))
+            else:
+                self._dynamic.append((f, part))
+        gen = as_rng(rng)
+        self._task_rng, self._tie_rng = gen.spawn(2)
+        self.wealth = np.zeros(k)
+        self.ledger = Ledger(lambda: self.wealth)
+        self.past = History(self.n_options)
+        self.wins = np.zeros(k, dtype=np.int64)
+        self.records = np.zeros(k)
+        self.rejections = np.zeros(k, dtype=np.int64)
+        self.last_rejection = np.zeros(k, dtype=np.int64)
+        self._allowance_scale = 0.0  # Σ_n c n^-a: hypothesis i was given this times i^-b
+        self.total_allowance = 0.0
+        self.overestimation = 0.0
+        self._estimates: list[float] = []
+        self._winners: list[int] = []
+        self._rejected: list[np.ndarray] = []
+        self._snapshots: list[tuple[int, np.ndarray]] = []
+        self._bids = np.zeros(k)  # the last auction's bids
+        self._grant = np.zeros(k)
+        self._rejected_now = np.zeros(k, dtype=bool)
+        self._pending: tuple[int, int, float, int] | None = None
+        self.every = 0  # wealth snapshots every this many rounds (0: none); run() sets it
+
+    # the hypotheses' proposals ---------------------------------------------------------------------------
+    def _write(self, family, part: slice, history: History) -> None:
+        opts, proms = family.propose(history)
+        opts, proms = np.asarray(opts), np.asarray(proms, dtype=float)
+        size = part.stop - part.start
+        if opts.shape != (size,) or proms.shape != (size,):
+            raise DeclarationError(f"a family of {size} hypotheses proposed {opts.shape} options and {proms.shape} "
+                                   "promises; expected one of each per hypothesis")
+        if not (proms.min() >= 0.0 and proms.max() <= 1.0):  # NaN fails both comparisons
+            j = int(np.flatnonzero(~((proms >= 0) & (proms <= 1)))[0])
+            raise DeclarationError(f"hypothesis {self.names[part.start + j]!r} promised {float(proms[j])!r} in round "
+                                   f"{history.round}; expected a promise in [0, 1] (a reward it claims)")
+        if not (opts.min() >= 0 and opts.max() < self.n_options) or opts.dtype.kind not in "iu":
+            bad = opts[~((opts >= 0) & (opts < self.n_options))] if opts.dtype.kind in "iu" else opts
+            raise DeclarationError(f"a hypothesis recommended option {bad.tolist()[0]!r} in round {history.round}; "
+                                   f"expected an int in 0..{self.n_options - 1} ({', '.join(self.task.options)})")
+        self.options[part] = opts
+        self.promises[part] = proms
+
+    # one round -------------------------------------------------------------------------------------------
+    def decide(self) -> int:
+        """Run round n's auction: allowances, bids, the winner; returns the option the agent takes."""
+        if self._pending is not None:
+            raise DeclarationError(f"round {self._pending[0]} was decided but not settled; call settle(reward)")
+        past = self.past
+        n = past.round
+        for family, part in self._dynamic:
+            self._write(family, part, past)
+        scale = self.allowance.scale(n)
+        self._allowance_scale += scale
+        self.total_allowance += self.ledger.grant(np.multiply(self._weights, scale, out=self._grant))
+        promises = self.promises
+        bids = np.minimum(promises, self.wealth, out=self._bids)
+        sale = clear(bids, "first", self._tie_rng)
+        winner, estimate = sale.winner, sale.price
+        rejected = np.greater(promises, estimate, out=self._rejected_now)
+        self.rejections += rejected
+        np.copyto(self.last_rejection, n, where=rejected)
+        if self.check and np.any(self.wealth[rejected] >= promises[rejected]):
+            i = int(np.flatnonzero(rejected & (self.wealth >= promises))[0])
+            raise AssertionError(f"round {n}: {self.names[i]!r} was rejected with wealth {self.wealth[i]!r} "
+                                 f">= its promise {promises[i]!r}")
+        if self.keep_rejections:
+            self._rejected.append(np.flatnonzero(rejected))
+        option = int(self.options[winner])
+        self._pending = (n, winner, estimate, option)
+        return option
+
+    def settle(self, reward: float, observation: int = -1) -> Round:
+        """Pay the decided round: the winner pays its bid and is credited ``reward``; returns the round."""
+        if self._pending is None:
+            raise DeclarationError("settle(reward) was called before decide()")
+        if not (0.0 <= reward <= 1.0):
+            raise DeclarationError(f"reward={reward!r} in round {self._pending[0]}; expected a number in [0, 1]")
+        n, winner, estimate, option = self._pending
+        self._pending = None
+        net = reward - estimate
+        if net > 0:
+            self.ledger.pay(BANK, winner, net, what="reward")
+        elif net < 0:
+            self.ledger.pay(winner, BANK, -net, what="bid")
+        self.wins[winner] += 1
+        self.records[winner] += reward - self.promises[winner]
+        self.overestimation += estimate - reward
+        self._estimates.append(estimate)
+        self._winners.append(winner)
+        self.past.record(option, reward, int(observation))
+        if self.every and n % self.every == 0:
+            self._snapshots.append((n, self.wealth.copy()))
+        if self.check:
+            self.check_invariants()
+        return Round(n, option, winner, estimate, reward, int(observation))
+
+    def step(self) -> Round:
+        """Play one round of the task; returns it."""
+        option = self.decide()
+        reward, observation = self.task.reward(self.past.round, option, self._task_rng)
+        return self.settle(reward, observation)
+
+    def run(self, n: int, *, progressbar: bool = True, snapshots: int = 200) -> BRIARun:
+        """Play ``n`` more rounds (a progress bar unless ``progressbar=False``); returns the run so far.
+
+        ``snapshots`` wealth vectors are kept over the ``n`` rounds for plots of wealth over time.
+        """
+        n = whole_number(n, "rounds", 0)
+        self.every = max(1, n // max(1, snapshots)) if snapshots else 0
+        decide, settle, reward, rng, past = self.decide, self.settle, self.task.reward, self._task_rng, self.past
+        with ProgressBar("hypothesis auction", n, enabled=progressbar) as bar:
+            tick = max(1, n // 100)
+            for t in range(1, n + 1):
+                option = decide()
+                settle(*reward(past.round, option, rng))
+                if t % tick == 0:
+                    bar.update(t, f"average reward {self.average_reward():.3f}")
+        return self.result
+
+    # invariants ------------------------------------------------------------------------------------------
+    def allowance_received(self) -> np.ndarray:
+        """Σ_{n<=T} A(n, i) for every hypothesis i."""
+        return self._allowance_scale * self._weights
+
+    def identity_error(self) -> float:
+        """Σ wealth − (Σ allowance − L_T): zero up to rounding."""
+        return float(self.wealth.sum()) - (self.total_allowance - self.overestimation)
+
+    def check_invariants(self) -> None:
+        """Raise AssertionError unless every invariant of the module docstring holds (to :data:`INVARIANT_TOL`)."""
+        self.ledger.check()
+        money = max(1.0, self.total_allowance + len(self._estimates))
+        tol = INVARIANT_TOL * money
+        if abs(err := self.identity_error()) > tol:
+            raise AssertionError(f"round {self.past.round - 1}: sum of wealth differs from allowance - L_T "
+                                 f"by {err:.3g}")
+        if self.wealth.min() < 0:
+            raise AssertionError(f"{self.names[int(np.argmin(self.wealth))]!r} holds {self.wealth.min():.3g} < 0")
+        slack = self.wealth - self.allowance_received() - self.records
+        if slack.min() < -tol:
+            i = int(np.argmin(slack))
+            raise AssertionError(f"{self.names[i]!r}: record {self.records[i]:.6g} exceeds wealth - allowance "
+                                 f"{self.wealth[i] - self.allowance_received()[i]:.6g}")
+
+    def average_reward(self) -> float:
+        """The average reward so far (NaN before the first round)."""
+        r = self.past.rewards
+        return float(np.mean(r)) if r else float("nan")
+
+    # results and the trading/process protocols -------------------------------------------------------------
+    @property
+    def result(self) -> BRIARun:
+        """The run so far, as arrays and tables (a copy)."""
+        rounds = np.arange(1, len(self._estimates) + 1)
+        rej = None
+        if self.keep_rejections:
+            sizes = [len(r) for r in self._rejected[: len(rounds)]]
+            rej = (np.repeat(rounds, sizes).astype(np.int64),
+                   np.concatenate(self._rejected[: len(rounds)]).astype(np.int64) if sizes else np.zeros(0, np.int64))
+        snaps = self._snapshots
+        return BRIARun(
+            names=list(self.names), options=tuple(self.task.options), allowance=self.allowance,
+            choices=np.array(self.past.choices, dtype=np.int64), rewards=np.array(self.past.rewards),
+            estimates=np.array(self._estimates), winners=np.array(self._winners, dtype=np.int64),
+            observations=np.array(self.past.observations, dtype=np.int64),
+            wealth=self.wealth.copy(), allowance_received=self.allowance_received(), records=self.records.copy(),
+            wins=self.wins.copy(), rejections=self.rejections.copy(), last_rejection=self.last_rejection.copy(),
+            rejected=rej, snapshot_rounds=np.array([s[0] for s in snaps], dtype=np.int64),
+            snapshot_wealth=np.array([s[1] for s in snaps]).reshape(len(snaps), len(self.names)),
+            total_allowance=self.total_allowance, ledger_error=self.ledger.error())
+
+    @property
+    def securities(self) -> tuple[str, ...]:
+        """The options: what each round's auction sells is the right to choose one."""
+        return tuple(self.task.options)
+
+    def prices(self):
+        """Each option's price in the last auction: the highest bid recommending it (0 when none did)."""
+        import pandas as pd
+
+        best = np.zeros(self.n_options)
+        np.maximum.at(best, self.options, self._bids)
+        return pd.Series(best, index=list(self.securities), name="price", dtype=float)
+
+    @property
+    def history(self):
+        """Every round's sale as a trades book: the winner bought one unit of its option at its bid."""
+        import pandas as pd
+
+        names, opts = self.names, self.task.options
+        rows = {"time": np.arange(1, len(self._winners) + 1, dtype=float),
+                "trader": [names[i] for i in self._winners],
+                "security": [opts[c] for c in self.past.choices],
+                "quantity": np.ones(len(self._winners)), "price": np.array(self._estimates)}
+        return pd.DataFrame(rows, columns=list(TRADE_HISTORY_COLUMNS))
+
+    def to_dict(self) -> dict:
+        """Settings and the run's summary (JSON-safe)."""
+        return self.result.to_dict()
+
+    def __repr__(self) -> str:
+        return (f"AuctionBRIA({len(self.names)} hypotheses, {self.task!r}, allowance {self.allowance}, "
+                f"{len(self._estimates)} rounds)")
