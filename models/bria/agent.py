@@ -112,14 +112,18 @@ class AuctionBRIA:
         self.options = np.zeros(k, dtype=np.int64)
         self.promises = np.zeros(k)
         self._dynamic = []
+        static = []
         start = 0
         for f in self.families:
             part = slice(start, start + len(f.names))
             start = part.stop
             if f.static:
                 self._write(f, part, History(self.n_options))
+                static.append(np.arange(part.start, part.stop))
             else:
                 self._dynamic.append((f, part))
+        # constant promises: their rejections follow from the estimates alone, so they are counted when asked
+        self._static = np.concatenate(static) if static else np.zeros(0, dtype=np.int64)
         gen = as_rng(rng)
         self._task_rng, self._tie_rng = gen.spawn(2)
         self.wealth = np.zeros(k)
@@ -127,18 +131,17 @@ class AuctionBRIA:
         self.past = History(self.n_options)
         self.wins = np.zeros(k, dtype=np.int64)
         self.records = np.zeros(k)
-        self.rejections = np.zeros(k, dtype=np.int64)
-        self.last_rejection = np.zeros(k, dtype=np.int64)
+        self._rejections = np.zeros(k, dtype=np.int64)  # kept round by round for the changing promises only
+        self._last_rejection = np.zeros(k, dtype=np.int64)
         self._allowance_scale = 0.0  # Σ_n c n^-a: hypothesis i was given this times i^-b
         self.total_allowance = 0.0
         self.overestimation = 0.0
         self._estimates: list[float] = []
         self._winners: list[int] = []
-        self._rejected: list[np.ndarray] = []
+        self._rejected: list[tuple[int, np.ndarray]] = []
         self._snapshots: list[tuple[int, np.ndarray]] = []
         self._bids = np.zeros(k)  # the last auction's bids
         self._grant = np.zeros(k)
-        self._rejected_now = np.zeros(k, dtype=bool)
         self._pending: tuple[int, int, float, int] | None = None
         self.every = 0  # wealth snapshots every this many rounds (0: none); run() sets it
 
@@ -177,15 +180,18 @@ class AuctionBRIA:
         bids = np.minimum(promises, self.wealth, out=self._bids)
         sale = clear(bids, "first", self._tie_rng)
         winner, estimate = sale.winner, sale.price
-        rejected = np.greater(promises, estimate, out=self._rejected_now)
-        self.rejections += rejected
-        np.copyto(self.last_rejection, n, where=rejected)
-        if self.check and np.any(self.wealth[rejected] >= promises[rejected]):
-            i = int(np.flatnonzero(rejected & (self.wealth >= promises))[0])
-            raise AssertionError(f"round {n}: {self.names[i]!r} was rejected with wealth {self.wealth[i]!r} "
-                                 f">= its promise {promises[i]!r}")
-        if self.keep_rejections:
-            self._rejected.append(np.flatnonzero(rejected))
+        for _, part in self._dynamic:
+            rejected = np.flatnonzero(promises[part] > estimate) + part.start
+            self._rejections[rejected] += 1
+            self._last_rejection[rejected] = n
+            if self.keep_rejections:
+                self._rejected.append((n, rejected))
+        if self.check:
+            rejected = promises > estimate
+            if np.any(self.wealth[rejected] >= promises[rejected]):
+                i = int(np.flatnonzero(rejected & (self.wealth >= promises))[0])
+                raise AssertionError(f"round {n}: {self.names[i]!r} was rejected with wealth {self.wealth[i]!r} "
+                                     f">= its promise {promises[i]!r}")
         option = int(self.options[winner])
         self._pending = (n, winner, estimate, option)
         return option
@@ -239,6 +245,42 @@ class AuctionBRIA:
         return self.result
 
     # invariants ------------------------------------------------------------------------------------------
+    @property
+    def rejections(self) -> np.ndarray:
+        """How often each hypothesis was rejected (the agent's estimate below its promise)."""
+        return self._rejection_stats()[0]
+
+    @property
+    def last_rejection(self) -> np.ndarray:
+        """The last round each hypothesis was rejected in (0: never)."""
+        return self._rejection_stats()[1]
+
+    def _rejection_stats(self) -> tuple[np.ndarray, np.ndarray]:
+        counts, last = self._rejections.copy(), self._last_rejection.copy()
+        est = np.asarray(self._estimates)
+        if len(self._static) and len(est):
+            p = self.promises[self._static]
+            counts[self._static] = np.searchsorted(np.sort(est), p, side="left")  # rounds with estimate < p
+            # the last such round: the suffix minima of the estimates rise, so it is a count again
+            last[self._static] = np.searchsorted(np.minimum.accumulate(est[::-1])[::-1], p, side="left")
+        return counts, last
+
+    def _rejection_events(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every rejection as (rounds, hypotheses) arrays."""
+        est = np.asarray(self._estimates)
+        rounds = [np.zeros(0, np.int64)]
+        hyps = [np.zeros(0, np.int64)]
+        if len(self._static) and len(est):
+            order = self._static[np.argsort(-self.promises[self._static], kind="stable")]
+            ranked = np.sort(self.promises[self._static])
+            many = len(ranked) - np.searchsorted(ranked, est, side="right")  # static promises above each estimate
+            rounds.append(np.repeat(np.arange(1, len(est) + 1), many))
+            hyps.append(np.concatenate([order[:m] for m in many]) if many.sum() else np.zeros(0, np.int64))
+        for n, rejected in self._rejected:
+            rounds.append(np.full(len(rejected), n))
+            hyps.append(rejected)
+        return np.concatenate(rounds).astype(np.int64), np.concatenate(hyps).astype(np.int64)
+
     def allowance_received(self) -> np.ndarray:
         """Σ_{n<=T} A(n, i) for every hypothesis i."""
         return self._allowance_scale * self._weights
@@ -272,12 +314,8 @@ class AuctionBRIA:
     @property
     def result(self) -> BRIARun:
         """The run so far, as arrays and tables (a copy)."""
-        rounds = np.arange(1, len(self._estimates) + 1)
-        rej = None
-        if self.keep_rejections:
-            sizes = [len(r) for r in self._rejected[: len(rounds)]]
-            rej = (np.repeat(rounds, sizes).astype(np.int64),
-                   np.concatenate(self._rejected[: len(rounds)]).astype(np.int64) if sizes else np.zeros(0, np.int64))
+        rej = self._rejection_events() if self.keep_rejections else None
+        counts, last = self._rejection_stats()
         snaps = self._snapshots
         return BRIARun(
             names=list(self.names), options=tuple(self.task.options), allowance=self.allowance,
@@ -285,7 +323,7 @@ class AuctionBRIA:
             estimates=np.array(self._estimates), winners=np.array(self._winners, dtype=np.int64),
             observations=np.array(self.past.observations, dtype=np.int64),
             wealth=self.wealth.copy(), allowance_received=self.allowance_received(), records=self.records.copy(),
-            wins=self.wins.copy(), rejections=self.rejections.copy(), last_rejection=self.last_rejection.copy(),
+            wins=self.wins.copy(), rejections=counts, last_rejection=last,
             rejected=rej, snapshot_rounds=np.array([s[0] for s in snaps], dtype=np.int64),
             snapshot_wealth=np.array([s[1] for s in snaps]).reshape(len(snaps), len(self.names)),
             total_allowance=self.total_allowance, ledger_error=self.ledger.error())

@@ -121,7 +121,8 @@ class Ledger:
         w += amounts
         total = float(amounts.sum())
         self.bank -= total
-        self.rounding += _EPS * (abs(self.bank) + len(amounts) * total + float(np.abs(w).sum()))
+        # the agents' wealth adds up to total - bank (nobody holds less than 0): no pass over it is needed
+        self.rounding += _EPS * (2 * abs(self.bank) + abs(self.total) + len(amounts) * total)
         return total
 
     def pay(self, payer: int, payee: int, amount: float, *, what: str = "") -> float:

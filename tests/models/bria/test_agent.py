@@ -22,6 +22,7 @@ from deepmarkets.models.bria import (
     copy_best,
     strategies,
 )
+from deepmarkets.models.bria.hypotheses import Constant
 from deepmarkets.models.economies.auction import Ledger
 
 PROPERTY = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -33,6 +34,7 @@ def loop_auction(hypotheses, task, allowance, seed, rounds):
     task_rng, tie_rng = gen.spawn(2)
     k = len(hypotheses)
     wealth, records, given_ = [0.0] * k, [0.0] * k, [0.0] * k
+    rejections, last, events = [0] * k, [0] * k, set()
     past = History(len(task.options))
     weights = allowance.weights(k).tolist()  # i^-b, as the agent computes it (the same floats)
     out = []
@@ -48,13 +50,18 @@ def loop_auction(hypotheses, task, allowance, seed, rounds):
         top = max(bids)
         best = [i for i in range(k) if bids[i] == top]
         winner = best[0] if len(best) == 1 else best[int(tie_rng.integers(len(best)))]
+        for i in range(k):
+            if proposals[i][1] > top:  # the agent's estimate is below the promise: a rejection
+                rejections[i] += 1
+                last[i] = n
+                events.add((n, i))
         option = proposals[winner][0]
         reward, obs = task.reward(n, option, task_rng)
         wealth[winner] += reward - top
         records[winner] += reward - proposals[winner][1]
         past.record(option, reward, obs)
         out.append((option, winner, top, reward))
-    return out, wealth, records, given_
+    return out, wealth, records, given_, (rejections, last, events)
 
 
 def _as_callables(names, options, promises):
@@ -71,15 +78,20 @@ def test_agrees_with_a_per_hypothesis_loop(n_options, raw, seed, abc):
     gen_means = np.random.default_rng(seed).random(n_options)
     allowance = Allowance(*abc)
     family = callables(_as_callables(None, options, promises))
-    agent = AuctionBRIA(family, Bandit(gen_means), allowance=allowance, rng=seed, check=True)
-    run = agent.run(60, progressbar=False)
-    rounds, wealth, records, given_ = loop_auction(family.hypotheses, Bandit(gen_means), allowance, seed, 60)
-    assert run.choices.tolist() == [r[0] for r in rounds]
-    assert run.winners.tolist() == [r[1] for r in rounds]
-    assert run.estimates.tolist() == [r[2] for r in rounds]
-    np.testing.assert_allclose(run.wealth, wealth, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(run.records, records, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(run.allowance_received, given_, rtol=1e-12)
+    rounds, wealth, records, given_, (rejections, last, events) = loop_auction(
+        family.hypotheses, Bandit(gen_means), allowance, seed, 60)
+    # the same hypotheses as callables (asked every round) and as a constant family (counted at the end)
+    for hypotheses in (family, Constant(options.astype(np.int64), promises)):
+        run = AuctionBRIA(hypotheses, Bandit(gen_means), allowance=allowance, rng=seed, check=True).run(
+            60, progressbar=False)
+        assert run.choices.tolist() == [r[0] for r in rounds]
+        assert run.winners.tolist() == [r[1] for r in rounds]
+        assert run.estimates.tolist() == [r[2] for r in rounds]
+        np.testing.assert_allclose(run.wealth, wealth, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(run.records, records, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(run.allowance_received, given_, rtol=1e-12)
+        assert run.rejections.tolist() == rejections and run.last_rejection.tolist() == last
+        assert set(zip(*(a.tolist() for a in run.rejected), strict=True)) == events
 
 
 @PROPERTY

@@ -1,0 +1,314 @@
+#!/usr/bin/env python
+"""Benchmarks of the hypothesis auction (``deepmarkets.models.bria``): what bounded inductive rationality shows.
+
+Part A, bandit: Bernoulli arms 0.3 / 0.5 / 0.7, 60 constant hypotheses (arm × promise 0.05 ..
+1.0, enumerated arm by arm), A = 5/(n·i^1.1), 5 seeds at T = 2,000 and 20,000 (the T = 2,000
+runs with ``check=True``: every invariant after every round). The paper's example schedule
+A = 1/(n·i²) on the same runs, and epsilon-greedy (0.1), UCB1 and Thompson sampling with the
+same seeds (the same reward streams). Targets: minimum average reward >= 0.68 at 2,000 and
+>= 0.69 at 20,000.
+
+Part B, pseudo-random lottery (Theorem 4): a safe option paying 0.40 against bit 0 of
+SHA-256(n). Hypotheses: both options × promises 0.01 .. 1.00 enumerated promise by promise,
+A = 20/(n·i^1.1); 3 tie-breaking seeds at 20,000 and 100,000 rounds. Targets: average reward
+>= 0.48 at 20,000 and >= 0.49 at 100,000; the lottery taken >= 95% of the time; the
+overpromisers (promise 0.95 or 1.0) win <= 1% of the rounds by 20,000. The default class (both
+options × 0.05 .. 1.0, option by option, A = 5/(n·i^1.1)) is shown beside it.
+
+Part C, the prisoner's dilemma scaled to [0, 1] (payoffs 5, 3, 1, 0 over 5) against always
+defect: 5 strategies × 20 promises, 5 seeds, T = 5,000. Target: average >= 0.19 (maximin 0.2).
+Two such agents against each other: the frequencies of the four outcomes over the last half.
+
+Part D, speed: k = 10^3 and 10^4 constant hypotheses (10 arms × k/10 promises) on a 10-armed
+bandit; the vectorised auction against a straightforward per-hypothesis Python loop written
+here (one callable per hypothesis, one Python pass over every hypothesis per round), which must
+take the same options, winners and estimates (else DISAGREE, exit status 1). The loop runs for
+``--loop-limit`` seconds; the auction then plays exactly those rounds from the same seed.
+Target: loop/ours >= 50.
+
+Exit status 1 on a DISAGREE (an invariant that failed, or the loop not reproducing the
+auction); PASS/MISS against the targets does not change it.
+
+    python benchmarks/bria.py            # full run (a few minutes on 2 cores)
+    python benchmarks/bria.py --quick    # the smoke run: tiny sizes, targets not judged
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import numpy as np
+from harness import finish, header, log, machine_info, table  # noqa: E402  (benchmarks/ is on sys.path)
+
+from deepmarkets.models.bria import (
+    Allowance,
+    AuctionBRIA,
+    Bandit,
+    History,
+    Lottery,
+    PrisonersDilemma,
+    constant,
+    epsilon_greedy,
+    play,
+    promise_grid,
+    strategies,
+    thompson,
+    ucb1,
+)
+
+DEFAULT = Allowance(5, 1, 1.1)
+PAPER = Allowance(1, 1, 2)
+LOTTERY = Allowance(20, 1, 1.1)
+
+
+def judge(value: float, target: float, smoke: bool, above: bool = True) -> str:
+    if smoke:
+        return "smoke"
+    return "PASS" if (value >= target if above else value <= target) else "MISS"
+
+
+# --- part A ----------------------------------------------------------------------------------------------
+def part_a(horizons: list[int], seeds: list[int], quiet: bool) -> dict:
+    rows = []
+    for T in horizons:
+        for seed in seeds:
+            log(f"part A: T={T} seed={seed}", quiet)
+            check = T <= 2000
+            bria = AuctionBRIA(constant(3), Bandit(), allowance=DEFAULT, rng=seed, check=check).run(
+                T, progressbar=False)
+            paper = AuctionBRIA(constant(3), Bandit(), allowance=PAPER, rng=seed).run(T, progressbar=False)
+            by_promise = AuctionBRIA(constant(3, order="promise"), Bandit(), allowance=DEFAULT, rng=seed).run(
+                T, progressbar=False)
+            rows.append({
+                "T": T, "seed": seed, "checked": check, "bria": bria.average_reward(),
+                "bria_last_tenth": bria.average_reward(T // 10), "paper": paper.average_reward(),
+                "paper_arm_0.3_share": paper.option_shares()["arm 0.3"], "by_promise": by_promise.average_reward(),
+                "epsilon_greedy": epsilon_greedy(Bandit(), T, epsilon=0.1, rng=seed).average_reward(),
+                "ucb1": ucb1(Bandit(), T, rng=seed).average_reward(),
+                "thompson": thompson(Bandit(), T, rng=seed).average_reward(),
+                "overestimation": bria.overestimation(), "allowance": bria.total_allowance,
+            })
+    return {"rows": rows}
+
+
+def print_part_a(a: dict, horizons: list[int], smoke: bool) -> None:
+    print("Part A: bandit 0.3/0.5/0.7, 60 constant hypotheses (arm-major), average reward per seed")
+    methods = [("BRIA 5/(n i^1.1)", "bria"), ("BRIA, last tenth", "bria_last_tenth"),
+               ("BRIA 1/(n i^2) (paper)", "paper"), ("BRIA 5/(n i^1.1), promise-major", "by_promise"),
+               ("epsilon-greedy 0.1", "epsilon_greedy"), ("UCB1", "ucb1"), ("Thompson", "thompson")]
+    rows = []
+    for T in horizons:
+        runs = [r for r in a["rows"] if r["T"] == T]
+        for label, key in methods:
+            vals = [r[key] for r in runs]
+            target = {2000: 0.68, 20000: 0.69}.get(T) if key == "bria" else None
+            rows.append([str(T), label, " ".join(f"{v:.4f}" for v in vals), f"{min(vals):.4f}",
+                         f">= {target}" if target else "-", judge(min(vals), target, smoke) if target else "-"])
+    print(table(["T", "method", "per seed", "min", "target", "result"], rows, {3}))
+    stuck = [r["paper_arm_0.3_share"] for r in a["rows"]]
+    print(f"with 1/(n i^2) the agent takes arm 0.3 in {min(stuck):.1%} .. {max(stuck):.1%} of rounds: the arm-0.7 "
+          "hypotheses (numbers 41-60) never hold the 0.3 needed to outbid an early under-promiser")
+    print(f"L_T <= allowance handed out in every run: "
+          f"{all(r['overestimation'] <= r['allowance'] + 1e-9 for r in a['rows'])}; invariants checked every round "
+          f"at T = 2,000")
+    print()
+
+
+# --- part B ----------------------------------------------------------------------------------------------
+def _overpromisers(names: list[str]) -> np.ndarray:
+    return np.array([n.endswith("@ 0.95") or n.endswith("@ 1") for n in names])
+
+
+def part_b(horizons: list[int], seeds: list[int], quiet: bool) -> dict:
+    rows = []
+    fine = constant(2, promise_grid(0.01, 1.0, 0.01), labels=("safe", "lottery"), order="promise")
+    default = constant(2, labels=("safe", "lottery"))
+    for T in horizons:
+        for label, fam, allowance in (("both x 0.01..1, promise-major, 20/(n i^1.1)", fine, LOTTERY),
+                                      ("both x 0.05..1, option-major, 5/(n i^1.1)", default, DEFAULT)):
+            for seed in seeds:
+                log(f"part B: {label} T={T} seed={seed}", quiet)
+                run = AuctionBRIA(fam, Lottery(0.4), allowance=allowance, rng=seed).run(T, progressbar=False)
+                over = _overpromisers(run.names)
+                rows.append({"T": T, "hypotheses": label, "seed": seed, "average": run.average_reward(),
+                             "lottery_share": run.option_shares()["lottery"],
+                             "overpromisers_win_share": float(run.win_shares()[over].sum()),
+                             "lottery_mean": Lottery().mean(T)})
+    return {"rows": rows}
+
+
+def print_part_b(b: dict, smoke: bool) -> None:
+    print("Part B: safe 0.40 against bit 0 of SHA-256(n); per tie-breaking seed")
+    rows = []
+    for r in b["rows"]:
+        judged = r["hypotheses"].startswith("both x 0.01")
+        t_avg = {20000: 0.48, 100000: 0.49}.get(r["T"])
+        res_avg = judge(r["average"], t_avg, smoke) if judged and t_avg else "-"
+        res_share = judge(r["lottery_share"], 0.95, smoke) if judged and t_avg else "-"
+        res_over = judge(r["overpromisers_win_share"], 0.01, smoke, above=False) if judged and r["T"] == 20000 \
+            else "-"
+        rows.append([str(r["T"]), r["hypotheses"], str(r["seed"]), f"{r['average']:.4f}", res_avg,
+                     f"{r['lottery_share']:.3f}", res_share, f"{r['overpromisers_win_share']:.4f}", res_over])
+    print(table(["T", "hypotheses", "seed", "average", "(>= .48/.49)", "lottery share", "(>= .95)",
+                 "overpromisers' wins", "(<= .01)"], rows, {3, 5, 7}))
+    means = sorted({(r["T"], r["lottery_mean"]) for r in b["rows"]})
+    print("lottery's mean over the rounds: " + ", ".join(f"{m:.5f} (T = {T})" for T, m in means))
+    print()
+
+
+# --- part C ----------------------------------------------------------------------------------------------
+def part_c(T: int, seeds: list[int], quiet: bool) -> dict:
+    rows = []
+    for seed in seeds:
+        log(f"part C: seed {seed}", quiet)
+        run = AuctionBRIA(strategies(), PrisonersDilemma("defect"), rng=seed, check=T <= 1000).run(
+            T, progressbar=False)
+        rows.append({"seed": seed, "average": run.average_reward(), "defect_share": run.option_shares()["defect"]})
+    games = []
+    for seed in seeds[:3]:
+        a = AuctionBRIA(strategies(), PrisonersDilemma(None), rng=2 * seed)
+        b = AuctionBRIA(strategies(), PrisonersDilemma(None), rng=2 * seed + 1)
+        play(a, b, T // 2)
+        late = play(a, b, T - T // 2) / (T - T // 2)
+        games.append({"seed": seed, "CC": late[0, 0], "CD": late[0, 1], "DC": late[1, 0], "DD": late[1, 1],
+                      "average_first": a.average_reward(), "average_second": b.average_reward()})
+    return {"rows": rows, "games": games}
+
+
+def print_part_c(c: dict, T: int, smoke: bool) -> None:
+    print(f"Part C: prisoner's dilemma on [0, 1], T = {T}")
+    vals = [r["average"] for r in c["rows"]]
+    rows = [["against always defect", " ".join(f"{v:.4f}" for v in vals), f"{min(vals):.4f}", ">= 0.19",
+             judge(min(vals), 0.19, smoke)]]
+    print(table(["opponent", "average per seed", "min", "target", "result"], rows, {2}))
+    print("BRIA against BRIA (same 100 strategy hypotheses), outcome frequencies over the last half:")
+    print(table(["seed", "CC", "CD", "DC", "DD", "average (first)", "average (second)"],
+                [[str(g["seed"]), *(f"{g[k]:.3f}" for k in ("CC", "CD", "DC", "DD")), f"{g['average_first']:.4f}",
+                  f"{g['average_second']:.4f}"] for g in c["games"]], {1, 2, 3, 4, 5, 6}))
+    print()
+
+
+# --- part D ----------------------------------------------------------------------------------------------
+def loop_auction(hypotheses, task, allowance: Allowance, seed: int, limit: float):
+    """The auction written as a straightforward loop: one Python pass over every hypothesis per round."""
+    gen = np.random.default_rng(seed)
+    task_rng, tie_rng = gen.spawn(2)
+    k = len(hypotheses)
+    weights = allowance.weights(k).tolist()
+    wealth, records, wins, rejections = [0.0] * k, [0.0] * k, [0] * k, [0] * k
+    past = History(len(task.options))
+    out = []
+    started = time.perf_counter()
+    while time.perf_counter() - started < limit:
+        n = past.round
+        scale = allowance.scale(n)
+        top, best, proposals = -1.0, [], []
+        for i in range(k):
+            option, promise = hypotheses[i](past)
+            proposals.append((option, promise))
+            wealth[i] += scale * weights[i]
+            bid = promise if promise < wealth[i] else wealth[i]
+            if bid > top:
+                top, best = bid, [i]
+            elif bid == top:
+                best.append(i)
+        winner = best[0] if len(best) == 1 else best[int(tie_rng.integers(len(best)))]
+        for i in range(k):
+            if proposals[i][1] > top:
+                rejections[i] += 1
+        option = proposals[winner][0]
+        reward, obs = task.reward(n, option, task_rng)
+        wealth[winner] += reward - top
+        records[winner] += reward - proposals[winner][1]
+        wins[winner] += 1
+        past.record(option, reward, obs)
+        out.append((option, winner, top))
+    return out, time.perf_counter() - started
+
+
+def part_d(sizes: list[int], limit: float, quiet: bool) -> tuple[list[dict], bool]:
+    rows, bad = [], False
+    task = Bandit(np.round(np.linspace(0.1, 0.9, 10), 4))
+    for k in sizes:
+        promises = promise_grid(1 / (k // 10), 1.0, 1 / (k // 10))[: k // 10]
+        family = constant(10, promises)
+        hypotheses = [lambda past, o=int(o), p=float(p): (o, p) for o, p in zip(*family.propose(History(10)),
+                                                                               strict=True)]
+        log(f"part D: loop with {k} hypotheses for {limit:g} s", quiet)
+        loop, loop_s = loop_auction(hypotheses, task, DEFAULT, 0, limit)
+        T = len(loop)
+        agent = AuctionBRIA(family, task, allowance=DEFAULT, rng=0)
+        t0 = time.perf_counter()
+        run = agent.run(T, progressbar=False)
+        ours_s = time.perf_counter() - t0
+        same = (run.choices.tolist() == [r[0] for r in loop] and run.winners.tolist() == [r[1] for r in loop]
+                and run.estimates.tolist() == [r[2] for r in loop])
+        bad |= not same
+        rows.append({"hypotheses": k, "rounds": T, "ours_s": ours_s, "loop_s": loop_s, "ours_rounds_per_s": T / ours_s,
+                     "loop_rounds_per_s": T / loop_s, "ratio": loop_s / ours_s, "agree": same})
+    return rows, bad
+
+
+def print_part_d(rows: list[dict], smoke: bool) -> None:
+    print("Part D: speed, constant hypotheses on a 10-armed bandit; the loop must play the same rounds")
+    print(table(["hypotheses", "rounds", "ours rounds/s", "loop rounds/s", "loop/ours", "same rounds", "target",
+                 "result"],
+                [[str(r["hypotheses"]), str(r["rounds"]), f"{r['ours_rounds_per_s']:.0f}",
+                  f"{r['loop_rounds_per_s']:.1f}", f"{r['ratio']:.1f}", "yes" if r["agree"] else "DISAGREE",
+                  ">= 50", judge(r["ratio"], 50, smoke)] for r in rows], {1, 2, 3, 4}))
+    print()
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--smoke", "--quick", dest="smoke", action="store_true",
+                    help="tiny fast run with the same tables (targets not judged)")
+    ap.add_argument("--loop-limit", type=float, default=None,
+                    help="seconds the per-hypothesis loop of part D plays per size (default 10; smoke 0.5)")
+    ap.add_argument("--json", metavar="OUT", help="write every measurement to this JSON file")
+    ap.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    args = ap.parse_args(argv)
+    smoke = args.smoke
+    a_horizons = [200, 400] if smoke else [2000, 20000]
+    a_seeds = [0, 1] if smoke else list(range(5))
+    b_horizons = [500] if smoke else [20000, 100000]
+    b_seeds = [0] if smoke else [0, 1, 2]
+    c_T = 300 if smoke else 5000
+    c_seeds = [0] if smoke else list(range(5))
+    limit = args.loop_limit if args.loop_limit is not None else (0.5 if smoke else 10.0)
+
+    info = machine_info()
+    started = time.perf_counter()
+    header("bria", smoke, info, f"numpy {info['numpy']}")
+    print(f"settings  part A T {a_horizons}, {len(a_seeds)} seeds; part B T {b_horizons}, {len(b_seeds)} seeds; "
+          f"part C T {c_T}, {len(c_seeds)} seeds; loop limit {limit:g} s")
+    if smoke:
+        print("smoke     tiny sizes: targets are not judged (\"smoke\"); invariants and the loop's agreement are")
+    print()
+    sys.stdout.flush()
+    out: dict = {"machine": info, "args": vars(args), "smoke": smoke}
+    try:
+        out["part_a"] = part_a(a_horizons, a_seeds, args.quiet)
+        invariants_ok = True
+    except AssertionError as err:  # check=True found a broken invariant
+        print(f"DISAGREE: an invariant failed: {err}")
+        out["part_a"], invariants_ok = {"rows": []}, False
+    if out["part_a"]["rows"]:
+        print_part_a(out["part_a"], a_horizons, smoke)
+    sys.stdout.flush()
+    out["part_b"] = part_b(b_horizons, b_seeds, args.quiet)
+    print_part_b(out["part_b"], smoke)
+    sys.stdout.flush()
+    out["part_c"] = part_c(c_T, c_seeds, args.quiet)
+    print_part_c(out["part_c"], c_T, smoke)
+    sys.stdout.flush()
+    out["part_d"], bad = part_d([1000, 10000], limit, args.quiet)
+    print_part_d(out["part_d"], smoke)
+    return finish(out, started, bad or not invariants_ok, "DISAGREE", "no disagreement", args.json)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
