@@ -1,4 +1,4 @@
-"""Command line: ``deepmarkets check``, ``replay``, ``infer``, ``induct``, ``economy`` and ``demo``.
+"""Command line: ``deepmarkets check``, ``replay``, ``infer``, ``induct``, ``economy``, ``bria`` and ``demo``.
 
 Heavy modules (z3, scipy, sympy, pandas, matplotlib) are imported inside the commands so
 ``--help`` is instant.
@@ -9,6 +9,7 @@ recorded prices differ from the replay, 3 z3 could not decide, 2 bad input.
 Exit codes of ``infer``: 0 fitted, 1 fitted but the NUTS diagnostics failed, 2 bad input.
 Exit codes of ``induct``: 0 ran, 2 bad input, 3 no prices passed the market maker's exact check.
 Exit codes of ``economy``: 0 ran, 2 bad input.
+Exit codes of ``bria``: 0 ran, 2 bad input.
 Every command exits 70 (``EX_SOFTWARE`` of sysexits.h) on an internal error, an exception that
 is a bug in deepmarkets: it prints one line asking for a report, and the traceback only with
 ``deepmarkets --debug ...`` or the environment variable ``DEEPMARKETS_DEBUG=1``.
@@ -545,6 +546,55 @@ def economy_command(spec_toml: str, episodes: int | None, log_jsonl: str | None,
     for what, path in (("log", log_jsonl), ("plot", plot_png)):
         if path is not None:
             lines.append(f"{what} written to {path}")
+    click.echo("\n".join(lines))
+
+
+@cli.command("bria")
+@click.argument("spec_toml", metavar="SPEC.toml", type=click.Path(dir_okay=False))
+@click.option("--rounds", type=FiniteNumber(int, 1), default=None, help="Rounds to play (default: the spec's).")
+@click.option("--plot", "plot_png", type=click.Path(dir_okay=False),
+              help="Write the average reward, wealth, win shares and rejection times to this PNG file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run's to_dict() as JSON.")
+def bria_command(spec_toml: str, rounds: int | None, plot_png: str | None, as_json: bool) -> None:
+    """Run the hypothesis auction declared in SPEC.toml (task, allowance, hypothesis families).
+
+    Prints the average reward, how often each option was taken, the overestimation L_T against
+    the allowance handed out, and the hypotheses that won most. Exit status: 0 ran, 2 bad input
+    (nothing written).
+    """
+    if rounds is not None and rounds < 1:
+        _fail(f"--rounds {rounds}: expected a whole number >= 1")
+    _check_outputs(("--plot", plot_png, ".png"))
+
+    from deepmarkets.models.bria.spec import read_spec
+
+    try:
+        agent, spec_rounds = read_spec(spec_toml)
+        run = agent.run(rounds or spec_rounds, progressbar=sys.stderr.isatty() and not as_json)
+        if plot_png is not None:
+            from deepmarkets.helpers import atomic_write
+            from deepmarkets.models.bria.plots import plot_bria
+
+            fig = plot_bria(run, best=getattr(agent.task, "best", None))
+            atomic_write(plot_png, lambda tmp: fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight"))
+    except DeepMarketsError as err:
+        _fail(str(err))
+    if as_json:
+        click.echo(json.dumps(run.to_dict(), indent=2, allow_nan=False))
+        return
+    shares = ", ".join(f"{o} {s:.3f}" for o, s in run.option_shares().items())
+    top = run.table().sort_values("wins", ascending=False).head(5)
+    tenth = max(1, run.n_rounds // 10)
+    lines = [f"{agent!r}", "",
+             f"rounds {run.n_rounds}; average reward {run.average_reward():.4f} ({run.average_reward(tenth):.4f} "
+             f"in the last tenth); options taken: {shares}",
+             f"overestimation L_T {run.overestimation():.4g} <= allowance handed out {run.total_allowance:.4g}; "
+             f"sum of wealth - (allowance - L_T) = {run.identity_error():.2e}", ""]
+    lines += _columns(["hypothesis", "wins", "wealth", "record", "rejections"],
+                      [[r.hypothesis, str(r.wins), f"{r.wealth:.3f}", f"{r.record:.3f}", str(r.rejections)]
+                       for r in top.itertuples()])
+    if plot_png is not None:
+        lines.append(f"plot written to {plot_png}")
     click.echo("\n".join(lines))
 
 
