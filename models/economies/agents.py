@@ -5,9 +5,11 @@ boolean features), one primitive **action**, and a **bid**. Besides those it has
 a parent (-1 for agents the bank funded), a birth episode and whether it is alive. Agents are
 never removed from the arrays, only marked dead, so an agent's id is its index for the whole run.
 
-Agents conditioned on a state are found through an index by state; pattern agents match a state
-when the state's features agree with the pattern on the pattern's mask (features packed in the
-bits of one integer, at most 63 features).
+Agents conditioned on a state are found through an index by state: row ``s`` of ``slots`` lists the
+living agents conditioned on state ``s`` in the order they entered (``count[s]`` of them), the
+layout the compiled engine reads. Pattern agents match a state when the state's features agree
+with the pattern on the pattern's mask (features packed in the bits of one integer, at most 63
+features).
 """
 
 from __future__ import annotations
@@ -71,9 +73,10 @@ class Population:
         self._cap = max(int(capacity), 1)
         for name, dtype in _FIELDS.items():
             setattr(self, "_" + name, np.zeros(self._cap, dtype=dtype))
-        self._by_state: dict[int, list[int]] = {}
-        self._cache: dict[int, np.ndarray] = {}
+        self.slots = np.full((16, 4), -1, dtype=np.int64)  # row s: the living agents of state s, in order
+        self.count = np.zeros(16, dtype=np.int64)
         self._patterns: list[int] = []
+        self._pattern_cache: np.ndarray | None = None
         self._any_pattern = False
 
     # arrays of the agents so far (views: writing to them writes to the population)
@@ -114,36 +117,62 @@ class Population:
             if s == NO_STATE:
                 self._patterns.append(i)
             else:
-                self._by_state.setdefault(s, []).append(i)
-                self._cache.pop(s, None)
+                self._slot(s, i)
         if np.any(state == NO_STATE):
-            self._cache.pop(NO_STATE, None)
+            self._pattern_cache = None
             self._any_pattern = True
         return ids
+
+    def reserve_states(self, n: int) -> None:
+        """Give states ``0 .. n-1`` a row of the index (empty until agents enter)."""
+        rows, width = self.slots.shape
+        if n > rows:
+            slots = np.full((n, width), -1, dtype=np.int64)
+            slots[:rows] = self.slots
+            count = np.zeros(n, dtype=np.int64)
+            count[:rows] = self.count
+            self.slots, self.count = slots, count
+
+    def _slot(self, s: int, i: int) -> None:
+        """Append agent ``i`` to the row of state ``s`` (growing the index as needed)."""
+        rows, width = self.slots.shape
+        more_rows = s >= rows
+        wider = not more_rows and self.count[s] >= width
+        if more_rows or wider:
+            new_rows, new_width = (max(2 * rows, s + 1) if more_rows else rows), (2 * width if wider else width)
+            slots = np.full((new_rows, new_width), -1, dtype=np.int64)
+            slots[:rows, :width] = self.slots
+            count = np.zeros(new_rows, dtype=np.int64)
+            count[:rows] = self.count
+            self.slots, self.count = slots, count
+        self.slots[s, self.count[s]] = i
+        self.count[s] += 1
 
     def kill(self, ids) -> None:
         """Mark agents dead (their wealth is the caller's to settle first)."""
         ids = np.atleast_1d(np.asarray(ids, dtype=np.int64))
         self._alive[ids] = False
         for s in np.unique(self._state[ids]).tolist():
-            self._cache.pop(s, None)
+            if s == NO_STATE:
+                self._pattern_cache = None
+                continue
+            row = self.slots[s, : self.count[s]]
+            keep = row[self._alive[row]]
+            self.slots[s, : len(keep)] = keep
+            self.slots[s, len(keep): self.count[s]] = -1
+            self.count[s] = len(keep)
 
     def matching(self, state: int, features: int = 0) -> np.ndarray:
         """Ids of the living agents whose condition holds in ``state`` (with packed ``features``)."""
-        own = self._cache.get(state)
-        if own is None:
-            listed = np.asarray(self._by_state.get(state, ()), dtype=np.int64)
-            own = listed[self._alive[listed]]
-            self._by_state[state] = own.tolist() if len(own) < len(listed) else self._by_state.get(state, [])
-            self._cache[state] = own
+        own = self.slots[state, : self.count[state]].copy() if 0 <= state < len(self.count) else self.slots[0, :0]
         if not self._patterns:
             return own
-        patterns = self._cache.get(NO_STATE)
+        patterns = self._pattern_cache
         if patterns is None:
             listed = np.asarray(self._patterns, dtype=np.int64)
             patterns = listed[self._alive[listed]]
             self._patterns = patterns.tolist()
-            self._cache[NO_STATE] = patterns
+            self._pattern_cache = patterns
         hit = patterns[(features & self._mask[patterns]) == self._want[patterns]]
         return np.concatenate([own, hit]) if len(hit) else own
 

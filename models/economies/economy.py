@@ -34,14 +34,18 @@ from typing import Any
 import numpy as np
 
 from deepmarkets.errors import DeclarationError
-from deepmarkets.helpers import as_rng, json_safe, track
+from deepmarkets.helpers import ProgressBar, as_rng, json_safe, track
 from deepmarkets.helpers.validate import finite_float, positive_float, whole_number
 from deepmarkets.models.economies.agents import Population, pack_features
 from deepmarkets.models.economies.auction import BANK, Ledger, check_auction, clear, clearing_price
+from deepmarkets.models.economies.engine import TABLE_LIMIT, KernelState, play_compiled, tabular
 from deepmarkets.models.economies.envs import as_discrete_env
 from deepmarkets.protocols import TRADE_HISTORY_COLUMNS
 
-__all__ = ["Economy", "EconomyRun", "EpisodeRecord", "agent", "gini"]
+__all__ = ["Economy", "EconomyRun", "EpisodeRecord", "ENGINES", "agent", "gini"]
+
+#: Who plays an economy's episodes (see :class:`Economy`).
+ENGINES = ("auto", "compiled", "python")
 
 _CURRENT: contextvars.ContextVar[tuple[Economy, ...]] = contextvars.ContextVar("deepmarkets_economy", default=())
 
@@ -100,6 +104,44 @@ class EpisodeRecord:
 
     def to_dict(self) -> dict:
         return json_safe(self.__dict__)
+
+
+class SaleLog:
+    """Every sale of the world: the buyer, the state and the price, in growing arrays."""
+
+    def __init__(self):
+        self._agent = np.zeros(1024, dtype=np.int64)
+        self._sid = np.zeros(1024, dtype=np.int64)
+        self._price = np.zeros(1024)
+        self._n = 0
+
+    def __len__(self) -> int:
+        return self._n
+
+    def extend(self, agents, sids, prices) -> None:
+        k = len(agents)
+        if self._n + k > len(self._agent):
+            size = max(2 * len(self._agent), self._n + k)
+            for name in ("_agent", "_sid", "_price"):
+                old = getattr(self, name)
+                new = np.zeros(size, dtype=old.dtype)
+                new[: self._n] = old[: self._n]
+                setattr(self, name, new)
+        self._agent[self._n: self._n + k] = agents
+        self._sid[self._n: self._n + k] = sids
+        self._price[self._n: self._n + k] = prices
+        self._n += k
+
+    def frame(self, keys: list):
+        """The sales as a trades book (one unit of the state's world each, at the price paid)."""
+        import pandas as pd
+
+        n = self._n
+        names = [str(k) for k in keys]
+        return pd.DataFrame({
+            "time": np.arange(1, n + 1, dtype=float), "trader": [f"agent{i}" for i in self._agent[:n].tolist()],
+            "security": [names[s] for s in self._sid[:n].tolist()], "quantity": np.ones(n),
+            "price": self._price[:n].copy()}, columns=list(TRADE_HISTORY_COLUMNS))
 
 
 @dataclass
@@ -178,6 +220,21 @@ class Economy:
     rng : int, Generator or None
     keep_history : bool
         Keep every sale for :attr:`history` (memory grows with the steps run).
+    engine : {"auto", "compiled", "python"}
+        Who plays the episodes. ``"compiled"`` (:mod:`~deepmarkets.models.economies.kernel`, numba)
+        needs a tabular environment (a deterministic built-in with at most ``TABLE_LIMIT`` states)
+        and agents conditioned on states; ``"auto"`` uses it when it can and ``check`` is off. Both
+        engines play the same episodes from the same seed.
+    gini_every : int
+        Compute the wealth Gini of every ``gini_every``-th episode (NaN in the others): sorting
+        every agent's wealth is the costliest part of a short episode.
+
+    Notes
+    -----
+    On a tabular environment the economy draws each episode's start uniformly from the
+    environment's :meth:`start_states` with its own generator, and numbers states in the
+    environment's order; otherwise it calls ``env.reset(seed=...)`` with a seed from its generator
+    and numbers states as they are first seen.
 
     Examples
     --------
@@ -193,7 +250,8 @@ class Economy:
                  initial_bid: float | None = None, entry_wealth: float | None = None, tax: float = 0.0,
                  death_wealth: float = 0.0, birth_wealth: float = math.inf, mutation: float = 0.1,
                  pattern_size: int = 2, max_agents: int = 100_000, check: bool = False,
-                 rng: int | np.random.Generator | None = None, keep_history: bool = True):
+                 rng: int | np.random.Generator | None = None, keep_history: bool = True, engine: str = "auto",
+                 gini_every: int = 1):
         self.env = as_discrete_env(env)
         self.auction = check_auction(auction)
         if bids not in ("adaptive", "fixed"):
@@ -227,15 +285,29 @@ class Economy:
         self.max_agents = whole_number(max_agents, "max_agents", 1)
         self.check = bool(check)
         self.keep_history = bool(keep_history)
+        if engine not in ENGINES:
+            raise DeclarationError(f"engine={engine!r}; expected one of {', '.join(map(repr, ENGINES))}")
+        self.gini_every = whole_number(gini_every, "gini_every", 1)
         self.rng = as_rng(rng)
         self.population = Population()
         self.ledger = Ledger(lambda: self.population.wealth)
         self.result = EconomyRun()
         self._states: dict[Any, int] = {}
         self._keys: list[Any] = []
-        self._sales: dict[str, list] = {c: [] for c in TRADE_HISTORY_COLUMNS}
-        self._clock = 0
+        self._sales = SaleLog()
         self._births = self._deaths = 0
+        self._table = tabular(self.env)
+        if self._table is not None:  # number the states in the environment's order
+            self._keys = list(self._table.states)
+            self._states = self._table.index
+        # tabular: which states were seen or declared (otherwise every numbered state was)
+        self._seen = np.zeros(len(self._keys), dtype=bool) if self._table is not None else None
+        if engine == "compiled" and (self._table is None or conditions != "state"):
+            raise DeclarationError("engine='compiled' needs agents conditioned on states and a tabular environment "
+                                   f"(a deterministic built-in with at most {TABLE_LIMIT:,} states); "
+                                   "use engine='auto' to fall back to the Python engine")
+        self.engine = engine
+        self._kernel_state: KernelState | None = None
 
     # declaration ---------------------------------------------------------------------------------------------
     def __enter__(self) -> Economy:
@@ -276,11 +348,16 @@ class Economy:
 
     # states -------------------------------------------------------------------------------------------------
     def _sid(self, obs: Any) -> int:
+        """The number of the state of ``obs`` (numbering it when it is new), marked as seen."""
         key = self.env.state_key(obs)
         sid = self._states.get(key)
         if sid is None:
+            if self._table is not None:
+                raise DeclarationError(f"state {key!r} is not a state of {self.env!r}")
             sid = self._states[key] = len(self._keys)
             self._keys.append(key)
+        elif self._seen is not None:
+            self._seen[sid] = True
         return sid
 
     def _features(self, obs: Any) -> int:
@@ -319,11 +396,30 @@ class Economy:
         return ids
 
     # one episode --------------------------------------------------------------------------------------------
+    @property
+    def compiled(self) -> bool:
+        """Whether the next episodes are played by the compiled engine (see ``engine``)."""
+        if self.engine == "python" or self._table is None or self.conditions != "state":
+            return False
+        if self.population.has_patterns:
+            if self.engine == "compiled":
+                raise DeclarationError("engine='compiled' plays agents conditioned on states only, and this economy "
+                                       "has pattern agents; use engine='auto' or 'python'")
+            return False
+        return self.engine == "compiled" or not self.check
+
     def step(self) -> EpisodeRecord:
         """Run one episode; returns its record."""
+        if self.compiled:
+            return play_compiled(self, 1)[0]
         started = time.perf_counter()
         env, pop, ledger, gen = self.env, self.population, self.ledger, self.rng
-        obs, _ = env.reset(seed=int(gen.integers(2**63)))
+        if self._table is not None:
+            starts = self._table.starts
+            sid = int(starts[gen.integers(len(starts))]) if len(starts) > 1 else int(starts[0])
+            obs, _ = env.reset(options={"start": self._keys[sid]})
+        else:
+            obs, _ = env.reset(seed=int(gen.integers(2**63)))
         start = obs
         owner, clones, reward, total = BANK, None, 0.0, 0.0
         owners: set[int] = set()
@@ -348,7 +444,7 @@ class Economy:
             clones = ids[(pop.action[ids] == pop.action[i]) & (pop.state[ids] == pop.state[i])
                          & (pop.mask[ids] == pop.mask[i]) & (pop.want[ids] == pop.want[i])]
             if self.keep_history:
-                self._record(i, sid, price)
+                self._sales.extend([i], [sid], [price])
             obs, reward, terminated, truncated, _ = env.step(int(pop.action[i]))
             steps += 1
             reward = float(reward)
@@ -373,11 +469,12 @@ class Economy:
         if self.check:
             self._check_invariants()
         alive = pop.alive
+        number = len(self.result.episodes) + 1
         record = EpisodeRecord(
-            episode=len(self.result.episodes) + 1, start=str(env.state_key(start)), success=success, steps=steps,
+            episode=number, start=str(env.state_key(start)), success=success, steps=steps,
             reward=total, owners=len(owners), births=self._births - births0, deaths=self._deaths - deaths0,
-            alive=int(alive.sum()), gini=gini(pop.wealth[alive]), conservation_error=ledger.error(),
-            seconds=time.perf_counter() - started)
+            alive=int(alive.sum()), gini=gini(pop.wealth[alive]) if number % self.gini_every == 0 else math.nan,
+            conservation_error=ledger.error(), seconds=time.perf_counter() - started)
         self.result.episodes.append(record)
         return record
 
@@ -433,19 +530,14 @@ class Economy:
         if unpaid:  # bids are capped at wealth, so a price is always paid in full
             raise AssertionError(f"an agent bid more than it had: {unpaid[-1]}")
 
-    def _record(self, agent: int, sid: int, price: float) -> None:
-        self._clock += 1
-        s = self._sales
-        s["time"].append(float(self._clock))
-        s["trader"].append(f"agent{agent}")
-        s["security"].append(str(self._keys[sid]))
-        s["quantity"].append(1.0)
-        s["price"].append(price)
-
     # the process and trading protocols ---------------------------------------------------------------------
     def run(self, n: int, *, progressbar: bool = True) -> EconomyRun:
         """Run ``n`` more episodes; returns the run so far."""
         n = whole_number(n, "episodes", 0)
+        if self.compiled:
+            with ProgressBar(f"economy ({self.auction})", n, enabled=progressbar) as bar:
+                play_compiled(self, n, bar)
+            return self.result
         for _ in track(range(n), f"economy ({self.auction})", n, enabled=progressbar):
             self.step()
         return self.result
@@ -506,7 +598,7 @@ class Economy:
             raise DeclarationError(f"{type(self.env).__name__} does not know its optimal values; "
                                    "the equilibrium check needs a built-in environment")
         values = self.env.optimal_values(self.gamma)
-        rows = [(str(k), float(values[k]), self.price(k)) for k in self._keys if k in values]
+        rows = [(str(k), float(values[k]), self.price(k)) for k in self._seen_keys() if k in values]
         frame = pd.DataFrame(rows, columns=["state", "value", "price"]).dropna()
         frame["error"] = frame["price"] - frame["value"]
         frame["mispriced"] = frame["error"].abs() > tol * float(getattr(self.env, "goal_reward", 1.0))
@@ -515,25 +607,27 @@ class Economy:
         frame.attrs["spearman"] = float(spearmanr(frame["price"], frame["value"]).statistic) if varied else math.nan
         return frame
 
+    def _seen_keys(self) -> list:
+        """The keys of the states seen so far (in the environment's order on a tabular environment)."""
+        return self._keys if self._seen is None else [self._keys[i] for i in np.flatnonzero(self._seen)]
+
     @property
     def securities(self) -> tuple[str, ...]:
         """The states seen so far (the world in each state is what is sold), as text."""
-        return tuple(str(k) for k in self._keys)
+        return tuple(str(k) for k in self._seen_keys())
 
     def prices(self):
         """The price of the world in every state seen, as a pandas Series by state."""
         import pandas as pd
 
-        return pd.Series([self.price(k) for k in self._keys], index=list(self.securities), name="price",
-                         dtype=float)
+        keys = self._seen_keys()
+        return pd.Series([self.price(k) for k in keys], index=[str(k) for k in keys], name="price", dtype=float)
 
     @property
     def history(self):
         """Every sale of the world as a trades book: one unit of the state's world, at the price paid."""
-        import pandas as pd
 
-        return pd.DataFrame(self._sales, columns=list(TRADE_HISTORY_COLUMNS)).astype(
-            {"time": float, "quantity": float, "price": float})
+        return self._sales.frame(self._keys)
 
     def to_dict(self) -> dict:
         """The settings, the run's summary and the ledger (JSON-safe)."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy as _copy
 import itertools
+import math
 from collections.abc import Hashable, Sequence
 from typing import Any
 
@@ -157,6 +158,15 @@ class _BuiltinEnv:
 
     def _sample_transition(self, state, action):
         return self._transition(state, action)
+
+    def start_states(self) -> list | None:
+        """The states an episode starts from, each equally likely, when :meth:`step` follows the
+        deterministic model; ``None`` otherwise (a stochastic environment, or no such list)."""
+        return None
+
+    def state_count(self) -> int:
+        """The number of states."""
+        return len(self.states())
 
     def _success(self, terminated: bool, action: int) -> bool:
         return bool(terminated)
@@ -399,6 +409,15 @@ class BlocksWorld(_BuiltinEnv):
     def _is_goal(self, state) -> bool:
         return state == self.goal
 
+    def start_states(self) -> list:
+        """Every state but the goal (``reset`` draws one uniformly), or the fixed ``start``."""
+        return [self.start] if self.start is not None else [s for s in self.states() if s != self.goal]
+
+    def state_count(self) -> int:
+        """``n! * C(n + k - 1, k - 1)`` for ``n`` blocks on ``k`` stacks, without enumerating them."""
+        n, k = self.n_blocks, self.n_stacks
+        return math.factorial(n) * math.comb(n + k - 1, k - 1)
+
     def _all_states(self):
         n, k = self.n_blocks, self.n_stacks
         for order in itertools.permutations(range(n)):
@@ -472,6 +491,14 @@ class TowerOfHanoi(_BuiltinEnv):
 
     def _start(self, rng):
         return self.start
+
+    def start_states(self) -> list:
+        """The fixed start (all discs on peg 0 unless ``start`` was given)."""
+        return [self.start]
+
+    def state_count(self) -> int:
+        """``3 ** n_discs``."""
+        return 3**self.n_discs
 
     def _transition(self, state, action):
         i, j = self._actions[action]
@@ -630,6 +657,14 @@ class Chain(_BuiltinEnv):
 
     def _start(self, rng):
         return 0
+
+    def start_states(self) -> list:
+        """State 0."""
+        return [0]
+
+    def state_count(self) -> int:
+        """``n_states``."""
+        return self.n_states
 
     def _transition(self, state, action):
         nxt = max(state - 1, 0) if action == 0 else state + 1
