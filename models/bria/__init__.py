@@ -30,5 +30,6 @@ __all__ = export_lazily(__name__, {
     "agent": ["AuctionBRIA", "Round"],
     "results": ["BRIARun"],
     "baselines": ["BanditRun", "epsilon_greedy", "ucb1", "thompson"],
+    "sentences": ["SentenceBets", "decided", "feature_promises"],
     "tasks": ["Bandit", "Lottery", "RepeatedGame", "PrisonersDilemma", "play", "sha256_bit"],
 })
