@@ -25,6 +25,7 @@ from deepmarkets.logic import Theory, atoms
 from deepmarkets.logic.induction import Inductor, threshold_trader
 from deepmarkets.logic.quantified import QuantifiedMarket, QuantifiedSentence, kelly_population
 from deepmarkets.logic.quantified.constructors import constant, offset, roles
+from deepmarkets.models import bria
 from deepmarkets.models.economies import BlocksWorld, Economy
 from deepmarkets.models.latent_market import LatentMarket
 from deepmarkets.protocols import (
@@ -214,6 +215,31 @@ def economy_conserved(m: Economy) -> None:
     assert (m.population.wealth >= 0).all()
 
 
+# --- AuctionBRIA: hypotheses auctioning each round's decision, a process whose steps are rounds ----------------
+def make_bria() -> bria.AuctionBRIA:
+    return bria.AuctionBRIA([bria.constant(3, [0.2, 0.5, 0.8]), bria.copy_best([0.6])], bria.Bandit([0.3, 0.5, 0.7]),
+                            rng=4)
+
+
+def trade_bria(m: bria.AuctionBRIA) -> None:
+    m.run(40, progressbar=False)
+
+
+def replay_bria(m: bria.AuctionBRIA, history: pd.DataFrame) -> pd.Series:
+    fresh = make_bria()
+    trade_bria(fresh)
+    pd.testing.assert_frame_equal(fresh.history, history)  # same seed, same sales
+    assert (history["price"] == m.result.estimates).all()  # each round's price is the agent's estimate
+    return fresh.prices()
+
+
+def bria_conserved(m: bria.AuctionBRIA) -> None:
+    run = m.result
+    assert abs(m.ledger.error()) <= 1e-12 * max(1.0, run.total_allowance)  # bank + wealth never changes
+    assert abs(run.identity_error()) <= 1e-12 * max(1.0, run.total_allowance)  # sum wealth = allowance - L_T
+    assert (run.wealth >= 0).all() and run.overestimation() <= run.total_allowance
+
+
 ROWS = {
     "Market": Row(make_market, trade_market, replay_market, market_conserved, (TradingMarket, CostFunctionMarket)),
     "ArbitrageFreeMarket": Row(make_arbitrage_free, trade_arbitrage_free, replay_arbitrage_free,
@@ -223,6 +249,7 @@ ROWS = {
     "QuantifiedMarket": Row(make_quantified, trade_quantified, replay_quantified, quantified_conserved,
                             (TradingMarket, Process)),
     "Economy": Row(make_economy, trade_economy, replay_economy, economy_conserved, (TradingMarket, Process)),
+    "AuctionBRIA": Row(make_bria, trade_bria, replay_bria, bria_conserved, (TradingMarket, Process)),
 }
 
 
