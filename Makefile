@@ -55,6 +55,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/induction.py  # its logicalinduction baseline: pip install logicalinduction==0.1.6
 	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/worlds.py
+	$(BIN)/python benchmarks/bria.py
 
 clean:
 	rm -rf $(VENV) $(LATEST) .pytest_cache .ruff_cache

@@ -292,7 +292,7 @@ class AuctionBRIA:
     def check_invariants(self) -> None:
         """Raise AssertionError unless every invariant of the module docstring holds (to :data:`INVARIANT_TOL`)."""
         self.ledger.check()
-        money = max(1.0, self.total_allowance + len(self._estimates))
+        money = max(1.0, self.total_allowance, float(self.wealth.sum()))  # the money in play
         tol = INVARIANT_TOL * money
         if abs(err := self.identity_error()) > tol:
             raise AssertionError(f"round {self.past.round - 1}: sum of wealth differs from allowance - L_T "

@@ -109,7 +109,7 @@ def test_invariants_hold_at_every_round(seed, k, kind, c, a, b):
 
     agent = AuctionBRIA([member(j) for j in range(k)], task, allowance=Allowance(c, a, b), rng=seed, check=True)
     run = agent.run(200, progressbar=False)
-    money = max(1.0, run.total_allowance + run.n_rounds)
+    money = max(1.0, run.total_allowance, run.wealth.sum())  # the money in play
     assert abs(run.wealth.sum() - (run.total_allowance - run.overestimation())) <= 1e-8 * money
     assert (run.wealth >= 0).all()
     assert (run.records <= run.wealth - run.allowance_received + 1e-8 * money).all()
