@@ -27,8 +27,7 @@ hypothesis rejected infinitely often has a record going to −∞ (Theorem 1).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -51,8 +50,7 @@ INVARIANT_TOL = 1e-8
 KEEP_REJECTIONS = 200
 
 
-@dataclass(frozen=True)
-class Round:
+class Round(NamedTuple):
     """One round: the option taken, the winning hypothesis, its bid (the agent's estimate), the reward."""
 
     round: int
