@@ -80,6 +80,19 @@ class AuctionBRIA:
     keep_rejections : bool, optional
         Keep every (round, hypothesis) rejection for plots (default: up to 200 hypotheses).
 
+    Attributes
+    ----------
+    names : list of str
+        The hypotheses, in enumeration order.
+    past : History
+        What the hypotheses see: the rounds played so far.
+    wealth, wins, records : numpy.ndarray
+        Per hypothesis; ``wealth`` is the ledger's account of each.
+    ledger : Ledger
+        The bank and the hypotheses' wealth (``bank + Σ wealth`` never changes).
+    history : pandas.DataFrame
+        Every round's sale as a trade (the trading protocol); :attr:`result` has every array.
+
     Examples
     --------
     >>> from deepmarkets.models.bria import Bandit, constant
