@@ -72,6 +72,8 @@ EXACT_TOL = 1e-3
 SPEEDUP_TARGET = 20.0
 #: The CCV economy of parts C, E and G
 CCV = {"auction": "ccv", "clones": 2, "gamma": 0.9}
+#: The ablation judged in part C: profit-seeking bidders, one clone, Vickrey's rule
+SOLITARY = ("profit", 1, "vickrey")
 #: Baum's Hayek economy of part D
 HAYEK = {"auction": "first", "clones": 2, "gamma": 0.9, "initial_bid": 0.5, "tax": 1e-5, "birth_wealth": 10.3,
          "death_wealth": 5.0}
@@ -125,6 +127,7 @@ def train_and_evaluate(env, episodes: int, eval_episodes: int, seed: int, **sett
             "mean_solution_steps": float(done["steps"].mean()) if len(done) else math.nan,
             "steps_over_optimal": float(np.mean(ratios)) if ratios else math.nan,
             "spearman": eq.attrs["spearman"], "states_priced": len(eq),
+            "price_error": float(eq["error"].abs().mean()) if len(eq) else math.nan,
             "births": int(trained["births"].sum()), "deaths": int(trained["deaths"].sum()),
             "alive": int(trained["alive"].iloc[-1]),
             "mean_profit_per_win": float(profits["profit_per_win"].mean()) if len(profits) else math.nan,
@@ -289,17 +292,17 @@ def economy_row(case: str, rec: dict, targets: dict, smoke: bool) -> list[str]:
         op, target = targets.get(name, (None, None))
         cells[name] = cell(rec[name], op, target, smoke=smoke)[0]
     return [case, str(rec["seed"]), str(rec["episodes"]), fmt_s(rec["seconds"]), f"{rec['episodes_per_s']:.0f}",
-            cells["success"], cells["steps_over_optimal"], cells["spearman"]]
+            cells["success"], cells["steps_over_optimal"], cells["spearman"], cell(rec["price_error"])[0]]
 
 
 def baseline_row(rec: dict, targets: dict, smoke: bool) -> list[str]:
     op, target = targets.get("success", (None, None))
     return [rec["method"], str(rec["seed"]), str(rec["episodes"]) if rec["episodes"] else "-", fmt_s(rec["seconds"]),
-            "-", cell(rec["success"], op, target, smoke=smoke)[0], cell(rec["steps_over_optimal"])[0], "-"]
+            "-", cell(rec["success"], op, target, smoke=smoke)[0], cell(rec["steps_over_optimal"])[0], "-", "-"]
 
 
 LEARNING_HEADERS = ["method", "seed", "episodes", "train s", "episodes/s", "success", "steps/optimal",
-                    "Spearman(price, V*)"]
+                    "Spearman(price, V*)", "mean |price - V*|"]
 
 
 def part_c(episodes: int, seeds: list[int], ablation_seeds: list[int], eval_episodes: int, smoke: bool,
@@ -310,12 +313,14 @@ def part_c(episodes: int, seeds: list[int], ablation_seeds: list[int], eval_epis
     for seed in seeds:
         log(f"part C CCV seed {seed}", quiet)
         ccv.append(train_and_evaluate(env(), episodes, eval_episodes, seed, **CCV))
-    solitary = []
-    for auction in ("vickrey", "ccv"):
+    solitary = []  # profit-seeking bidders with and without a clone to compete with, then valuation bidders alone
+    for bids, clones, auction in [("profit", 1, "vickrey"), ("profit", 2, "vickrey"), ("profit", 1, "ccv"),
+                                  ("profit", 2, "ccv"), ("adaptive", 1, "vickrey"), ("adaptive", 1, "ccv")]:
         for seed in ablation_seeds:
-            log(f"part C solitary {auction} seed {seed}", quiet)
-            rec = train_and_evaluate(env(), episodes, eval_episodes, seed, auction=auction, clones=1, gamma=0.9)
-            rec["auction"] = auction
+            log(f"part C {bids} bids, {clones} clones, {auction}, seed {seed}", quiet)
+            rec = train_and_evaluate(env(), episodes, eval_episodes, seed, auction=auction, clones=clones, gamma=0.9,
+                                     bids=bids)
+            rec.update(auction=auction, bids=bids, clones=clones)
             solitary.append(rec)
     base = []
     for name in ("random", "greedy", "Q-learning"):
@@ -329,12 +334,17 @@ def print_part_c(res: dict, eval_episodes: int, smoke: bool) -> None:
     print(f"Part C: Blocks World n=3 (60 states); greedy evaluation over {eval_episodes} episodes after training")
     t = res["targets"]
     body = [economy_row("CCV, 2 clones", r, t, smoke) for r in res["ccv"]]
-    body += [economy_row(f"solitary {r['auction']}, 1 clone", r, {"success": ("<=", 0.10)}, smoke)
+    body += [economy_row(f"{r['bids']} bids, {r['auction']}, {r['clones']} clone{'s' if r['clones'] > 1 else ''}",
+                         r, {"success": ("<=", 0.10)} if (r["bids"], r["clones"], r["auction"]) == SOLITARY else {},
+                         smoke)
              for r in res["solitary"]]
     body += [baseline_row(r, {}, smoke) for r in res["baselines"]]
     print(table(LEARNING_HEADERS, body, right={1, 2, 3, 4}))
-    print("  (solitary: one agent per state and action, so an agent's only rivals are the other actions' agents;"
-          " Q-learning: alpha 0.5, gamma 0.9, epsilon 0.5, the economy's episode budget)")
+    print("  (1 clone: one agent per state and action, so an agent's only rivals are the other actions' agents;"
+          " profit bids: b += eta (income - price),")
+    print("   which among clones is the valuation rule b += eta (income - b); the target is on the solitary Vickrey"
+          " society of profit seekers;")
+    print("   Q-learning: alpha 0.5, gamma 0.9, epsilon 0.5, the economy's episode budget)")
     print()
 
 

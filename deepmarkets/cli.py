@@ -537,7 +537,7 @@ def economy_command(spec_toml: str, episodes: int | None, log_jsonl: str | None,
              f"in the last {len(tail)}; mean steps {tail['steps'].mean():.2f}; owners per episode "
              f"{tail['owners'].mean():.2f}",
              f"births {int(table['births'].sum())}, deaths {int(table['deaths'].sum())}; wealth Gini "
-             f"{table['gini'].iloc[-1]:.3f}; ledger conservation error {eco.ledger.error():.2e} "
+             f"{eco.wealth_gini():.3f}; ledger conservation error {eco.ledger.error():.2e} "
              f"(minted {eco.ledger.minted:.4g}, written off {eco.ledger.written_off:.4g})"]
     if eq is not None:
         bad = eq[eq["mispriced"]]

@@ -7,13 +7,17 @@ episode), takes its one action and is paid the reward by the bank. The previous 
 ``gamma`` times the price and the bank the rest, so a chain of owners values a state at its
 discounted future reward.
 
-Bids are fixed genes changed only by mutation at birth (``bids="fixed"``, Baum's Hayek) or follow
+Bids are fixed genes changed only by mutation at birth (``bids="fixed"``, Baum's Hayek), follow
 the adaptive valuation rule ``b <- b + eta (income - tax - b)`` (``bids="adaptive"``), where an
-owner's income is its reward plus what the next owner paid it. Agents with the same condition
-and action are clones: they saw the same auction, so each learns from the income of the one
-that won. With probability ``explore`` an auction goes to a random bidder, who pays the market's
-price (all it has at most: the rest is written off and logged), so the seller's income does not
-depend on exploration.
+owner's income is its reward plus what the next owner paid it, or seek profit:
+``b <- b + eta (income - tax - price)`` (``bids="profit"``: bid more while winning pays, less when
+it loses money). Agents with the same condition and action are clones: they saw the same
+auction, so each learns from the income of the one that won. Among clones bidding alike (and
+under the first-price rule) the price is the winner's own bid, so the profit rule is the
+valuation rule; a solitary agent (``clones=1``) pays a rival action's bid instead, and the
+profit rule shows what competition does for prices. With probability ``explore`` an auction
+goes to a random bidder, who pays the market's price (all it has at most: the rest is written
+off and logged), so the seller's income does not depend on exploration.
 
 Population dynamics (all optional, all named): every living agent pays ``tax`` per step; agents
 whose wealth falls to ``death_wealth`` or below die and their wealth returns to the bank; agents
@@ -42,8 +46,10 @@ from deepmarkets.models.economies.engine import TABLE_LIMIT, KernelState, play_c
 from deepmarkets.models.economies.envs import as_discrete_env
 from deepmarkets.protocols import TRADE_HISTORY_COLUMNS
 
-__all__ = ["Economy", "EconomyRun", "EpisodeRecord", "ENGINES", "agent", "gini"]
+__all__ = ["Economy", "EconomyRun", "EpisodeRecord", "BID_RULES", "ENGINES", "agent", "gini"]
 
+#: How agents set their bids (see :class:`Economy`).
+BID_RULES = ("adaptive", "profit", "fixed")
 #: Who plays an economy's episodes (see :class:`Economy`).
 ENGINES = ("auto", "compiled", "python")
 
@@ -192,7 +198,7 @@ class Economy:
         A built-in environment (:mod:`~deepmarkets.models.economies.envs`) or any object with the
         Gymnasium API and a discrete action space.
     auction : {"ccv", "vickrey", "first"}
-    bids : {"adaptive", "fixed"}
+    bids : {"adaptive", "profit", "fixed"}
     conditions : {"state", "pattern"}
         Agents conditioned on one state, or on a pattern over the environment's features.
     clones : int
@@ -226,8 +232,9 @@ class Economy:
         and agents conditioned on states; ``"auto"`` uses it when it can and ``check`` is off. Both
         engines play the same episodes from the same seed.
     gini_every : int
-        Compute the wealth Gini of every ``gini_every``-th episode (NaN in the others): sorting
-        every agent's wealth is the costliest part of a short episode.
+        Record the wealth Gini of every ``gini_every``-th episode (NaN in the others; 1: every
+        episode). Sorting every agent's wealth costs more than a short episode once there are
+        thousands of agents; :meth:`wealth_gini` gives it now.
 
     Notes
     -----
@@ -251,11 +258,12 @@ class Economy:
                  death_wealth: float = 0.0, birth_wealth: float = math.inf, mutation: float = 0.1,
                  pattern_size: int = 2, max_agents: int = 100_000, check: bool = False,
                  rng: int | np.random.Generator | None = None, keep_history: bool = True, engine: str = "auto",
-                 gini_every: int = 1):
+                 gini_every: int = 100):
         self.env = as_discrete_env(env)
         self.auction = check_auction(auction)
-        if bids not in ("adaptive", "fixed"):
-            raise DeclarationError(f"bids={bids!r}; expected 'adaptive' (the valuation rule) or 'fixed' (genes)")
+        if bids not in BID_RULES:
+            raise DeclarationError(f"bids={bids!r}; expected 'adaptive' (the valuation rule), 'profit' (bid up while "
+                                   "winning pays) or 'fixed' (genes)")
         if conditions not in ("state", "pattern"):
             raise DeclarationError(f"conditions={conditions!r}; expected 'state' or 'pattern'")
         self.bids, self.conditions = bids, conditions
@@ -390,7 +398,7 @@ class Economy:
             base = np.arange(len(masks))
             actions = np.tile(base, self.clones)[:room]
             kw = {"mask": np.tile(masks, self.clones)[:room], "want": np.tile(wants, self.clones)[:room]}
-        bid = self.initial_bid if self.bids == "adaptive" else self.rng.uniform(0, self.initial_bid, len(actions))
+        bid = self.initial_bid if self.bids != "fixed" else self.rng.uniform(0, self.initial_bid, len(actions))
         ids = pop.add(action=actions, bid=bid, wealth=0.0, born=len(self.result.episodes), **kw)
         self.ledger.fund(ids, self.entry_wealth)
         return ids
@@ -421,7 +429,7 @@ class Economy:
         else:
             obs, _ = env.reset(seed=int(gen.integers(2**63)))
         start = obs
-        owner, clones, reward, total = BANK, None, 0.0, 0.0
+        owner, clones, reward, total, bought_at = BANK, None, 0.0, 0.0, 0.0
         owners: set[int] = set()
         success = False
         births0, deaths0 = self._births, self._deaths
@@ -440,7 +448,8 @@ class Economy:
             i = int(ids[winner])
             received = self._settle_sale(i, owner, price, sale.top, explored=winner != sale.winner)
             if clones is not None:
-                self._learn(clones, reward + received)
+                self._learn(clones, reward + received, bought_at)
+            bought_at = price
             clones = ids[(pop.action[ids] == pop.action[i]) & (pop.state[ids] == pop.state[i])
                          & (pop.mask[ids] == pop.mask[i]) & (pop.want[ids] == pop.want[i])]
             if self.keep_history:
@@ -464,7 +473,7 @@ class Economy:
                 success = bool(terminated)
                 break
         if clones is not None:
-            self._learn(clones, reward)  # nobody buys the world after the last owner
+            self._learn(clones, reward, bought_at)  # nobody buys the world after the last owner
         self._dynamics()
         if self.check:
             self._check_invariants()
@@ -495,11 +504,13 @@ class Economy:
         pop.income[seller] += got
         return got
 
-    def _learn(self, clones: np.ndarray, income: float) -> None:
-        if self.bids != "adaptive":
+    def _learn(self, clones: np.ndarray, income: float, price: float) -> None:
+        """The winner's clones learn from its income (and the price it paid, under the profit rule)."""
+        if self.bids == "fixed":
             return
         b = self.population.bid
-        b[clones] = np.maximum(b[clones] + self.learning_rate * (income - self.tax - b[clones]), 0.0)
+        target = b[clones] if self.bids == "adaptive" else price
+        b[clones] = np.maximum(b[clones] + self.learning_rate * (income - self.tax - target), 0.0)
 
     def _dynamics(self) -> None:
         pop, ledger = self.population, self.ledger
@@ -562,6 +573,11 @@ class Economy:
         """What the world would sell for now in the state of ``obs`` under the economy's auction (NaN: no bidder)."""
         _, capped = self._capped_bids(obs)
         return clearing_price(capped, self.auction) if len(capped) else math.nan
+
+    def wealth_gini(self) -> float:
+        """The Gini coefficient of the living agents' wealth now."""
+        alive = self.population.alive
+        return gini(self.population.wealth[alive])
 
     def profits(self):
         """Per agent that ever won: auctions won, income (rewards and sales), paid (prices), profit per win.

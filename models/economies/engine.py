@@ -118,7 +118,7 @@ def play_compiled(eco: Economy, n: int, bar=None) -> list[EpisodeRecord]:
     ip = np.zeros(K.P_INT_SIZE, dtype=np.int64)
     ip[[K.P_RULE, K.P_ADAPTIVE, K.P_MAX_STEPS, K.P_WANTED, K.P_DYNAMICS, K.P_HISTORY,
         K.P_GINI_EVERY, K.P_EPISODE0]] = (
-        K.RULES[eco.auction], eco.bids == "adaptive", int(eco.env.max_steps), n, dynamics, eco.keep_history,
+        K.RULES[eco.auction], K.BIDS[eco.bids], int(eco.env.max_steps), n, dynamics, eco.keep_history,
         eco.gini_every, len(eco.result.episodes))
     fp = np.array([eco.gamma, eco.explore, eco.learning_rate, eco.tax])
     records: list[EpisodeRecord] = []

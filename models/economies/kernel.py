@@ -16,7 +16,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["run_episodes", "EPISODES_DONE", "NEEDS_ENTRY", "EPISODE_ENDED", "BUFFER_FULL", "WHAT", "RULES"]
+__all__ = ["run_episodes", "EPISODES_DONE", "NEEDS_ENTRY", "EPISODE_ENDED", "BUFFER_FULL", "WHAT", "RULES", "BIDS"]
 
 # what the kernel returns
 EPISODES_DONE = 0  # every requested episode has been played
@@ -26,6 +26,8 @@ BUFFER_FULL = 3  # the write-off or sale log is full: drain it, then call again
 
 #: The auction rules by code.
 RULES = {"first": 0, "vickrey": 1, "ccv": 2}
+#: The bid rules by code (0: fixed genes; 1: the valuation rule; 2: the profit rule).
+BIDS = {"fixed": 0, "adaptive": 1, "profit": 2}
 #: What a written-off payment was for, by code (the names of :class:`~deepmarkets.models.economies.auction.Ledger`).
 WHAT = ("price", "exploration", "negative reward", "minted", "reward")
 
@@ -34,8 +36,8 @@ WHAT = ("price", "exploration", "negative reward", "minted", "reward")
 EP_SID, EP_OWNER, EP_STEPS, EP_N_CLONES, EP_IN_EPISODE, EP_SUCCESS, EP_N_OWNERS, EP_START, EP_DONE = range(9)
 EP_ENTERED, EP_N_WRITE_OFFS, EP_N_SALES = 9, 10, 11
 EP_SIZE = 12
-EP_REWARD, EP_TOTAL = 0, 1
-EP_FLOAT_SIZE = 2
+EP_REWARD, EP_TOTAL, EP_PRICE = 0, 1, 2
+EP_FLOAT_SIZE = 3
 # positions in the ledger array ``led``
 LED_BANK, LED_MINTED, LED_WRITTEN_OFF, LED_ROUNDING, LED_TOTAL = range(5)
 LED_SIZE = 5
@@ -80,10 +82,12 @@ def _pay(payer, payee, amount, what, wealth, led, wo_payer, wo_amount, wo_what, 
 
 
 @numba.njit(cache=True)
-def _learn(clones, n, income, bid, eta, tax):
+def _learn(clones, n, income, price, bid, eta, tax, rule):
+    """``Economy._learn``: the valuation rule (1) or the profit rule (2) on the winner's clones."""
     for k in range(n):
         c = clones[k]
-        bid[c] = max(bid[c] + eta * (income - tax - bid[c]), 0.0)
+        target = bid[c] if rule == 1 else price
+        bid[c] = max(bid[c] + eta * (income - tax - target), 0.0)
 
 
 @numba.njit(cache=True)
@@ -202,7 +206,8 @@ def run_episodes(gen, nxt, rew, goal, starts, seen, slots, count, action, bid, w
                     received += extra
                 income[owner] += received
             if has_clones and adaptive:
-                _learn(clones, ep[EP_N_CLONES], ep_f[EP_REWARD] + received, bid, eta, tax)
+                _learn(clones, ep[EP_N_CLONES], ep_f[EP_REWARD] + received, ep_f[EP_PRICE], bid, eta, tax, adaptive)
+            ep_f[EP_PRICE] = price
             m = 0
             a = action[i]
             for k in range(n):
@@ -251,7 +256,7 @@ def run_episodes(gen, nxt, rew, goal, starts, seen, slots, count, action, bid, w
                 break
         # the episode is over (goal, truncation, or nobody to buy the world)
         if has_clones and adaptive:
-            _learn(clones, ep[EP_N_CLONES], ep_f[EP_REWARD], bid, eta, tax)
+            _learn(clones, ep[EP_N_CLONES], ep_f[EP_REWARD], ep_f[EP_PRICE], bid, eta, tax, adaptive)
         e = ep[EP_DONE]
         out_i[e, 0], out_i[e, 1], out_i[e, 2] = ep[EP_START], ep[EP_SUCCESS], ep[EP_STEPS]
         out_i[e, 3] = ep[EP_N_OWNERS]

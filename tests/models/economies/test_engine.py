@@ -39,7 +39,7 @@ def _same_economies(a: Economy, b: Economy) -> None:
 
 @PROPERTY
 @given(env=st.sampled_from(sorted(ENVS)), auction=st.sampled_from(["first", "ccv", "vickrey"]),
-       bids=st.sampled_from(["adaptive", "fixed"]), clones=st.integers(1, 3), gamma=st.sampled_from([1.0, 0.9]),
+       bids=st.sampled_from(["adaptive", "profit", "fixed"]), clones=st.integers(1, 3), gamma=st.sampled_from([1.0, 0.9]),
        explore=st.sampled_from([0.0, 0.3]), tax=st.sampled_from([0.0, 0.01]), birth=st.sampled_from([math.inf, 3.0]),
        history=st.booleans(), seed=st.integers(0, 2**32 - 1))
 def test_both_engines_play_the_same_episodes(env, auction, bids, clones, gamma, explore, tax, birth, history, seed):
@@ -97,3 +97,22 @@ def test_what_the_compiled_engine_cannot_play_is_refused_or_left_to_python():
     assert not auto.compiled and auto.run(3, progressbar=False).episodes  # played by the Python engine
     with pytest.raises(DeclarationError, match="not a state"):
         Economy(BlocksWorld(3)).agent(state=((0, 1), (), ()), action=0, bid=0.1)
+
+
+@pytest.mark.parametrize("engine", ["python", "compiled"])
+def test_the_valuation_and_profit_rules_by_hand(engine):
+    # state 0: A (right, 0.5) beats 0.2 and pays 0.2; state 1: C (right, 0.8) beats 0.1, pays A 0.1, reaches the goal
+    expected = {"adaptive": (0.5 + 0.5 * (0.1 - 0.5), 0.8 + 0.5 * (1.0 - 0.8)),  # b += eta (income - b)
+                "profit": (0.5 + 0.5 * (0.1 - 0.2), 0.8 + 0.5 * (1.0 - 0.1))}  # b += eta (income - price)
+    for bids, (a_bid, c_bid) in expected.items():
+        with Economy(Chain(3, gamma=1.0), auction="ccv", bids=bids, clones=1, gamma=1.0, explore=0.0,
+                     learning_rate=0.5, engine=engine, rng=0) as eco:
+            a = eco.agent(state=0, action=1, bid=0.5)
+            eco.agent(state=0, action=0, bid=0.2)
+            c = eco.agent(state=1, action=1, bid=0.8)
+            eco.agent(state=1, action=0, bid=0.1)
+        record = eco.step()
+        assert record.success and record.steps == 2 and record.owners == 2
+        assert eco.population.bid[a] == pytest.approx(a_bid, abs=1e-15)
+        assert eco.population.bid[c] == pytest.approx(c_bid, abs=1e-15)
+        assert eco.population.income[a] == pytest.approx(0.1) and eco.population.paid[a] == pytest.approx(0.2)
