@@ -353,7 +353,8 @@ class BlocksWorld(_BuiltinEnv):
         self.feature_names = (tuple(f"block {k} correctly placed" for k in range(self.n_blocks))
                               + tuple(f"top of stack {i} is the next block needed" for i in range(self.n_stacks))
                               + tuple(f"stack {i} is empty" for i in range(self.n_stacks))
-                              + ("stack 0 holds only correctly placed blocks",))
+                              + ("stack 0 holds only correctly placed blocks",)
+                              + tuple(f"stack {i} holds the next block needed" for i in range(self.n_stacks)))
         self._setup()
         self.start = None
         if start is not None:
@@ -429,13 +430,15 @@ class BlocksWorld(_BuiltinEnv):
 
     def features(self, obs) -> np.ndarray:
         """Named booleans of a state, in the order of ``feature_names``: which blocks are correctly
-        placed, whether the top of each stack is the next block needed, which stacks are empty, and
-        whether stack 0 holds only correctly placed blocks."""
+        placed, whether the top of each stack is the next block needed, which stacks are empty,
+        whether stack 0 holds only correctly placed blocks, and which stack holds the next block
+        needed (all false at the goal)."""
         c = self.correct(obs)
         placed = [k < c for k in range(self.n_blocks)]
         needed = [bool(s) and s[-1] == c for s in obs]
         empty = [not s for s in obs]
-        return np.array(placed + needed + empty + [len(obs[0]) == c], dtype=bool)
+        holds = [c in s for s in obs]
+        return np.array(placed + needed + empty + [len(obs[0]) == c] + holds, dtype=bool)
 
 
 class TowerOfHanoi(_BuiltinEnv):

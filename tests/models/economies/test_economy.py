@@ -163,3 +163,21 @@ def test_long_runs_with_deaths_keep_the_ledger_within_its_rounding_bound():
                   keep_history=False)
     eco.run(2000, progressbar=False)
     assert abs(eco.ledger.error()) <= eco.ledger.tolerance() and eco.run(0, progressbar=False).episodes
+
+
+@pytest.mark.parametrize("n", [6, 12])
+def test_five_pattern_agents_solve_blocks_world_of_any_size(n):
+    # exactly one of the five conditions holds in every state but the goal, so the economy follows one policy:
+    # clear stack 0 down to its correct run, then fetch the next block (digging it out of stack 1 or 2)
+    env = BlocksWorld(n)
+    eco = Economy(env, conditions="pattern", explore=0.0, keep_history=False, rng=n)
+    move, ok = env.action_names.index, "stack 0 holds only correctly placed blocks"
+    eco.agent(pattern={ok: False}, action=move("0->1"), bid=0.5)
+    for i, j in ((1, 2), (2, 1)):
+        eco.agent(pattern={ok: True, f"top of stack {i} is the next block needed": True}, action=move(f"{i}->0"),
+                  bid=0.9)
+        eco.agent(pattern={ok: True, f"stack {i} holds the next block needed": True,
+                           f"top of stack {i} is the next block needed": False}, action=move(f"{i}->{j}"), bid=0.7)
+    run = eco.run(60, progressbar=False)
+    assert len(eco.population) == 5  # nobody else ever entered: some agent could always bid
+    assert all(r.success and r.steps <= 3 * n * n for r in run.episodes)

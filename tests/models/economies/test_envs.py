@@ -121,6 +121,10 @@ def test_blocks_step_reward_and_features():
     assert not names["block 2 correctly placed"]
     assert names["top of stack 1 is the next block needed"] and not names["top of stack 0 is the next block needed"]
     assert names["stack 2 is empty"] and names["stack 0 holds only correctly placed blocks"]
+    assert [names[f"stack {i} holds the next block needed"] for i in range(3)] == [False, True, False]
+    buried = dict(zip(env.feature_names, env.features(((1, 2), (0,), ())), strict=True))
+    assert [buried[f"stack {i} holds the next block needed"] for i in range(3)] == [False, True, False]
+    assert not buried["stack 0 holds only correctly placed blocks"]
     obs, r, term, trunc, info = env.step(env.action_names.index("1->0"))
     assert (obs, r, term, trunc, info["success"]) == (env.goal, 1.0, True, False, True)
     assert env.features(obs)[: env.n_blocks].all()
