@@ -36,15 +36,22 @@ from deepmarkets.helpers.progress import ProgressBar
 from deepmarkets.helpers.rng import as_rng
 from deepmarkets.helpers.validate import whole_number
 from deepmarkets.models.bria.allowance import Allowance
-from deepmarkets.models.bria.hypotheses import History, as_families
+from deepmarkets.models.bria.hypotheses import Constant, CopyBest, History, as_families
 from deepmarkets.models.bria.results import BRIARun
+from deepmarkets.models.bria.tasks import Bandit, Lottery
 from deepmarkets.models.economies.auction import BANK, Ledger, clear
 from deepmarkets.protocols import TRADE_HISTORY_COLUMNS
 
-__all__ = ["AuctionBRIA", "Round", "INVARIANT_TOL"]
+__all__ = ["AuctionBRIA", "Round", "INVARIANT_TOL", "ENGINES"]
+
+#: Who plays the rounds of :meth:`AuctionBRIA.run`.
+ENGINES = ("auto", "compiled", "python")
 
 #: Tolerance of the invariants checked with ``check=True``, relative to the money in play (at least 1).
 INVARIANT_TOL = 1e-8
+
+#: Rounds of one call of the compiled loop at most (its outputs are buffered).
+CHUNK = 1 << 16
 
 #: Hypotheses up to which every rejection (round, hypothesis) is kept for plots; above, only counts.
 KEEP_REJECTIONS = 200
@@ -79,6 +86,12 @@ class AuctionBRIA:
         Verify every invariant of the module docstring after every round (slower).
     keep_rejections : bool, optional
         Keep every (round, hypothesis) rejection for plots (default: up to 200 hypotheses).
+    engine : {"auto", "compiled", "python"}
+        Who plays the rounds of :meth:`run`: a compiled loop (numba, see :mod:`~deepmarkets.models.bria.kernel`)
+        for constant and copy-the-best families on a :class:`Bandit` or :class:`Lottery`, or the Python
+        methods :meth:`decide` and :meth:`settle` (any hypotheses and tasks). ``"auto"`` compiles when it
+        can. Both play the same rounds from the same seed, bit for bit; ``check=True`` checks every
+        invariant after every round with either.
 
     Attributes
     ----------
@@ -104,7 +117,7 @@ class AuctionBRIA:
 
     def __init__(self, hypotheses: Any, task: Any, *, allowance: Allowance | None = None,
                  rng: int | np.random.Generator | None = None, check: bool = False,
-                 keep_rejections: bool | None = None):
+                 keep_rejections: bool | None = None, engine: str = "auto"):
         options = getattr(task, "options", None)
         if not options or not callable(getattr(task, "reward", None)):
             raise DeclarationError(f"task={task!r}; expected a task with options and reward(n, option, rng) "
@@ -135,6 +148,14 @@ class AuctionBRIA:
                 self._dynamic.append((f, part))
         # constant promises: their rejections follow from the estimates alone, so they are counted when asked
         self._static = np.concatenate(static) if static else np.zeros(0, dtype=np.int64)
+        if engine not in ENGINES:
+            raise DeclarationError(f"engine={engine!r}; expected one of {', '.join(map(repr, ENGINES))}")
+        compiles = type(task) in (Bandit, Lottery) and all(type(f) in (Constant, CopyBest) for f in self.families)
+        if engine == "compiled" and not compiles:
+            raise DeclarationError("engine='compiled' plays constant(...) and copy_best(...) hypotheses on a Bandit or "
+                                   "a Lottery; use engine='auto' or 'python' for other hypotheses and tasks")
+        self.engine = engine
+        self._compiles = compiles and engine != "python"
         gen = as_rng(rng)
         self._task_rng, self._tie_rng = gen.spawn(2)
         self.wealth = np.zeros(k)
@@ -245,6 +266,9 @@ class AuctionBRIA:
         """
         n = whole_number(n, "rounds", 0)
         self.every = max(1, n // max(1, snapshots)) if snapshots else 0
+        if self._compiles and self._pending is None:
+            self._run_compiled(n, progressbar)
+            return self.result
         decide, settle, reward, rng, past = self.decide, self.settle, self.task.reward, self._task_rng, self.past
         with ProgressBar("hypothesis auction", n, enabled=progressbar) as bar:
             tick = max(1, n // 100)
@@ -254,6 +278,92 @@ class AuctionBRIA:
                 if t % tick == 0:
                     bar.update(t, f"average reward {self.average_reward():.3f}")
         return self.result
+
+    # the compiled loop -------------------------------------------------------------------------------------
+    def _run_compiled(self, n: int, progressbar: bool) -> None:
+        """Play ``n`` rounds in calls of the compiled loop that end at every snapshot, progress tick and, with
+        ``check=True``, every round."""
+        first = self.past.round  # the round of t = 1
+        tick = max(1, n // 100)
+        with ProgressBar("hypothesis auction", n, enabled=progressbar) as bar:
+            t = 0
+            while t < n:
+                end = t + 1 if self.check else min(n, t + CHUNK)
+                if progressbar:
+                    end = min(end, (t // tick + 1) * tick)
+                if self.every:  # the next round n with n % every == 0 ends a call (its wealth is kept)
+                    end = min(end, -(-(first + t) // self.every) * self.every - first + 1)
+                self._play_compiled(end - t)
+                if self.every and (self.past.round - 1) % self.every == 0:
+                    self._snapshots.append((self.past.round - 1, self.wealth.copy()))
+                if self.check:
+                    self.check_invariants()
+                t = end
+                if progressbar and t % tick == 0:
+                    bar.update(t, f"average reward {self.average_reward():.3f}")
+
+    def _play_compiled(self, rounds: int) -> None:
+        """Play ``rounds`` rounds with :func:`~deepmarkets.models.bria.kernel.play_rounds` and record them."""
+        from deepmarkets.models.bria import kernel as K
+
+        past, ledger = self.past, self.ledger
+        n0 = past.round
+        for family, part in self._dynamic:  # copy the best: the promises never change, the loop sets the options
+            self._write(family, part, past)
+        scales = np.array([self.allowance.scale(n) for n in range(n0, n0 + rounds)])
+        if type(self.task) is Bandit:
+            kind, means, table = K.BANDIT, self.task.means, np.zeros((0, self.n_options))
+        else:
+            kind, means = K.TABLE, np.zeros(0)
+            table = np.array([[self.task.reward(n, o, None)[0] for o in range(self.n_options)]
+                              for n in range(n0, n0 + rounds)]).reshape(rounds, self.n_options)
+        copy_parts = np.array([(p.start, p.stop) for f, p in self._dynamic], dtype=np.int64).reshape(-1, 2)
+        led = np.zeros(K.LED_SIZE)
+        led[[K.LED_BANK, K.LED_ROUNDING, K.LED_TOTAL, K.LED_ALLOWANCE, K.LED_OVERESTIMATION, K.LED_SCALE]] = (
+            ledger.bank, ledger.rounding, ledger.total, self.total_allowance, self.overestimation,
+            self._allowance_scale)
+        option, winner = np.zeros(rounds, dtype=np.int64), np.zeros(rounds, dtype=np.int64)
+        estimate, reward = np.zeros(rounds), np.zeros(rounds)
+        err = np.zeros(2, dtype=np.int64)
+        code = K.play_rounds(self._task_rng, self._tie_rng, kind, means, table, n0, scales, self._weights,
+                             self.options, self.promises, copy_parts, self.wealth, self._grant, self._bids,
+                             self.records, self.wins, past.counts, past.totals, led, self.check, option, winner,
+                             estimate, reward, err)
+        ledger.bank, ledger.rounding = float(led[K.LED_BANK]), float(led[K.LED_ROUNDING])
+        self.total_allowance, self.overestimation = float(led[K.LED_ALLOWANCE]), float(led[K.LED_OVERESTIMATION])
+        self._allowance_scale = float(led[K.LED_SCALE])
+        played = rounds if code == K.DONE else int(err[0]) - n0  # a stopped round keeps its allowances and bids
+        self._estimates.extend(estimate[:played].tolist())
+        self._winners.extend(winner[:played].tolist())
+        past.choices.extend(option[:played].tolist())
+        past.rewards.extend(reward[:played].tolist())
+        past.observations.extend([-1] * played)
+        past.round += played
+        est = estimate[:played] if code == K.DONE else np.append(estimate[:played], self._bids.max())
+        self._count_dynamic_rejections(n0, est)
+        if code == K.REJECTED_RICH:
+            i = int(err[1])
+            raise AssertionError(f"round {int(err[0])}: {self.names[i]!r} was rejected with wealth "
+                                 f"{self.wealth[i]!r} >= its promise {self.promises[i]!r}")
+        if code == K.WRITE_OFF:
+            raise AssertionError(f"round {int(err[0])}: {self.names[int(err[1])]!r} could not pay its bid")
+
+    def _count_dynamic_rejections(self, n0: int, estimates: np.ndarray) -> None:
+        """The rejections of the families whose options change (their promises do not), rounds n0, n0 + 1, ..."""
+        if not self._dynamic or not len(estimates):
+            return
+        rejected = []
+        for _, part in self._dynamic:
+            mask = self.promises[part][None, :] > estimates[:, None]  # rounds x members
+            ids = np.arange(part.start, part.stop)
+            self._rejections[part] += mask.sum(axis=0)
+            hit = mask.any(axis=0)
+            self._last_rejection[ids[hit]] = n0 + len(estimates) - 1 - np.argmax(mask[::-1, hit], axis=0)
+            rejected.append((mask, ids))
+        if self.keep_rejections:
+            for t in range(len(estimates)):
+                for mask, ids in rejected:
+                    self._rejected.append((n0 + t, ids[mask[t]]))
 
     # invariants ------------------------------------------------------------------------------------------
     @property

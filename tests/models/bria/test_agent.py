@@ -80,10 +80,12 @@ def test_agrees_with_a_per_hypothesis_loop(n_options, raw, seed, abc):
     family = callables(_as_callables(None, options, promises))
     rounds, wealth, records, given_, (rejections, last, events) = loop_auction(
         family.hypotheses, Bandit(gen_means), allowance, seed, 60)
-    # the same hypotheses as callables (asked every round) and as a constant family (counted at the end)
-    for hypotheses in (family, Constant(options.astype(np.int64), promises)):
-        run = AuctionBRIA(hypotheses, Bandit(gen_means), allowance=allowance, rng=seed, check=True).run(
-            60, progressbar=False)
+    # the same hypotheses as callables (asked every round) and as a constant family (counted at the end),
+    # the latter played by the Python methods and by the compiled loop
+    fixed = Constant(options.astype(np.int64), promises)
+    for hypotheses, engine in ((family, "python"), (fixed, "python"), (fixed, "compiled")):
+        run = AuctionBRIA(hypotheses, Bandit(gen_means), allowance=allowance, rng=seed, check=True,
+                          engine=engine).run(60, progressbar=False)
         assert run.choices.tolist() == [r[0] for r in rounds]
         assert run.winners.tolist() == [r[1] for r in rounds]
         assert run.estimates.tolist() == [r[2] for r in rounds]
