@@ -58,6 +58,7 @@ import time
 import numpy as np
 from harness import finish, fmt_s, header, log, machine_info, table  # noqa: E402  (benchmarks/ is on sys.path)
 
+from deepmarkets.errors import EconomyError
 from deepmarkets.helpers import as_rng
 from deepmarkets.models.economies.baselines import QLearning, evaluate, greedy_policy, random_policy
 from deepmarkets.models.economies.economy import Economy
@@ -111,7 +112,10 @@ def train_and_evaluate(env, episodes: int, eval_episodes: int, seed: int, **sett
     """Train an economy, then run it greedily; success, steps over optimal, Spearman and the run's facts."""
     eco = Economy(env, rng=seed, keep_history=False, **settings)
     t0 = time.perf_counter()
-    eco.run(episodes, progressbar=False)
+    try:
+        eco.run(episodes, progressbar=False)
+    except EconomyError:  # its money diverged: judged on the episodes it played
+        return diverged(eco, episodes, seed, time.perf_counter() - t0)
     seconds = time.perf_counter() - t0
     trained = eco.result.table()
     profits = eco.profits()
@@ -134,6 +138,18 @@ def train_and_evaluate(env, episodes: int, eval_episodes: int, seed: int, **sett
             "profit_per_win_overall": (float((profits["income"] - profits["paid"]).sum() / profits["wins"].sum())
                                        if len(profits) else math.nan),
             "goal_reward": float(env.goal_reward)}
+
+
+def diverged(eco: Economy, episodes: int, seed: int, seconds: float) -> dict:
+    """The facts of an economy whose money diverged: success over its last 1,000 episodes (or fewer)."""
+    played = eco.result.table()
+    return {"episodes": episodes, "seed": seed, "seconds": seconds, "episodes_per_s": len(played) / seconds,
+            "diverged_at": len(played), "train_success": float(played["success"].tail(1000).mean()),
+            "success": float(played["success"].tail(1000).mean()), "mean_solution_steps": math.nan,
+            "steps_over_optimal": math.nan, "spearman": math.nan, "states_priced": 0, "price_error": math.nan,
+            "births": int(played["births"].sum()), "deaths": int(played["deaths"].sum()),
+            "alive": int(played["alive"].iloc[-1]), "mean_profit_per_win": math.nan,
+            "profit_per_win_overall": math.nan, "goal_reward": float(eco.env.goal_reward)}
 
 
 def baseline(name: str, env_factory, episodes: int, eval_episodes: int, seed: int) -> dict:
@@ -291,7 +307,8 @@ def economy_row(case: str, rec: dict, targets: dict, smoke: bool) -> list[str]:
     for name in ("success", "steps_over_optimal", "spearman"):
         op, target = targets.get(name, (None, None))
         cells[name] = cell(rec[name], op, target, smoke=smoke)[0]
-    return [case, str(rec["seed"]), str(rec["episodes"]), fmt_s(rec["seconds"]), f"{rec['episodes_per_s']:.0f}",
+    episodes = str(rec["episodes"]) if "diverged_at" not in rec else f"{rec['diverged_at']} (diverged)"
+    return [case, str(rec["seed"]), episodes, fmt_s(rec["seconds"]), f"{rec['episodes_per_s']:.0f}",
             cells["success"], cells["steps_over_optimal"], cells["spearman"], cell(rec["price_error"])[0]]
 
 
@@ -344,7 +361,9 @@ def print_part_c(res: dict, eval_episodes: int, smoke: bool) -> None:
           " profit bids: b += eta (income - price),")
     print("   which among clones is the valuation rule b += eta (income - b); the target is on the solitary Vickrey"
           " society of profit seekers;")
-    print("   Q-learning: alpha 0.5, gamma 0.9, epsilon 0.5, the economy's episode budget)")
+    print("   diverged: the economy's money stopped being finite (EconomyError) after that many episodes; its")
+    print("   success is over its last 1,000 training episodes; Q-learning: alpha 0.5, gamma 0.9, epsilon 0.5,")
+    print("   the economy's episode budget)")
     print()
 
 

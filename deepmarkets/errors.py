@@ -71,6 +71,10 @@ class InferenceError(DeepMarketsError):
     """Bayesian inference could not be run or did not produce a usable result."""
 
 
+class EconomyError(DeepMarketsError):
+    """An agent economy's money diverged (prices, wealth or the bank's balance no longer finite)."""
+
+
 class InductionError(DeepMarketsError):
     """A logical inductor's market maker found no prices passing the exact check, or a daily
     invariant failed."""

@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from deepmarkets.errors import DeclarationError
+from deepmarkets.errors import DeclarationError, EconomyError
 from deepmarkets.helpers import ProgressBar, as_rng, json_safe, track
 from deepmarkets.helpers.validate import finite_float, positive_float, whole_number
 from deepmarkets.models.economies.agents import Population, pack_features
@@ -420,6 +420,11 @@ class Economy:
         """Run one episode; returns its record."""
         if self.compiled:
             return play_compiled(self, 1)[0]
+        with np.errstate(over="ignore", invalid="ignore"):  # divergence is caught after the episode, by name
+            return self._play_episode()
+
+    def _play_episode(self) -> EpisodeRecord:
+        """One episode played by the Python engine."""
         started = time.perf_counter()
         env, pop, ledger, gen = self.env, self.population, self.ledger, self.rng
         if self._table is not None:
@@ -485,7 +490,20 @@ class Economy:
             alive=int(alive.sum()), gini=gini(pop.wealth[alive]) if number % self.gini_every == 0 else math.nan,
             conservation_error=ledger.error(), seconds=time.perf_counter() - started)
         self.result.episodes.append(record)
+        self._check_finite()
         return record
+
+    def _check_finite(self) -> None:
+        """Raise EconomyError once the bank's balance or the money minted is no longer finite."""
+        led = self.ledger
+        if math.isfinite(led.bank) and math.isfinite(led.minted):
+            return
+        raise EconomyError(
+            f"the economy's money diverged in episode {len(self.result.episodes)}: the bank's balance is "
+            f"{led.bank:.3g} and it minted {led.minted:.3g}. Bids grew without bound (under the Vickrey rule the "
+            "bank pays each seller the top bid, so profit-seeking bidders without a clone to compete with inflate "
+            "prices); use clones >= 2, a conserving rule (auction='ccv' or 'first'), or bids='adaptive'. "
+            "The episodes played so far are kept in .result")
 
     def _settle_sale(self, buyer: int, seller: int, price: float, top: float, *, explored: bool) -> float:
         """The buyer pays the price: ``gamma`` of it to the seller, the rest to the bank; what the seller got."""

@@ -173,5 +173,8 @@ def play_compiled(eco: Economy, n: int, bar=None) -> list[EpisodeRecord]:
             out_f[done - 1, 1] = gini(pop.wealth[alive]) if number % eco.gini_every == 0 else math.nan
             out_f[done - 1, 2] = eco.ledger.error()
             emit(done)
+        elif code == K.DIVERGED:
+            emit(done)
+            eco._check_finite()
         if code == K.EPISODES_DONE:
             return records

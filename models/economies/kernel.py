@@ -16,13 +16,15 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["run_episodes", "EPISODES_DONE", "NEEDS_ENTRY", "EPISODE_ENDED", "BUFFER_FULL", "WHAT", "RULES", "BIDS"]
+__all__ = ["run_episodes", "EPISODES_DONE", "NEEDS_ENTRY", "EPISODE_ENDED", "BUFFER_FULL", "DIVERGED", "WHAT", "RULES",
+           "BIDS"]
 
 # what the kernel returns
 EPISODES_DONE = 0  # every requested episode has been played
 NEEDS_ENTRY = 1  # nobody can bid in the current state: fund entrants there, then call again
 EPISODE_ENDED = 2  # an episode ended and the population has dynamics: run them, then call again
 BUFFER_FULL = 3  # the write-off or sale log is full: drain it, then call again
+DIVERGED = 4  # an episode ended with the bank's balance or the money minted no longer finite: stop
 
 #: The auction rules by code.
 RULES = {"first": 0, "vickrey": 1, "ccv": 2}
@@ -264,6 +266,10 @@ def run_episodes(gen, nxt, rew, goal, starts, seen, slots, count, action, bid, w
         ep[EP_IN_EPISODE] = 0
         ep[EP_N_CLONES] = 0
         ep[EP_DONE] = e + 1
+        if not (np.isfinite(led[LED_BANK]) and np.isfinite(led[LED_MINTED])):
+            out_i[e, 4] = ip[P_N_ALIVE]
+            out_f[e, 1] = out_f[e, 2] = np.nan
+            return DIVERGED
         if ip[P_DYNAMICS]:
             return EPISODE_ENDED
         held = 0.0

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from deepmarkets.errors import DeclarationError
+from deepmarkets.errors import DeclarationError, EconomyError
 from deepmarkets.models.economies.economy import Economy
 from deepmarkets.models.economies.engine import KernelState, tabular
 from deepmarkets.models.economies.envs import Bandit, BlocksWorld, Chain, TowerOfHanoi
@@ -39,8 +39,9 @@ def _same_economies(a: Economy, b: Economy) -> None:
 
 @PROPERTY
 @given(env=st.sampled_from(sorted(ENVS)), auction=st.sampled_from(["first", "ccv", "vickrey"]),
-       bids=st.sampled_from(["adaptive", "profit", "fixed"]), clones=st.integers(1, 3), gamma=st.sampled_from([1.0, 0.9]),
-       explore=st.sampled_from([0.0, 0.3]), tax=st.sampled_from([0.0, 0.01]), birth=st.sampled_from([math.inf, 3.0]),
+       bids=st.sampled_from(["adaptive", "profit", "fixed"]), clones=st.integers(1, 3),
+       gamma=st.sampled_from([1.0, 0.9]), explore=st.sampled_from([0.0, 0.3]), tax=st.sampled_from([0.0, 0.01]),
+       birth=st.sampled_from([math.inf, 3.0]),
        history=st.booleans(), seed=st.integers(0, 2**32 - 1))
 def test_both_engines_play_the_same_episodes(env, auction, bids, clones, gamma, explore, tax, birth, history, seed):
     kw = {"auction": auction, "bids": bids, "clones": clones, "gamma": gamma, "explore": explore, "tax": tax,
@@ -116,3 +117,15 @@ def test_the_valuation_and_profit_rules_by_hand(engine):
         assert eco.population.bid[a] == pytest.approx(a_bid, abs=1e-15)
         assert eco.population.bid[c] == pytest.approx(c_bid, abs=1e-15)
         assert eco.population.income[a] == pytest.approx(0.1) and eco.population.paid[a] == pytest.approx(0.2)
+
+
+@pytest.mark.parametrize("engine", ["python", "compiled"])
+def test_a_diverging_economy_stops_with_a_clear_error_and_keeps_its_episodes(engine):
+    # profit seekers alone under Vickrey's rule: the bank pays each seller the top bid, and bids inflate without end
+    eco = Economy(BlocksWorld(3), auction="vickrey", bids="profit", clones=1, gamma=0.9, engine=engine, rng=0,
+                  keep_history=False)
+    with pytest.raises(EconomyError, match="money diverged in episode"):
+        eco.run(20_000, progressbar=False)
+    played = eco.result.episodes
+    assert 0 < len(played) < 20_000 and not math.isfinite(eco.ledger.bank + eco.ledger.minted)
+    assert all(math.isfinite(r.reward) for r in played)
