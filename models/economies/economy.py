@@ -32,7 +32,7 @@ from __future__ import annotations
 import contextvars
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -150,17 +150,55 @@ class SaleLog:
             "price": self._price[:n].copy()}, columns=list(TRADE_HISTORY_COLUMNS))
 
 
-@dataclass
 class EconomyRun:
-    """The episodes of a run, as records and as a table."""
+    """The episodes of a run, as records and as a table.
 
-    episodes: list[EpisodeRecord] = field(default_factory=list)
+    The compiled engine hands over episodes as columns; they become :class:`EpisodeRecord` objects
+    only when :attr:`episodes` is read (``table`` and ``success_rate`` read the columns).
+    """
+
+    _FIELDS = tuple(EpisodeRecord.__dataclass_fields__)
+
+    def __init__(self, episodes: list[EpisodeRecord] | None = None):
+        self._records: list[EpisodeRecord] = []
+        self._blocks: list[dict] = []  # columns of episodes not yet made records
+        self._n = 0
+        for r in episodes or ():
+            self.append(r)
+
+    def __len__(self) -> int:
+        return self._n
+
+    def append(self, record: EpisodeRecord) -> None:
+        """Add one episode's record."""
+        self._settle()
+        self._records.append(record)
+        self._n += 1
+
+    def extend(self, columns: dict) -> None:
+        """Add episodes given as columns (one list or array per field of :class:`EpisodeRecord`)."""
+        k = len(columns["episode"])
+        if k:
+            self._blocks.append(columns)
+            self._n += k
+
+    def _settle(self) -> None:
+        for block in self._blocks:
+            rows = zip(*(block[f] for f in self._FIELDS), strict=True)
+            self._records.extend(EpisodeRecord(*row) for row in rows)
+        self._blocks.clear()
+
+    @property
+    def episodes(self) -> list[EpisodeRecord]:
+        """Every episode's record, in order."""
+        self._settle()
+        return self._records
 
     def table(self):
         """One row per episode (a pandas DataFrame indexed by episode)."""
         import pandas as pd
 
-        return pd.DataFrame([r.__dict__ for r in self.episodes]).set_index("episode")
+        return pd.DataFrame([r.__dict__ for r in self.episodes], columns=list(self._FIELDS)).set_index("episode")
 
     def success_rate(self, last: int | None = None) -> float:
         """The share of successful episodes (among the ``last`` ones)."""
@@ -350,7 +388,7 @@ class Economy:
             mask = pack_features([n in pattern for n in names])
             want = pack_features([bool(pattern.get(n, False)) for n in names])
             kw = {"mask": mask, "want": want}
-        i = self.population.add(action=action, bid=bid, wealth=0.0, born=len(self.result.episodes), **kw)
+        i = self.population.add(action=action, bid=bid, wealth=0.0, born=len(self.result), **kw)
         self.ledger.fund(i, wealth)
         return int(i[0])
 
@@ -399,7 +437,7 @@ class Economy:
             actions = np.tile(base, self.clones)[:room]
             kw = {"mask": np.tile(masks, self.clones)[:room], "want": np.tile(wants, self.clones)[:room]}
         bid = self.initial_bid if self.bids != "fixed" else self.rng.uniform(0, self.initial_bid, len(actions))
-        ids = pop.add(action=actions, bid=bid, wealth=0.0, born=len(self.result.episodes), **kw)
+        ids = pop.add(action=actions, bid=bid, wealth=0.0, born=len(self.result), **kw)
         self.ledger.fund(ids, self.entry_wealth)
         return ids
 
@@ -419,7 +457,8 @@ class Economy:
     def step(self) -> EpisodeRecord:
         """Run one episode; returns its record."""
         if self.compiled:
-            return play_compiled(self, 1)[0]
+            play_compiled(self, 1)
+            return self.result.episodes[-1]
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is caught after the episode, by name
             return self._play_episode()
 
@@ -483,13 +522,13 @@ class Economy:
         if self.check:
             self._check_invariants()
         alive = pop.alive
-        number = len(self.result.episodes) + 1
+        number = len(self.result) + 1
         record = EpisodeRecord(
             episode=number, start=str(env.state_key(start)), success=success, steps=steps,
             reward=total, owners=len(owners), births=self._births - births0, deaths=self._deaths - deaths0,
             alive=int(alive.sum()), gini=gini(pop.wealth[alive]) if number % self.gini_every == 0 else math.nan,
             conservation_error=ledger.error(), seconds=time.perf_counter() - started)
-        self.result.episodes.append(record)
+        self.result.append(record)
         self._check_finite()
         return record
 
@@ -499,7 +538,7 @@ class Economy:
         if math.isfinite(led.bank) and math.isfinite(led.minted):
             return
         raise EconomyError(
-            f"the economy's money diverged in episode {len(self.result.episodes)}: the bank's balance is "
+            f"the economy's money diverged in episode {len(self.result)}: the bank's balance is "
             f"{led.bank:.3g} and it minted {led.minted:.3g}. Bids grew without bound (under the Vickrey rule the "
             "bank pays each seller the top bid, so profit-seeking bidders without a clone to compete with inflate "
             "prices); use clones >= 2, a conserving rule (auction='ccv' or 'first'), or bids='adaptive'. "
@@ -548,7 +587,7 @@ class Economy:
                     bid = bid * np.exp(self.mutation * self.rng.standard_normal(len(rich)))
                 kids = pop.add(state=pop.state[rich], mask=pop.mask[rich], want=pop.want[rich],
                                action=pop.action[rich], bid=bid, wealth=0.0, parent=rich,
-                               born=len(self.result.episodes) + 1)
+                               born=len(self.result) + 1)
                 for parent, kid in zip(rich.tolist(), kids.tolist(), strict=True):
                     ledger.pay(parent, kid, 0.5 * float(pop.wealth[parent]), what="birth")
                 self._births += len(rich)
@@ -675,4 +714,4 @@ class Economy:
 
     def __repr__(self) -> str:
         return (f"Economy({type(self.env).__name__}, auction={self.auction!r}, bids={self.bids!r}, "
-                f"{self.population.n_alive} agents alive, {len(self.result.episodes)} episodes)")
+                f"{self.population.n_alive} agents alive, {len(self.result)} episodes)")

@@ -19,7 +19,7 @@ import numpy as np
 from deepmarkets.models.economies import kernel as K
 
 if TYPE_CHECKING:
-    from deepmarkets.models.economies.economy import Economy, EpisodeRecord
+    from deepmarkets.models.economies.economy import Economy
 
 __all__ = ["TABLE_LIMIT", "Table", "tabular", "play_compiled"]
 
@@ -104,9 +104,9 @@ def _from_kernel(eco: Economy, ks: KernelState) -> None:
         ep[K.EP_N_SALES] = 0
 
 
-def play_compiled(eco: Economy, n: int, bar=None) -> list[EpisodeRecord]:
-    """Play ``n`` episodes of ``eco`` with the kernel; returns their records (also appended to ``eco.result``)."""
-    from deepmarkets.models.economies.economy import EpisodeRecord, gini
+def play_compiled(eco: Economy, n: int, bar=None) -> None:
+    """Play ``n`` episodes of ``eco`` with the kernel, appending them to ``eco.result``."""
+    from deepmarkets.models.economies.economy import gini
 
     if eco._kernel_state is None:
         eco._kernel_state = KernelState(int(eco.env.max_steps))
@@ -119,32 +119,33 @@ def play_compiled(eco: Economy, n: int, bar=None) -> list[EpisodeRecord]:
     ip[[K.P_RULE, K.P_ADAPTIVE, K.P_MAX_STEPS, K.P_WANTED, K.P_DYNAMICS, K.P_HISTORY,
         K.P_GINI_EVERY, K.P_EPISODE0]] = (
         K.RULES[eco.auction], K.BIDS[eco.bids], int(eco.env.max_steps), n, dynamics, eco.keep_history,
-        eco.gini_every, len(eco.result.episodes))
+        eco.gini_every, len(eco.result))
     fp = np.array([eco.gamma, eco.explore, eco.learning_rate, eco.tax])
-    records: list[EpisodeRecord] = []
+    made = 0  # episodes handed to the run so far
     clock = [time.perf_counter(), eco._births, eco._deaths]
 
     def emit(upto: int) -> None:
-        """Records for the episodes finished so far (appended to the run as they come)."""
-        if upto <= len(records):
+        """Hand the episodes finished so far to the run, as columns."""
+        nonlocal made
+        if upto <= made:
             return
         now = time.perf_counter()
-        seconds = (now - clock[0]) / (upto - len(records))
-        births, deaths = eco._births - clock[1], eco._deaths - clock[2]  # only an ended episode's dynamics
+        k = upto - made
+        births, deaths = [0] * k, [0] * k
+        births[-1], deaths[-1] = eco._births - clock[1], eco._deaths - clock[2]  # only an ended episode's dynamics
         clock[1], clock[2] = eco._births, eco._deaths
-        first = len(records)
-        for e, (start, success, steps, owners, alive), (reward, gini_, error) in zip(
-                range(first, upto), out_i[first:upto].tolist(), out_f[first:upto].tolist(), strict=True):
-            last = e == upto - 1
-            rec = EpisodeRecord(
-                episode=len(eco.result.episodes) + 1, start=_name(table, start), success=bool(success), steps=steps,
-                reward=reward, owners=owners, births=births if last else 0, deaths=deaths if last else 0, alive=alive,
-                gini=gini_, conservation_error=error, seconds=seconds)
-            records.append(rec)
-            eco.result.episodes.append(rec)
+        ints, floats = out_i[made:upto], out_f[made:upto]
+        first = len(eco.result) + 1
+        eco.result.extend({
+            "episode": range(first, first + k), "start": [_name(table, s) for s in ints[:, 0].tolist()],
+            "success": ints[:, 1].astype(bool).tolist(), "steps": ints[:, 2].tolist(), "reward": floats[:, 0].tolist(),
+            "owners": ints[:, 3].tolist(), "births": births, "deaths": deaths, "alive": ints[:, 4].tolist(),
+            "gini": floats[:, 1].tolist(), "conservation_error": floats[:, 2].tolist(),
+            "seconds": [(now - clock[0]) / k] * k})
+        made = upto
         clock[0] = now
         if bar is not None:
-            bar.update(len(records))
+            bar.update(made)
         if eco.check:
             eco._check_invariants()
 
@@ -169,7 +170,7 @@ def play_compiled(eco: Economy, n: int, bar=None) -> list[EpisodeRecord]:
             eco._dynamics()
             alive = pop.alive
             out_i[done - 1, 4] = int(alive.sum())
-            number = len(eco.result.episodes) + 1
+            number = len(eco.result) + 1
             out_f[done - 1, 1] = gini(pop.wealth[alive]) if number % eco.gini_every == 0 else math.nan
             out_f[done - 1, 2] = eco.ledger.error()
             emit(done)
@@ -177,4 +178,4 @@ def play_compiled(eco: Economy, n: int, bar=None) -> list[EpisodeRecord]:
             emit(done)
             eco._check_finite()
         if code == K.EPISODES_DONE:
-            return records
+            return
