@@ -15,6 +15,9 @@ action; what the economy does beyond that is made by the chain of owners.
     the hypothesis auction shares.
 :mod:`~deepmarkets.models.economies.economy`
     The economy: auctions, payments, bids, population dynamics, results.
+:mod:`~deepmarkets.models.economies.engine`, :mod:`~deepmarkets.models.economies.kernel`
+    The compiled engine (numba) that plays state economies on tabular environments: the same
+    episodes as the Python engine, from the same seed.
 :mod:`~deepmarkets.models.economies.baselines`
     Random, greedy and tabular Q-learning policies on the same environments.
 :mod:`~deepmarkets.models.economies.spec`, :mod:`~deepmarkets.models.economies.plots`
@@ -28,7 +31,8 @@ __all__ = export_lazily(__name__, {
     "baselines": ["random_policy", "greedy_policy", "QLearning", "QLearningRun", "evaluate", "Evaluation"],
     "agents": ["Population"],
     "auction": ["AUCTIONS", "Ledger", "clear"],
-    "economy": ["Economy", "EconomyRun", "EpisodeRecord", "agent", "gini"],
+    "economy": ["Economy", "EconomyRun", "EpisodeRecord", "BID_RULES", "ENGINES", "agent", "gini"],
+    "engine": ["TABLE_LIMIT", "tabular"],
     "spec": ["ENVIRONMENTS", "read_spec", "economy_from_spec"],
     "plots": ["plot_learning", "plot_prices", "plot_chain_depth", "plot_population", "plot_economy"],
 })
