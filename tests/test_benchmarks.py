@@ -170,18 +170,21 @@ def test_bria_benchmark_smoke(tmp_path):
     out = proc.stdout
     for text in ("python", "cpu_count", "date", "Part A: bandit", "BRIA 5/(n i^1.1)", "BRIA 1/(n i^2) (paper)",
                  "epsilon-greedy 0.1", "UCB1", "Thompson", "Part B: safe 0.40", "overpromisers' wins",
-                 "Part C: prisoner's dilemma", "BRIA against BRIA", "Part D: speed", "loop/ours", "same rounds",
-                 "target", "result"):
+                 "Part C: prisoner's dilemma", "BRIA against BRIA", "Part D: speed", "loop/compiled", "loop/python",
+                 "same rounds", "target", "result", "promise-major", "arm-major", "oracle (always arm 0.7)",
+                 "share of seeds < 0.68", "neighbouring grids and schedules"):
         assert text in out, f"{text!r} missing from the output:\n{out}"
     assert "DISAGREE" not in out and "PASS" not in out and "MISS" not in out  # targets are not judged in a smoke run
     a = data["part_a"]["rows"]
     assert a and all(r["overestimation"] <= r["allowance"] + 1e-9 for r in a)  # L_T <= the allowance handed out
     assert all(r["paper_arm_0.3_share"] == 1.0 for r in a)  # 1/(n i^2) never lets the arm-0.7 hypotheses bid 0.3
     assert all(0 <= r[k] <= 1 for r in a for k in ("bria", "paper", "epsilon_greedy", "ucb1", "thompson"))
+    assert all(0 <= r["below_0.68"] <= 1 and r["min"] <= r["median"] for r in data["part_a"]["seeds"])
     for r in data["part_b"]["rows"]:
         assert 0 <= r["lottery_share"] <= 1 and 0 <= r["overpromisers_win_share"] <= 1
+    assert all(0 <= r["min"] <= r["median"] <= 1 for r in data["part_b"]["sensitivity"])
     games = data["part_c"]["games"]
     assert games and all(abs(g["CC"] + g["CD"] + g["DC"] + g["DD"] - 1) < 1e-12 for g in games)
     d = data["part_d"]
     assert [r["hypotheses"] for r in d] == [1000, 10000]
-    assert all(r["agree"] and r["rounds"] >= 1 and r["ratio"] > 0 for r in d)
+    assert all(r["agree"] and r["rounds"] >= 1 and r["ratio"] > 0 and r["python_ratio"] > 0 for r in d)
