@@ -143,10 +143,12 @@ def test_economies_benchmark_smoke(tmp_path):
     out = proc.stdout
     for text in ("python", "cpu_count", "date", "Part A: invariants", "max |error|/money", "minted by bank",
                  "Part B: exact prices", "max |bid - reward|", "max |price - V*|",
-                 "Part C: Blocks World n=3", "solitary vickrey", "solitary ccv", "random", "greedy", "Q-learning",
+                 "Part C: Blocks World n=3", "profit bids, vickrey, 1 clone", "adaptive bids, ccv, 1 clone", "random",
+                 "greedy", "Q-learning", "mean |price - V*|",
                  "steps/optimal", "Spearman(price, V*)", "Part D: Hayek", "profit per win / R", "births", "deaths",
                  "Part E: Blocks World n=5", "Part F: Tower of Hanoi n=4", "moves / 15",
-                 "Part G: speed", "loop/ours", "same episodes", "not measured"):
+                 "Part G: speed", "loop/compiled", "loop/python", "same episodes", "Part H: pattern agents",
+                 "5 declared pattern agents", "learned from random entrants"):
         assert text in out, f"{text!r} missing from the output:\n{out}"
     assert "DISAGREE" not in out and "PASS" not in out.split("Part B")[1]  # targets are not judged in a smoke run
     # money is conserved at every step of every random economy (check=True raises otherwise)
@@ -158,8 +160,12 @@ def test_economies_benchmark_smoke(tmp_path):
     # the per-agent loop plays exactly the economy's episodes
     g = data["part_g"]
     assert [r["n_blocks"] for r in g] == [3, 5]
-    assert all(r["agree"] and r["first_difference"] is None and r["episodes"] >= 1 for r in g)
-    assert all(r["agents"] == r["loop_agents"] and r["steps"] >= r["episodes"] for r in g)
+    engines = ("compiled", "compiled_gini", "python")
+    assert all(r[e]["agree"] and r[e]["first_difference"] is None for r in g for e in engines)
+    assert all(r["episodes"] >= 1 and r["steps"] >= r["episodes"] for r in g)
+    assert all(r[e]["agents"] == r["loop_agents"] for r in g for e in engines)
+    # five declared pattern agents solve every episode, and nobody else enters
+    assert all(r["success"] == 1.0 and r["agents"] == 5 for r in data["part_h"]["declared"])
     for rec in [*data["part_c"]["ccv"], *data["part_c"]["solitary"], *data["part_d"], data["part_f"]]:
         assert 0 <= rec["success"] <= 1 and (math.isnan(rec["spearman"]) or -1 <= rec["spearman"] <= 1)
         assert math.isnan(rec["steps_over_optimal"]) or rec["steps_over_optimal"] >= 1
