@@ -36,9 +36,9 @@ from deepmarkets.helpers.progress import ProgressBar
 from deepmarkets.helpers.rng import as_rng
 from deepmarkets.helpers.validate import whole_number
 from deepmarkets.models.bria.allowance import Allowance
-from deepmarkets.models.bria.hypotheses import Constant, CopyBest, History, as_families
+from deepmarkets.models.bria.hypotheses import Constant, CopyBest, History, Strategies, as_families
 from deepmarkets.models.bria.results import BRIARun
-from deepmarkets.models.bria.tasks import Bandit, Lottery
+from deepmarkets.models.bria.tasks import Bandit, Lottery, PrisonersDilemma, RepeatedGame
 from deepmarkets.models.economies.auction import BANK, Ledger, clear
 from deepmarkets.protocols import TRADE_HISTORY_COLUMNS
 
@@ -55,6 +55,13 @@ CHUNK = 1 << 16
 
 #: Hypotheses up to which every rejection (round, hypothesis) is kept for plots; above, only counts.
 KEEP_REJECTIONS = 200
+
+
+def _last(history: History) -> np.ndarray:
+    """The last round's (choice, observation, reward) of a history, -1 (and reward 0) before the first."""
+    if not history.choices:
+        return np.array([-1.0, -1.0, 0.0])
+    return np.array([history.choices[-1], history.observations[-1], history.rewards[-1]], dtype=float)
 
 
 class Round(NamedTuple):
@@ -88,8 +95,9 @@ class AuctionBRIA:
         Keep every (round, hypothesis) rejection for plots (default: up to 200 hypotheses).
     engine : {"auto", "compiled", "python"}
         Who plays the rounds of :meth:`run`: a compiled loop (numba, see :mod:`~deepmarkets.models.bria.kernel`)
-        for constant and copy-the-best families on a :class:`Bandit` or :class:`Lottery`, or the Python
-        methods :meth:`decide` and :meth:`settle` (any hypotheses and tasks). ``"auto"`` compiles when it
+        for constant, copy-the-best and strategy families on a :class:`Bandit`, a :class:`Lottery` or a
+        repeated game against a strategy, or the Python methods :meth:`decide` and :meth:`settle` (any
+        hypotheses and tasks). ``"auto"`` compiles when it
         can. Both play the same rounds from the same seed, bit for bit; ``check=True`` checks every
         invariant after every round with either.
 
@@ -150,10 +158,14 @@ class AuctionBRIA:
         self._static = np.concatenate(static) if static else np.zeros(0, dtype=np.int64)
         if engine not in ENGINES:
             raise DeclarationError(f"engine={engine!r}; expected one of {', '.join(map(repr, ENGINES))}")
-        compiles = type(task) in (Bandit, Lottery) and all(type(f) in (Constant, CopyBest) for f in self.families)
+        compiles = (type(task) in (Bandit, Lottery) or (type(task) in (RepeatedGame, PrisonersDilemma)
+                                                         and task.opponent is not None)) \
+            and all(type(f) in (Constant, CopyBest) or (type(f) is Strategies and self.n_options == 2)
+                    for f in self.families)
         if engine == "compiled" and not compiles:
-            raise DeclarationError("engine='compiled' plays constant(...) and copy_best(...) hypotheses on a Bandit or "
-                                   "a Lottery; use engine='auto' or 'python' for other hypotheses and tasks")
+            raise DeclarationError("engine='compiled' plays constant(...), copy_best(...) and strategies(...) on a "
+                                   "Bandit, a Lottery or a repeated game against a strategy; use engine='auto' or "
+                                   "'python' for other hypotheses and tasks")
         self.engine = engine
         self._compiles = compiles and engine != "python"
         gen = as_rng(rng)
@@ -311,24 +323,37 @@ class AuctionBRIA:
         for family, part in self._dynamic:  # copy the best: the promises never change, the loop sets the options
             self._write(family, part, past)
         scales = np.array([self.allowance.scale(n) for n in range(n0, n0 + rounds)])
-        if type(self.task) is Bandit:
-            kind, means, table = K.BANDIT, self.task.means, np.zeros((0, self.n_options))
-        else:
-            kind, means = K.TABLE, np.zeros(0)
-            table = np.array([[self.task.reward(n, o, None)[0] for o in range(self.n_options)]
+        task, empty = self.task, np.zeros((0, self.n_options))
+        means, table, payoffs, opponent, their = np.zeros(0), empty, empty, 0, History(self.n_options)
+        if type(task) is Bandit:
+            kind, means = K.BANDIT, task.means
+        elif type(task) is Lottery:
+            kind = K.TABLE
+            table = np.array([[task.reward(n, o, None)[0] for o in range(self.n_options)]
                               for n in range(n0, n0 + rounds)]).reshape(rounds, self.n_options)
-        copy_parts = np.array([(p.start, p.stop) for f, p in self._dynamic], dtype=np.int64).reshape(-1, 2)
+        else:
+            kind, payoffs, opponent, their = K.GAME, task.payoffs, K.RULES[task.opponent], task._their
+        parts = []
+        for family, part in self._dynamic:
+            if type(family) is CopyBest:
+                parts.append((part.start, part.stop, K.COPY_BEST))
+            else:
+                size = len(family.promises) // len(family.strategies)
+                parts.extend((part.start + j * size, part.start + (j + 1) * size, K.RULES[name])
+                             for j, name in enumerate(family.strategies))
+        parts = np.array(parts, dtype=np.int64).reshape(-1, 3)
         led = np.zeros(K.LED_SIZE)
         led[[K.LED_BANK, K.LED_ROUNDING, K.LED_TOTAL, K.LED_ALLOWANCE, K.LED_OVERESTIMATION, K.LED_SCALE]] = (
             ledger.bank, ledger.rounding, ledger.total, self.total_allowance, self.overestimation,
             self._allowance_scale)
         option, winner = np.zeros(rounds, dtype=np.int64), np.zeros(rounds, dtype=np.int64)
-        estimate, reward = np.zeros(rounds), np.zeros(rounds)
+        estimate, reward, observation = np.zeros(rounds), np.zeros(rounds), np.full(rounds, -1, dtype=np.int64)
         err = np.zeros(2, dtype=np.int64)
-        code = K.play_rounds(self._task_rng, self._tie_rng, kind, means, table, n0, scales, self._weights,
-                             self.options, self.promises, copy_parts, self.wealth, self._grant, self._bids,
-                             self.records, self.wins, past.counts, past.totals, led, self.check, option, winner,
-                             estimate, reward, err)
+        code = K.play_rounds(self._task_rng, self._tie_rng, kind, means, table, payoffs, opponent, n0, scales,
+                             self._weights, self.options, self.promises, parts, self.wealth, self._grant, self._bids,
+                             self.records, self.wins, past.counts, past.totals, past.seen, _last(past), their.counts,
+                             their.totals, their.seen, _last(their), led, self.check, option, winner, estimate,
+                             reward, observation, err)
         ledger.bank, ledger.rounding = float(led[K.LED_BANK]), float(led[K.LED_ROUNDING])
         self.total_allowance, self.overestimation = float(led[K.LED_ALLOWANCE]), float(led[K.LED_OVERESTIMATION])
         self._allowance_scale = float(led[K.LED_SCALE])
@@ -337,8 +362,14 @@ class AuctionBRIA:
         self._winners.extend(winner[:played].tolist())
         past.choices.extend(option[:played].tolist())
         past.rewards.extend(reward[:played].tolist())
-        past.observations.extend([-1] * played)
+        past.observations.extend(observation[:played].tolist())
         past.round += played
+        if kind == K.GAME:  # the opponent's view of the same rounds
+            theirs, ours = observation[:played], option[:played]
+            their.choices.extend(theirs.tolist())
+            their.rewards.extend(payoffs[theirs, ours].tolist())
+            their.observations.extend(ours.tolist())
+            their.round += played
         est = estimate[:played] if code == K.DONE else np.append(estimate[:played], self._bids.max())
         self._count_dynamic_rejections(n0, est)
         if code == K.REJECTED_RICH:

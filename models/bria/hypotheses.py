@@ -214,6 +214,7 @@ class Strategies:
     static = False
 
     def __init__(self, names: Sequence[str], promises: np.ndarray):
+        self.strategies = list(names)
         self.rules = [STRATEGIES[n] for n in names]
         self.promises = np.tile(promises, len(names))
         self.names = [f"{n} @ {p:g}" for n in names for p in promises.tolist()]

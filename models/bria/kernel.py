@@ -1,11 +1,12 @@
 """The compiled round loop of the hypothesis auction (numba).
 
 :func:`play_rounds` plays rounds of an :class:`~deepmarkets.models.bria.AuctionBRIA` whose
-hypotheses are constant and copy-the-best families and whose task is a bandit or a table of
-rewards given per round (the SHA-256 lottery, its bits computed in Python). It follows the Python
-path (:meth:`AuctionBRIA.decide` and :meth:`AuctionBRIA.settle`) operation for operation: the same
-allowances, the same sums (numpy's pairwise summation), the same bids, the same tie-breaking and
-reward draws from the same generators, the same ledger arithmetic, so from one seed both paths
+hypotheses are constant, copy-the-best and repeated-game strategy families and whose task is a
+bandit, a table of rewards given per round (the SHA-256 lottery, its bits computed in Python) or a
+repeated game against a strategy. It follows the Python path (:meth:`AuctionBRIA.decide` and
+:meth:`AuctionBRIA.settle`) operation for operation: the same allowances, the same sums (numpy's
+pairwise summation), the same bids, the same tie-breaking and reward draws from the same
+generators, the same ledger arithmetic, so from one seed both paths
 play the same rounds and end with the same floats.
 """
 
@@ -14,12 +15,18 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["play_rounds", "pairwise_sum", "BANDIT", "TABLE", "DONE", "REJECTED_RICH", "WRITE_OFF",
+__all__ = ["play_rounds", "pairwise_sum", "BANDIT", "TABLE", "GAME", "RULES", "DONE", "REJECTED_RICH", "WRITE_OFF",
            "LED_BANK", "LED_ROUNDING", "LED_TOTAL", "LED_ALLOWANCE", "LED_OVERESTIMATION", "LED_SCALE", "LED_SIZE"]
 
 # tasks
 BANDIT = 0  # option k pays 1 when a uniform draw falls below means[k]
 TABLE = 1  # option k pays table[t, k] in the t-th round of the call
+GAME = 2  # option k against the opponent's move j pays payoffs[k, j]
+
+# rules that compute a hypothesis's option from the history, by code
+COPY_BEST, COOPERATE, DEFECT, TIT_FOR_TAT, GRIM, PAVLOV = range(6)
+#: The codes of the repeated-game strategies (the names of ``hypotheses.STRATEGIES``).
+RULES = {"cooperate": COOPERATE, "defect": DEFECT, "tit_for_tat": TIT_FOR_TAT, "grim": GRIM, "pavlov": PAVLOV}
 
 # what play_rounds returns
 DONE = 0  # every round was played
@@ -102,30 +109,52 @@ def pairwise_sum(a):
 
 
 @numba.njit(cache=True)
-def play_rounds(task_gen, tie_gen, task, means, table, n0, scales, weights, options, promises, copy_parts,
-                wealth, grant, bids, records, wins, counts, totals, led, check, out_option, out_winner,
-                out_estimate, out_reward, err):
+def _recommend(rule, counts, totals, seen, last_choice, last_reward, last_observation):
+    """The option a rule recommends from a history (the Python rules of ``hypotheses``, by code)."""
+    if rule == COPY_BEST:  # the best average so far, untried first, ties to the lowest option
+        top_mean = -1.0
+        choice = 0
+        for o in range(len(counts)):
+            m = totals[o] / max(counts[o], 1) if counts[o] > 0 else np.inf
+            if m > top_mean:
+                top_mean, choice = m, o
+        return choice
+    if rule == COOPERATE:
+        return 0
+    if rule == DEFECT:
+        return 1
+    if rule == TIT_FOR_TAT:
+        return 0 if last_observation < 0 else last_observation
+    if rule == GRIM:
+        return 1 if seen[1] > 0 else 0
+    if last_choice < 0:  # Pavlov: win-stay, lose-shift
+        return 0
+    return last_choice if last_reward >= 0.5 else 1 - last_choice
+
+
+@numba.njit(cache=True)
+def play_rounds(task_gen, tie_gen, task, means, table, payoffs, opponent, n0, scales, weights, options, promises,
+                parts, wealth, grant, bids, records, wins, counts, totals, seen, last, their_counts, their_totals,
+                their_seen, their_last, led, check, out_option, out_winner, out_estimate, out_reward,
+                out_observation, err):
     """Play ``len(scales)`` rounds from round ``n0`` (``scales[t]`` is c·n^-a of round n0 + t); returns why it stopped.
 
     Every array is the agent's own and is updated in place; ``out_*[t]`` receive round n0 + t.
-    ``copy_parts`` holds (start, stop) rows: the copy-the-best hypotheses, who recommend the
-    option with the best average so far (untried first, ties to the lowest option).
+    ``parts`` holds (start, stop, rule) rows: hypotheses whose option a rule computes from the
+    history each round (copy the best, or a repeated-game strategy). ``last`` is the last round's
+    (choice, observation, reward), -1 before the first; in a game the opponent plays the rule
+    ``opponent`` on its own history (``their_*``, its last round in ``their_last``).
     """
     k = len(wealth)
-    n_options = len(counts)
     best = np.empty(k, dtype=np.int64)
+    last_choice, last_observation, last_reward = int(last[0]), int(last[1]), last[2]
+    their_choice, their_observation, their_reward = int(their_last[0]), int(their_last[1]), their_last[2]
     for t in range(len(scales)):
         n = n0 + t
-        if len(copy_parts):
-            top_mean = -1.0
-            choice = 0
-            for o in range(n_options):
-                m = totals[o] / max(counts[o], 1) if counts[o] > 0 else np.inf
-                if m > top_mean:
-                    top_mean, choice = m, o
-            for r in range(len(copy_parts)):
-                for i in range(copy_parts[r, 0], copy_parts[r, 1]):
-                    options[i] = choice
+        for r in range(len(parts)):
+            choice = _recommend(parts[r, 2], counts, totals, seen, last_choice, last_reward, last_observation)
+            for i in range(parts[r, 0], parts[r, 1]):
+                options[i] = choice
         scale = scales[t]
         led[LED_SCALE] += scale
         for i in range(k):
@@ -155,10 +184,21 @@ def play_rounds(task_gen, tie_gen, task, means, table, n0, scales, weights, opti
                     err[0], err[1] = n, i
                     return REJECTED_RICH
         option = options[winner]
+        observation = -1
         if task == BANDIT:
             reward = 1.0 if task_gen.random() < means[option] else 0.0
-        else:
+        elif task == TABLE:
             reward = table[t, option]
+        else:  # the opponent moves on its own history, then both record the round
+            theirs = _recommend(opponent, their_counts, their_totals, their_seen, their_choice, their_reward,
+                                their_observation)
+            their_reward = payoffs[theirs, option]
+            their_counts[theirs] += 1
+            their_totals[theirs] += their_reward
+            their_seen[option] += 1
+            their_choice, their_observation = theirs, option
+            reward = payoffs[option, theirs]
+            observation = theirs
         net = reward - estimate
         if net > 0:
             led[LED_ROUNDING] += _EPS * (abs(led[LED_BANK]) + 2 * net + abs(wealth[winner]))
@@ -177,5 +217,9 @@ def play_rounds(task_gen, tie_gen, task, means, table, n0, scales, weights, opti
         led[LED_OVERESTIMATION] += estimate - reward
         counts[option] += 1
         totals[option] += reward
+        if observation >= 0:
+            seen[observation] += 1
+        last_choice, last_observation, last_reward = option, observation, reward
         out_option[t], out_winner[t], out_estimate[t], out_reward[t] = option, winner, estimate, reward
+        out_observation[t] = observation
     return DONE

@@ -15,12 +15,13 @@ from deepmarkets.models.bria import (
     Bandit,
     Lottery,
     PrisonersDilemma,
+    RepeatedGame,
     callables,
     constant,
     copy_best,
     strategies,
 )
-from deepmarkets.models.bria.hypotheses import Constant
+from deepmarkets.models.bria.hypotheses import STRATEGIES, Constant
 from deepmarkets.models.bria.kernel import pairwise_sum
 
 PROPERTY = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -41,21 +42,36 @@ def _state(agent: AuctionBRIA) -> dict:
 
 @st.composite
 def auctions(draw):
-    """A random auction the compiled loop plays: constant and copy-the-best families, a bandit or a lottery."""
-    lottery = draw(st.booleans())
-    m = 2 if lottery else draw(st.integers(1, 5))
+    """A random auction the compiled loop plays: constant, copy-the-best and strategy families on a bandit,
+    the lottery or a repeated game against a strategy."""
+    kind = draw(st.sampled_from(["bandit", "lottery", "game"]))
+    m = draw(st.integers(1, 5)) if kind == "bandit" else 2
     families = []
     for _ in range(draw(st.integers(1, 3))):
-        if draw(st.booleans()):
+        family = draw(st.sampled_from(["constant", "copy_best", "strategies"] if m == 2 else ["constant", "copy_best"]))
+        if family == "constant":
             size = draw(st.integers(1, 40))
             options = np.array(draw(st.lists(st.integers(0, m - 1), min_size=size, max_size=size)), dtype=np.int64)
             # coarse promises make ties, which the tie-breaking generator settles
             promises = np.array(draw(st.lists(st.integers(0, 20), min_size=size, max_size=size))) / 20
             families.append(Constant(options, promises))
-        else:
+        elif family == "copy_best":
             families.append(copy_best(np.array(draw(st.lists(st.integers(0, 20), min_size=1, max_size=6))) / 20))
-    means = draw(st.lists(st.integers(0, 10), min_size=m, max_size=m))
-    task = Lottery(draw(st.sampled_from([0.0, 0.4, 0.55]))) if lottery else Bandit(np.array(means) / 10)
+        else:
+            names = draw(st.lists(st.sampled_from(list(STRATEGIES)), min_size=1, max_size=5))
+            families.append(strategies(names, np.array(draw(st.lists(st.integers(0, 20), min_size=1, max_size=4)))
+                                       / 20))
+    if kind == "bandit":
+        task = Bandit(np.array(draw(st.lists(st.integers(0, 10), min_size=m, max_size=m))) / 10)
+    elif kind == "lottery":
+        task = Lottery(draw(st.sampled_from([0.0, 0.4, 0.55])))
+    else:
+        payoffs = np.array(draw(st.lists(st.integers(0, 5), min_size=4, max_size=4))).reshape(2, 2) / 5
+        opponent = draw(st.sampled_from(list(STRATEGIES)))
+        if draw(st.booleans()):
+            task = lambda: RepeatedGame(payoffs, ("c", "d"), opponent)  # noqa: E731  (a fresh game per agent)
+        else:
+            task = lambda: PrisonersDilemma(opponent)  # noqa: E731
     allowance = Allowance(draw(st.sampled_from([0.05, 1.0, 5.0, 20.0])), draw(st.sampled_from([0.3, 0.7, 1.0])),
                           draw(st.sampled_from([1.05, 1.1, 2.0])))
     return families, task, allowance
@@ -67,14 +83,20 @@ def auctions(draw):
 def test_compiled_rounds_equal_the_python_rounds_bit_for_bit(auction, seed, runs, snapshots, check):
     """Choices, winners, estimates, rewards, wealth, records, rejections, snapshots and the ledger's floats."""
     families, task, allowance = auction
-    agents = [AuctionBRIA(families, task, allowance=allowance, rng=seed, check=check, engine=engine)
-              for engine in ("python", "compiled")]
+    agents = [AuctionBRIA(families, task() if callable(task) else task, allowance=allowance, rng=seed, check=check,
+                          engine=engine) for engine in ("python", "compiled")]  # a game keeps the opponent's view
     for n in runs:
         for agent in agents:
             agent.run(n, progressbar=False, snapshots=snapshots)
     python, compiled = (_state(a) for a in agents)
     for key in python:
         assert python[key] == compiled[key], key
+    their = [getattr(a.task, "_their", None) for a in agents]
+    if their[0] is not None:  # the opponent saw the same rounds
+        assert [(h.choices, h.rewards, h.observations, h.round, h.counts.tolist(), h.totals.tolist(),
+                 h.seen.tolist()) for h in their] == [(their[1].choices, their[1].rewards, their[1].observations,
+                                                       their[1].round, their[1].counts.tolist(),
+                                                       their[1].totals.tolist(), their[1].seen.tolist())] * 2
 
 
 def test_compiled_rounds_go_on_from_python_rounds():
@@ -103,10 +125,20 @@ def test_check_mode_checks_every_compiled_round():
         agent.run(1, progressbar=False)
 
 
+def test_a_game_against_a_strategy_compiled_equals_python():
+    agents = [AuctionBRIA(strategies(), PrisonersDilemma("tit_for_tat"), rng=3, engine=e)
+              for e in ("python", "compiled")]
+    for agent in agents:
+        agent.run(3000, progressbar=False)
+    assert _state(agents[0]) == _state(agents[1])
+    assert agents[0].task._their.choices == agents[1].task._their.choices
+
+
 @pytest.mark.parametrize("hypotheses, task", [
-    (strategies(), PrisonersDilemma("defect")),
+    (strategies(), PrisonersDilemma(None)),  # the opponent is another agent: play(first, second, rounds)
     (callables([lambda past: (0, 0.5)]), Bandit([0.5])),
-    (constant(2), PrisonersDilemma("defect")),
+    (strategies(["cooperate"]), Bandit([0.5])),  # strategies play games of two options
+    (strategies(["pavlov"]), Bandit([0.2, 0.5, 0.8])),
 ])
 def test_engine_compiled_refuses_what_it_cannot_play(hypotheses, task):
     with pytest.raises(DeclarationError, match="engine='compiled' plays constant"):
