@@ -293,9 +293,8 @@ class AuctionBRIA:
 
     # the compiled loop -------------------------------------------------------------------------------------
     def _run_compiled(self, n: int, progressbar: bool) -> None:
-        """Play ``n`` rounds in calls of the compiled loop that end at every snapshot, progress tick and, with
+        """Play ``n`` rounds in calls of the compiled loop that end at every progress tick and, with
         ``check=True``, every round."""
-        first = self.past.round  # the round of t = 1
         tick = max(1, n // 100)
         with ProgressBar("hypothesis auction", n, enabled=progressbar) as bar:
             t = 0
@@ -303,11 +302,7 @@ class AuctionBRIA:
                 end = t + 1 if self.check else min(n, t + CHUNK)
                 if progressbar:
                     end = min(end, (t // tick + 1) * tick)
-                if self.every:  # the next round n with n % every == 0 ends a call (its wealth is kept)
-                    end = min(end, -(-(first + t) // self.every) * self.every - first + 1)
                 self._play_compiled(end - t)
-                if self.every and (self.past.round - 1) % self.every == 0:
-                    self._snapshots.append((self.past.round - 1, self.wealth.copy()))
                 if self.check:
                     self.check_invariants()
                 t = end
@@ -349,11 +344,16 @@ class AuctionBRIA:
         option, winner = np.zeros(rounds, dtype=np.int64), np.zeros(rounds, dtype=np.int64)
         estimate, reward, observation = np.zeros(rounds), np.zeros(rounds), np.full(rounds, -1, dtype=np.int64)
         err = np.zeros(2, dtype=np.int64)
+        every = self.every
+        # the rounds n with n % every == 0 keep their wealth (as settle() does)
+        snap_rounds = np.arange(-(-n0 // every) * every, n0 + rounds, every, dtype=np.int64) if every else \
+            np.zeros(0, dtype=np.int64)
+        snap_wealth = np.zeros((len(snap_rounds), len(self.wealth)))
         code = K.play_rounds(self._task_rng, self._tie_rng, kind, means, table, payoffs, opponent, n0, scales,
                              self._weights, self.options, self.promises, parts, self.wealth, self._grant, self._bids,
                              self.records, self.wins, past.counts, past.totals, past.seen, _last(past), their.counts,
-                             their.totals, their.seen, _last(their), led, self.check, option, winner, estimate,
-                             reward, observation, err)
+                             their.totals, their.seen, _last(their), led, self.check, snap_rounds, snap_wealth,
+                             option, winner, estimate, reward, observation, err)
         ledger.bank, ledger.rounding = float(led[K.LED_BANK]), float(led[K.LED_ROUNDING])
         self.total_allowance, self.overestimation = float(led[K.LED_ALLOWANCE]), float(led[K.LED_OVERESTIMATION])
         self._allowance_scale = float(led[K.LED_SCALE])
@@ -364,6 +364,7 @@ class AuctionBRIA:
         past.rewards.extend(reward[:played].tolist())
         past.observations.extend(observation[:played].tolist())
         past.round += played
+        self._snapshots.extend((int(r), w) for r, w in zip(snap_rounds, snap_wealth, strict=True) if r < n0 + played)
         if kind == K.GAME:  # the opponent's view of the same rounds
             theirs, ours = observation[:played], option[:played]
             their.choices.extend(theirs.tolist())

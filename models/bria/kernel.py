@@ -135,20 +135,23 @@ def _recommend(rule, counts, totals, seen, last_choice, last_reward, last_observ
 @numba.njit(cache=True)
 def play_rounds(task_gen, tie_gen, task, means, table, payoffs, opponent, n0, scales, weights, options, promises,
                 parts, wealth, grant, bids, records, wins, counts, totals, seen, last, their_counts, their_totals,
-                their_seen, their_last, led, check, out_option, out_winner, out_estimate, out_reward,
-                out_observation, err):
+                their_seen, their_last, led, check, snap_rounds, snap_wealth, out_option, out_winner, out_estimate,
+                out_reward, out_observation, err):
     """Play ``len(scales)`` rounds from round ``n0`` (``scales[t]`` is c·n^-a of round n0 + t); returns why it stopped.
 
     Every array is the agent's own and is updated in place; ``out_*[t]`` receive round n0 + t.
     ``parts`` holds (start, stop, rule) rows: hypotheses whose option a rule computes from the
     history each round (copy the best, or a repeated-game strategy). ``last`` is the last round's
     (choice, observation, reward), -1 before the first; in a game the opponent plays the rule
-    ``opponent`` on its own history (``their_*``, its last round in ``their_last``).
+    ``opponent`` on its own history (``their_*``, its last round in ``their_last``). After each
+    round listed in ``snap_rounds`` (increasing) the wealth is copied into the next row of
+    ``snap_wealth``.
     """
     k = len(wealth)
     best = np.empty(k, dtype=np.int64)
     last_choice, last_observation, last_reward = int(last[0]), int(last[1]), last[2]
     their_choice, their_observation, their_reward = int(their_last[0]), int(their_last[1]), their_last[2]
+    snap = 0
     for t in range(len(scales)):
         n = n0 + t
         for r in range(len(parts)):
@@ -222,4 +225,7 @@ def play_rounds(task_gen, tie_gen, task, means, table, payoffs, opponent, n0, sc
         last_choice, last_observation, last_reward = option, observation, reward
         out_option[t], out_winner[t], out_estimate[t], out_reward[t] = option, winner, estimate, reward
         out_observation[t] = observation
+        if snap < len(snap_rounds) and snap_rounds[snap] == n:
+            snap_wealth[snap, :] = wealth
+            snap += 1
     return DONE
