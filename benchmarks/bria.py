@@ -65,6 +65,7 @@ from deepmarkets.models.bria import (
     thompson,
     ucb1,
 )
+from deepmarkets.models.economies.auction import Sale
 
 DEFAULT = Allowance(5, 1, 1.1)
 PAPER = Allowance(1, 1, 2)
@@ -123,6 +124,50 @@ def part_a_seeds(T: int, n_seeds: int, quiet: bool) -> list[dict]:
     return rows
 
 
+def _break_ties_by(key: str):
+    """An agent whose auction breaks ties for the top bid by the tied hypotheses' record or wealth (the
+    highest; then the first) instead of at random."""
+
+    class Agent(AuctionBRIA):
+        def _auction(self, bids: np.ndarray) -> Sale:
+            top = float(bids.max())
+            tied = np.flatnonzero(bids == top)
+            rank = self.records if key == "record" else self.wealth
+            return Sale(int(tied[np.argmax(rank[tied])]), top, top)
+
+    return Agent
+
+
+def part_a_ties(T: int, n_seeds: int, quiet: bool) -> dict:
+    """Where the promise-major agent loses reward (rounds where an arm-0.7 hypothesis tied for the top bid and
+    the tie went elsewhere), and the agent with ties broken by record or by wealth."""
+    means = np.array([0.3, 0.5, 0.7])
+    log(f"part A: ties over {n_seeds} seeds", quiet)
+    lost_tied, lost, average = np.zeros(n_seeds), np.zeros(n_seeds), np.zeros(n_seeds)
+    for s in range(n_seeds):
+        agent = AuctionBRIA(constant(3, order="promise"), Bandit(means), allowance=DEFAULT, rng=s, engine="python")
+        for _ in range(T):
+            option = agent.decide()
+            regret = means[2] - means[option]  # expected reward lost
+            tied = agent.options[agent._bids == agent._bids.max()]
+            lost[s] += regret
+            lost_tied[s] += regret if (tied == 2).any() else 0.0
+            agent.settle(*agent.task.reward(agent.past.round, option, agent._task_rng))
+        average[s] = agent.average_reward()
+    low = average < 0.68
+    out = {"seeds": n_seeds, "below": int(low.sum()),
+           "tied_share_low": float(lost_tied[low].sum() / lost[low].sum()) if low.any() else float("nan"),
+           "tied_share_all": float(lost_tied.sum() / lost.sum()), "rules": []}
+    for key in ("record", "wealth"):
+        agent_class = _break_ties_by(key)
+        vals = np.array([agent_class(constant(3, order="promise"), Bandit(means), allowance=DEFAULT, rng=s).run(
+            T, progressbar=False, snapshots=0).average_reward()
+                         for s in range(n_seeds)])
+        out["rules"].append({"ties": key, "min": float(vals.min()), "median": float(np.median(vals)),
+                             "below_0.68": float(np.mean(vals < 0.68))})
+    return out
+
+
 def print_part_a(a: dict, horizons: list[int], smoke: bool) -> None:
     print("Part A: bandit 0.3/0.5/0.7, 60 constant hypotheses, average reward per seed")
     methods = [("BRIA 5/(n i^1.1), promise-major", "bria"), ("BRIA, last tenth", "bria_last_tenth"),
@@ -150,6 +195,16 @@ def print_part_a(a: dict, horizons: list[int], smoke: bool) -> None:
                 [["/".join(f"{m:g}" for m in r["arms"]), {"promise": "promise-major", "option": "arm-major"}.get(
                     r["order"], r["order"]),
                   f"{r['min']:.4f}", f"{r['median']:.4f}", f"{r['below_0.68']:.0%}"] for r in seeds], {2, 3, 4}))
+    ties = a["ties"]
+    print(f"promise-major, arms 0.3/0.5/0.7: of the expected reward lost, {ties['tied_share_all']:.0%} over all "
+          f"{ties['seeds']} seeds and {ties['tied_share_low']:.0%} over the {ties['below']} below 0.68 comes from "
+          "rounds where an arm-0.7 hypothesis tied for the top bid and the tie went to another arm; "
+          "ties broken otherwise:")
+    print(table(["ties broken by", "min", "median", "share of seeds < 0.68"],
+                [["random (the agent)", f"{seeds[0]['min']:.4f}", f"{seeds[0]['median']:.4f}",
+                  f"{seeds[0]['below_0.68']:.0%}"]]
+                + [[f"highest {r['ties']}", f"{r['min']:.4f}", f"{r['median']:.4f}", f"{r['below_0.68']:.0%}"]
+                   for r in ties["rules"]], {1, 2, 3}))
     print()
 
 
@@ -180,14 +235,15 @@ def part_b(horizons: list[int], seeds: list[int], quiet: bool) -> dict:
 def part_b_sensitivity(T: int, seeds: list[int], quiet: bool) -> list[dict]:
     """The lottery's share under neighbouring promise grids and schedules (promise-major)."""
     rows = []
-    for step, c, b in ((0.01, 20, 1.1), (0.01, 5, 1.1), (0.01, 50, 1.1), (0.01, 100, 1.5), (0.02, 5, 1.1),
-                       (0.02, 20, 1.1), (0.05, 20, 1.1)):
-        log(f"part B: grid {step}, A = {c}/(n i^{b})", quiet)
+    for step, c, a, b in ((0.01, 20, 1, 1.1), (0.01, 5, 1, 1.1), (0.01, 10, 1, 1.1), (0.01, 50, 1, 1.1),
+                          (0.01, 100, 1, 1.5), (0.02, 3, 1, 1.1), (0.02, 5, 1, 1.1), (0.02, 8, 1, 1.1),
+                          (0.02, 20, 1, 1.1), (0.05, 20, 1, 1.1), (0.01, 20, 0.5, 1.1), (0.01, 20, 0.7, 1.1)):
+        log(f"part B: grid {step}, A = {c}/(n^{a} i^{b})", quiet)
         fam = constant(2, promise_grid(step, 1.0, step), order="promise")
-        shares = np.array([AuctionBRIA(fam, Lottery(0.4), allowance=Allowance(c, 1, b), rng=s).run(
+        shares = np.array([AuctionBRIA(fam, Lottery(0.4), allowance=Allowance(c, a, b), rng=s).run(
             T, progressbar=False, snapshots=0).option_shares()["lottery"] for s in seeds])
-        rows.append({"step": step, "c": c, "b": b, "min": float(shares.min()), "median": float(np.median(shares)),
-                     "below_0.95": float(np.mean(shares < 0.95))})
+        rows.append({"step": step, "c": c, "a": a, "b": b, "min": float(shares.min()),
+                     "median": float(np.median(shares)), "below_0.95": float(np.mean(shares < 0.95))})
     return rows
 
 
@@ -214,7 +270,8 @@ def print_part_b(b: dict, smoke: bool) -> None:
     print(f"lottery's share at T = {b['sensitivity_T']} under neighbouring grids and schedules (promise-major, "
           "same seeds):")
     print(table(["promise grid", "allowance", "min", "median", "share of seeds < 0.95"],
-                [[f"{r['step']:g}..1", f"{r['c']:g}/(n i^{r['b']:g})", f"{r['min']:.3f}", f"{r['median']:.3f}",
+                [[f"{r['step']:g}..1", f"{r['c']:g}/(n^{r['a']:g} i^{r['b']:g})", f"{r['min']:.3f}",
+                  f"{r['median']:.3f}",
                   f"{r['below_0.95']:.0%}"] for r in b["sensitivity"]], {2, 3, 4}))
     print()
 
@@ -376,6 +433,7 @@ def main(argv=None) -> int:
         out["part_a"], invariants_ok = {"rows": []}, False
     out["part_a"]["seeds_T"], out["part_a"]["n_seeds"] = a_horizons[0], n_seeds_a
     out["part_a"]["seeds"] = part_a_seeds(a_horizons[0], n_seeds_a, args.quiet)
+    out["part_a"]["ties"] = part_a_ties(a_horizons[0], n_seeds_a, args.quiet)
     if out["part_a"]["rows"]:
         print_part_a(out["part_a"], a_horizons, smoke)
     sys.stdout.flush()

@@ -39,7 +39,7 @@ from deepmarkets.models.bria.allowance import Allowance
 from deepmarkets.models.bria.hypotheses import Constant, CopyBest, History, Strategies, as_families
 from deepmarkets.models.bria.results import BRIARun
 from deepmarkets.models.bria.tasks import Bandit, Lottery, PrisonersDilemma, RepeatedGame
-from deepmarkets.models.economies.auction import BANK, Ledger, clear
+from deepmarkets.models.economies.auction import BANK, Ledger, Sale, clear
 from deepmarkets.protocols import TRADE_HISTORY_COLUMNS
 
 __all__ = ["AuctionBRIA", "Round", "INVARIANT_TOL", "ENGINES"]
@@ -161,11 +161,11 @@ class AuctionBRIA:
         compiles = (type(task) in (Bandit, Lottery) or (type(task) in (RepeatedGame, PrisonersDilemma)
                                                          and task.opponent is not None)) \
             and all(type(f) in (Constant, CopyBest) or (type(f) is Strategies and self.n_options == 2)
-                    for f in self.families)
+                    for f in self.families) and type(self)._auction is AuctionBRIA._auction
         if engine == "compiled" and not compiles:
             raise DeclarationError("engine='compiled' plays constant(...), copy_best(...) and strategies(...) on a "
-                                   "Bandit, a Lottery or a repeated game against a strategy; use engine='auto' or "
-                                   "'python' for other hypotheses and tasks")
+                                   "Bandit, a Lottery or a repeated game against a strategy, ties broken at random; "
+                                   "use engine='auto' or 'python' for other hypotheses, tasks and auctions")
         self.engine = engine
         self._compiles = compiles and engine != "python"
         gen = as_rng(rng)
@@ -222,7 +222,7 @@ class AuctionBRIA:
         self.total_allowance += self.ledger.grant(np.multiply(self._weights, scale, out=self._grant))
         promises = self.promises
         bids = np.minimum(promises, self.wealth, out=self._bids)
-        sale = clear(bids, "first", self._tie_rng)
+        sale = self._auction(bids)
         winner, estimate = sale.winner, sale.price
         for _, part in self._dynamic:
             rejected = np.flatnonzero(promises[part] > estimate) + part.start
@@ -239,6 +239,13 @@ class AuctionBRIA:
         option = int(self.options[winner])
         self._pending = (n, winner, estimate, option)
         return option
+
+    def _auction(self, bids: np.ndarray) -> Sale:
+        """The first-price auction: the highest bid wins, ties broken uniformly at random.
+
+        A subclass may break ties otherwise by overriding this; it then plays every round in Python.
+        """
+        return clear(bids, "first", self._tie_rng)
 
     def settle(self, reward: float, observation: int = -1) -> Round:
         """Pay the decided round: the winner pays its bid and is credited ``reward``; returns the round."""

@@ -23,6 +23,7 @@ from deepmarkets.models.bria import (
 )
 from deepmarkets.models.bria.hypotheses import STRATEGIES, Constant
 from deepmarkets.models.bria.kernel import pairwise_sum
+from deepmarkets.models.economies.auction import Sale
 
 PROPERTY = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -144,6 +145,22 @@ def test_engine_compiled_refuses_what_it_cannot_play(hypotheses, task):
     with pytest.raises(DeclarationError, match="engine='compiled' plays constant"):
         AuctionBRIA(hypotheses, task, engine="compiled")
     assert not AuctionBRIA(hypotheses, task)._compiles  # auto falls back to Python
+
+
+def test_an_auction_breaking_ties_otherwise_plays_in_python():
+    class ByWealth(AuctionBRIA):
+        def _auction(self, bids):
+            top = float(bids.max())
+            tied = np.flatnonzero(bids == top)
+            return Sale(int(tied[np.argmax(self.wealth[tied])]), top, top)
+
+    agent = ByWealth(constant(3, [0.2]), Bandit([0.3, 0.5, 0.7]), rng=0)
+    assert not agent._compiles
+    run = agent.run(30, progressbar=False)
+    # every promise is 0.2: from the first round all bid 0.2 and the richest (the first, largest allowance) wins
+    assert set(run.winners[run.estimates == 0.2].tolist()) == {0}
+    with pytest.raises(DeclarationError, match="ties broken at random"):
+        ByWealth(constant(3), Bandit([0.3, 0.5, 0.7]), engine="compiled")
 
 
 def test_bad_engine():
