@@ -100,6 +100,16 @@ def test_compiled_rounds_equal_the_python_rounds_bit_for_bit(auction, seed, runs
                                                        their[1].totals.tolist(), their[1].seen.tolist())] * 2
 
 
+@pytest.mark.parametrize("bit_generator", [np.random.PCG64, np.random.MT19937, np.random.Philox, np.random.SFC64])
+def test_any_numpy_bit_generator_gives_the_same_rounds(bit_generator):
+    """The compiled loop draws rewards and breaks ties through the generator's own bit generator."""
+    agents = [AuctionBRIA(constant(3, [0.1, 0.2, 0.3, 0.5]), Bandit([0.3, 0.5, 0.7]),
+                          rng=np.random.Generator(bit_generator(5)), engine=e) for e in ("python", "compiled")]
+    for agent in agents:
+        agent.run(3000, progressbar=False)
+    assert _state(agents[0]) == _state(agents[1])
+
+
 def test_compiled_rounds_go_on_from_python_rounds():
     """Rounds played by decide()/settle() and then by run() equal rounds played by run() alone."""
     agents = [AuctionBRIA(constant(3, order="promise"), Bandit([0.3, 0.5, 0.7]), rng=4, engine=e)
