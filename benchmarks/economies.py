@@ -465,15 +465,10 @@ def print_part_f(rec: dict, eval_episodes: int, smoke: bool) -> None:
 # part H: pattern agents
 # ---------------------------------------------------------------------------
 def declared_patterns(env: BlocksWorld, seed: int) -> Economy:
-    """Five pattern agents that encode one strategy for any number of blocks (see notebooks/economies.ipynb)."""
+    """Five pattern agents that play one strategy at any number of blocks (``BlocksWorld.pattern_strategy``)."""
     eco = Economy(env, conditions="pattern", explore=0.0, keep_history=False, rng=seed)
-    move, ok = env.action_names.index, "stack 0 holds only correctly placed blocks"
-    eco.agent(pattern={ok: False}, action=move("0->1"), bid=0.5)
-    for i, j in ((1, 2), (2, 1)):
-        eco.agent(pattern={ok: True, f"top of stack {i} is the next block needed": True}, action=move(f"{i}->0"),
-                  bid=0.9)
-        eco.agent(pattern={ok: True, f"stack {i} holds the next block needed": True,
-                           f"top of stack {i} is the next block needed": False}, action=move(f"{i}->{j}"), bid=0.7)
+    for pattern, action in env.pattern_strategy():
+        eco.agent(pattern=pattern, action=action, bid=0.5)
     return eco
 
 

@@ -410,6 +410,29 @@ class BlocksWorld(_BuiltinEnv):
     def _is_goal(self, state) -> bool:
         return state == self.goal
 
+    def pattern_strategy(self) -> list[tuple[dict[str, bool], int]]:
+        """``(pattern, action)`` rules over :attr:`feature_names` that solve every instance.
+
+        Clear stack 0 down to its correctly placed run; then fetch the next block needed, digging
+        it out of whichever stack holds it. In every state but the goal exactly one rule's pattern
+        holds, so agents declared with them (``Economy.agent(pattern=..., action=...)``) act at any
+        size as one strategy.
+
+        Examples
+        --------
+        >>> rules = BlocksWorld(3).pattern_strategy()
+        >>> len(rules), rules[0]
+        (5, ({'stack 0 holds only correctly placed blocks': False}, 0))
+        """
+        ok, move = "stack 0 holds only correctly placed blocks", self.action_names.index
+        rules = [({ok: False}, move("0->1"))]
+        for i in range(1, self.n_stacks):
+            j = i % (self.n_stacks - 1) + 1  # another stack that is not stack 0
+            top = f"top of stack {i} is the next block needed"
+            rules.append(({ok: True, top: True}, move(f"{i}->0")))
+            rules.append(({ok: True, f"stack {i} holds the next block needed": True, top: False}, move(f"{i}->{j}")))
+        return rules
+
     def start_states(self) -> list:
         """Every state but the goal (``reset`` draws one uniformly), or the fixed ``start``."""
         return [self.start] if self.start is not None else [s for s in self.states() if s != self.goal]

@@ -165,19 +165,15 @@ def test_long_runs_with_deaths_keep_the_ledger_within_its_rounding_bound():
     assert abs(eco.ledger.error()) <= eco.ledger.tolerance() and eco.run(0, progressbar=False).episodes
 
 
-@pytest.mark.parametrize("n", [6, 12])
-def test_five_pattern_agents_solve_blocks_world_of_any_size(n):
-    # exactly one of the five conditions holds in every state but the goal, so the economy follows one policy:
-    # clear stack 0 down to its correct run, then fetch the next block (digging it out of stack 1 or 2)
-    env = BlocksWorld(n)
+@pytest.mark.parametrize(("n", "stacks"), [(6, 3), (12, 3), (7, 4)])
+def test_five_pattern_agents_solve_blocks_world_of_any_size(n, stacks):
+    # exactly one rule's condition holds in every state but the goal, so the economy follows one strategy:
+    # clear stack 0 down to its correct run, then fetch the next block (digging it out of the stack holding it)
+    env = BlocksWorld(n, n_stacks=stacks)
     eco = Economy(env, conditions="pattern", explore=0.0, keep_history=False, rng=n)
-    move, ok = env.action_names.index, "stack 0 holds only correctly placed blocks"
-    eco.agent(pattern={ok: False}, action=move("0->1"), bid=0.5)
-    for i, j in ((1, 2), (2, 1)):
-        eco.agent(pattern={ok: True, f"top of stack {i} is the next block needed": True}, action=move(f"{i}->0"),
-                  bid=0.9)
-        eco.agent(pattern={ok: True, f"stack {i} holds the next block needed": True,
-                           f"top of stack {i} is the next block needed": False}, action=move(f"{i}->{j}"), bid=0.7)
+    rules = env.pattern_strategy()
+    for pattern, action in rules:
+        eco.agent(pattern=pattern, action=action, bid=0.5)
     run = eco.run(60, progressbar=False)
-    assert len(eco.population) == 5  # nobody else ever entered: some agent could always bid
+    assert len(eco.population) == len(rules) == 2 * stacks - 1  # nobody else entered: some agent could always bid
     assert all(r.success and r.steps <= 3 * n * n for r in run.episodes)
