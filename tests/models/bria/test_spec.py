@@ -14,7 +14,7 @@ EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "bria.toml"
 
 def test_example_spec_is_the_python_agent():
     agent, rounds = read_spec(EXAMPLE)
-    same = AuctionBRIA([constant(3, labels=Bandit().options), copy_best([0.5, 0.6, 0.65])], Bandit(),
+    same = AuctionBRIA([constant(3, labels=Bandit().options, order="promise"), copy_best([0.5, 0.6, 0.65])], Bandit(),
                        allowance=Allowance(5, 1, 1.1), rng=0)
     assert rounds == 20000 and agent.names == same.names and agent.allowance == same.allowance
     a, b = agent.run(300, progressbar=False), same.run(300, progressbar=False)
