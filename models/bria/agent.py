@@ -97,9 +97,8 @@ class AuctionBRIA:
         Who plays the rounds of :meth:`run`: a compiled loop (numba, see :mod:`~deepmarkets.models.bria.kernel`)
         for constant, copy-the-best and strategy families on a :class:`Bandit`, a :class:`Lottery` or a
         repeated game against a strategy, or the Python methods :meth:`decide` and :meth:`settle` (any
-        hypotheses and tasks). ``"auto"`` compiles when it
-        can. Both play the same rounds from the same seed, bit for bit; ``check=True`` checks every
-        invariant after every round with either.
+        hypotheses and tasks). ``"auto"`` compiles when it can. Both play the same rounds from the same
+        seed, bit for bit; ``check=True`` checks every invariant after every round with either.
 
     Attributes
     ----------
@@ -322,7 +321,7 @@ class AuctionBRIA:
 
         past, ledger = self.past, self.ledger
         n0 = past.round
-        for family, part in self._dynamic:  # copy the best: the promises never change, the loop sets the options
+        for family, part in self._dynamic:  # copy the best and strategies: fixed promises, the loop sets the options
             self._write(family, part, past)
         scales = np.array([self.allowance.scale(n) for n in range(n0, n0 + rounds)])
         task, empty = self.task, np.zeros((0, self.n_options))
