@@ -255,7 +255,14 @@ class Economy:
         goal reward, enough for an agent to learn its value before its wealth caps its bid;
         ``birth_wealth=inf`` (default) turns births off, ``tax=0`` (default) rent off.
     pattern_size : int
-        Features a new pattern agent constrains (``conditions="pattern"``).
+        The most features a new pattern agent constrains (``conditions="pattern"``): each entrant
+        constrains a uniformly drawn number from 1 to ``pattern_size`` of the features, with the
+        values they have where it enters.
+    entry_rate : float
+        The probability that at an auction the bank also funds ``clones`` entrepreneurs there: one
+        random condition that holds (a pattern, or the state) and one random action, bidding
+        ``initial_bid``. Without them agents enter only where nobody can bid. Played by the Python
+        engine.
     max_agents : int
         No births or entries beyond this many living agents.
     check : bool
@@ -294,7 +301,7 @@ class Economy:
                  clones: int = 2, gamma: float = 1.0, learning_rate: float = 0.1, explore: float = 0.05,
                  initial_bid: float | None = None, entry_wealth: float | None = None, tax: float = 0.0,
                  death_wealth: float = 0.0, birth_wealth: float = math.inf, mutation: float = 0.1,
-                 pattern_size: int = 2, max_agents: int = 100_000, check: bool = False,
+                 pattern_size: int = 2, entry_rate: float = 0.0, max_agents: int = 100_000, check: bool = False,
                  rng: int | np.random.Generator | None = None, keep_history: bool = True, engine: str = "auto",
                  gini_every: int = 100):
         self.env = as_discrete_env(env)
@@ -328,6 +335,9 @@ class Economy:
         self.birth_wealth = float(birth_wealth)
         self.mutation = finite_float(mutation, "mutation", low=0)
         self.pattern_size = whole_number(pattern_size, "pattern_size", 1)
+        self.entry_rate = finite_float(entry_rate, "entry_rate", low=0)
+        if self.entry_rate > 1:
+            raise DeclarationError(f"entry_rate={entry_rate!r}; expected a probability in [0, 1]")
         self.max_agents = whole_number(max_agents, "max_agents", 1)
         self.check = bool(check)
         self.keep_history = bool(keep_history)
@@ -348,9 +358,9 @@ class Economy:
             self._states = self._table.index
         # tabular: which states were seen or declared (otherwise every numbered state was)
         self._seen = np.zeros(len(self._keys), dtype=bool) if self._table is not None else None
-        if engine == "compiled" and (self._table is None or conditions != "state"):
-            raise DeclarationError("engine='compiled' needs agents conditioned on states and a tabular environment "
-                                   f"(a deterministic built-in with at most {TABLE_LIMIT:,} states); "
+        if engine == "compiled" and (self._table is None or conditions != "state" or self.entry_rate):
+            raise DeclarationError("engine='compiled' needs agents conditioned on states, no entry_rate, and a tabular "
+                                   f"environment (a deterministic built-in with at most {TABLE_LIMIT:,} states); "
                                    "use engine='auto' to fall back to the Python engine")
         self.engine = engine
         self._kernel_state: KernelState | None = None
@@ -413,28 +423,31 @@ class Economy:
     def _bidders(self, sid: int, feats: int, obs: Any) -> np.ndarray:
         ids = self.population.matching(sid, feats)
         if len(ids) and np.any(self.population.wealth[ids] > 0):
+            if self.entry_rate and self.rng.random() < self.entry_rate:
+                return np.concatenate([ids, self._enter(sid, obs, one=True)])
             return ids
         return np.concatenate([ids, self._enter(sid, obs)])
 
-    def _enter(self, sid: int, obs: Any) -> np.ndarray:
-        """The bank funds new agents where nobody can bid."""
-        pop, n_actions = self.population, self.env.n_actions
+    def _enter(self, sid: int, obs: Any, *, one: bool = False) -> np.ndarray:
+        """The bank funds ``clones`` new agents for every action where nobody can bid (for one random action:
+        an entrepreneur)."""
+        pop, gen = self.population, self.rng
         room = self.max_agents - pop.n_alive
         if room <= 0:
             return np.zeros(0, dtype=np.int64)
+        base = np.array([gen.integers(self.env.n_actions)]) if one else np.arange(self.env.n_actions)
         if self.conditions == "state":
-            actions = np.tile(np.arange(n_actions), self.clones)[:room]
+            actions = np.tile(base, self.clones)[:room]
             kw = {"state": sid}
         else:
             feats = np.asarray(self.env.features(obs), dtype=bool)
-            k = min(self.pattern_size, len(feats))
             masks, wants = [], []
-            for _ in range(min(n_actions, room)):
-                chosen = np.isin(np.arange(len(feats)), self.rng.choice(len(feats), size=k, replace=False))
+            for _ in range(min(len(base), room)):
+                k = int(gen.integers(1, min(self.pattern_size, len(feats)) + 1)) if len(feats) else 0
+                chosen = np.isin(np.arange(len(feats)), gen.choice(len(feats), size=k, replace=False))
                 masks.append(pack_features(chosen))
                 wants.append(pack_features(feats & chosen))
-            base = np.arange(len(masks))
-            actions = np.tile(base, self.clones)[:room]
+            actions = np.tile(base[: len(masks)], self.clones)[:room]
             kw = {"mask": np.tile(masks, self.clones)[:room], "want": np.tile(wants, self.clones)[:room]}
         bid = self.initial_bid if self.bids != "fixed" else self.rng.uniform(0, self.initial_bid, len(actions))
         ids = pop.add(action=actions, bid=bid, wealth=0.0, born=len(self.result), **kw)
@@ -445,7 +458,7 @@ class Economy:
     @property
     def compiled(self) -> bool:
         """Whether the next episodes are played by the compiled engine (see ``engine``)."""
-        if self.engine == "python" or self._table is None or self.conditions != "state":
+        if self.engine == "python" or self._table is None or self.conditions != "state" or self.entry_rate:
             return False
         if self.population.has_patterns:
             if self.engine == "compiled":

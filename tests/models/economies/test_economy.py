@@ -81,12 +81,13 @@ ENVS = {"bandit": lambda: Bandit([0.3, 0.5, 0.7]), "chain": lambda: Chain(5, gam
 @given(env=st.sampled_from(sorted(ENVS)), auction=st.sampled_from(["first", "ccv", "vickrey"]),
        bids=st.sampled_from(["adaptive", "fixed"]), conditions=st.sampled_from(["state", "pattern"]),
        clones=st.integers(1, 3), gamma=st.sampled_from([1.0, 0.9]), explore=st.sampled_from([0.0, 0.3]),
-       tax=st.sampled_from([0.0, 0.01]), birth=st.sampled_from([math.inf, 3.0]), seed=st.integers(0, 2**32 - 1))
+       tax=st.sampled_from([0.0, 0.01]), birth=st.sampled_from([math.inf, 3.0]),
+       entry_rate=st.sampled_from([0.0, 0.2]), seed=st.integers(0, 2**32 - 1))
 def test_money_is_conserved_in_random_economies(env, auction, bids, conditions, clones, gamma, explore, tax, birth,
-                                                seed):
+                                                entry_rate, seed):
     eco = Economy(ENVS[env](), auction=auction, bids=bids, conditions=conditions, clones=clones, gamma=gamma,
                   explore=explore, tax=tax, birth_wealth=birth, entry_wealth=2.0, death_wealth=0.05 if tax else 0.0,
-                  check=True, rng=seed)
+                  entry_rate=entry_rate, check=True, rng=seed)
     run = eco.run(15, progressbar=False)  # check=True asserts the ledger after every step
     # 1e-9 of the money in play plus the rounding bound of the additions made (tiny after 15 episodes)
     assert eco.ledger.rounding < 1e-8 and all(abs(r.conservation_error) <= eco.ledger.tolerance()
@@ -177,3 +178,26 @@ def test_five_pattern_agents_solve_blocks_world_of_any_size(n, stacks):
     run = eco.run(60, progressbar=False)
     assert len(eco.population) == len(rules) == 2 * stacks - 1  # nobody else entered: some agent could always bid
     assert all(r.success and r.steps <= 3 * n * n for r in run.episodes)
+
+
+def test_entrepreneurs_enter_at_their_rate_with_patterns_of_up_to_pattern_size_features():
+    # a chain of 3 states: agents for both actions enter the first time each of states 0 and 1 is seen (rich enough
+    # never to go broke); after that an entrepreneur enters at each auction with probability 1/2
+    eco = Economy(Chain(3, gamma=1.0), clones=1, explore=0.0, entry_rate=0.5, entry_wealth=1e6, rng=5,
+                  keep_history=False)
+    assert not eco.compiled  # entrepreneurs are played by the Python engine
+    run = eco.run(400, progressbar=False)
+    auctions = sum(r.steps for r in run.episodes) - 2
+    entrepreneurs = len(eco.population) - 4
+    assert abs(entrepreneurs - auctions / 2) <= 5 * math.sqrt(auctions / 4)  # binomial(auctions, 1/2): 5 sd
+    env = BlocksWorld(3)
+    eco = Economy(env, conditions="pattern", pattern_size=3, entry_rate=0.5, rng=1, keep_history=False)
+    eco.run(30, progressbar=False)
+    pop = eco.population
+    sizes = np.array([bin(int(m)).count("1") for m in pop.mask])
+    assert set(sizes.tolist()) == {1, 2, 3} and len(pop) >= 60  # each size 1/3 of the draws: all appear
+    assert np.all((pop.want & ~pop.mask) == 0)  # a pattern only asks about the features it constrains
+    with pytest.raises(DeclarationError, match="entry_rate=1.5"):
+        Economy(env, entry_rate=1.5)
+    with pytest.raises(DeclarationError, match="no entry_rate"):
+        Economy(env, entry_rate=0.1, engine="compiled")
