@@ -559,10 +559,15 @@ def print_part_h(res: dict, eval_episodes: int, smoke: bool) -> None:
                          cell(r["success"], ">=", 0.9, smoke=smoke)[0], "-"])
     print(table(["economy", "states", "episodes", "seconds", "greedy success", "mean steps"], body,
                 right={1, 2, 3, 5}))
-    largest = {k: max((r["n_blocks"] for r in res[k] if r["solved"]), default=None) for k in ("learned", "q_learning")}
+    def largest(rows: list[dict]) -> str:
+        solved = [r["n_blocks"] for r in rows if r["solved"]]
+        if not solved:
+            return "none"
+        return f"{max(solved)}" if not rows[-1]["solved"] else f">= {max(solved)} (the largest size tried)"
+
     settings = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in res["settings"].items())
     print(f"  largest n solved (greedy success >= 0.9) within {res['budget']:g} s: pattern economy "
-          f"{largest['learned']}, Q-learning {largest['q_learning']} (each stops at its first n not solved)")
+          f"{largest(res['learned'])}, Q-learning {largest(res['q_learning'])} (each stops at its first n not solved)")
     print(f"  (learned: {settings}; trained in chunks, each followed by {eval_episodes} greedy episodes; declared:")
     print("   BlocksWorld.pattern_strategy(), one strategy at any size)")
     print()

@@ -143,10 +143,11 @@ class SaleLog:
         import pandas as pd
 
         n = self._n
-        names = [str(k) for k in keys]
+        sids = self._sid[:n].tolist()
+        names = {s: str(keys[s]) for s in set(sids)}
         return pd.DataFrame({
             "time": np.arange(1, n + 1, dtype=float), "trader": [f"agent{i}" for i in self._agent[:n].tolist()],
-            "security": [names[s] for s in self._sid[:n].tolist()], "quantity": np.ones(n),
+            "security": [names[s] for s in sids], "quantity": np.ones(n),
             "price": self._price[:n].copy()}, columns=list(TRADE_HISTORY_COLUMNS))
 
 
@@ -154,7 +155,7 @@ class EconomyRun:
     """The episodes of a run, as records and as a table.
 
     The compiled engine hands over episodes as columns; they become :class:`EpisodeRecord` objects
-    only when :attr:`episodes` is read (``table`` and ``success_rate`` read the columns).
+    only when they are read (:attr:`episodes`, :meth:`table`, :meth:`success_rate`).
     """
 
     _FIELDS = tuple(EpisodeRecord.__dataclass_fields__)
