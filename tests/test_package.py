@@ -178,3 +178,13 @@ def test_every_error_class_is_exported_from_the_facade():
     assert len(classes) >= 7
     for name in classes:
         assert name in deepmarkets.__all__ and getattr(deepmarkets, name) is getattr(deepmarkets.errors, name)
+
+
+def test_test_modules_have_unique_names():
+    # the test folders are not packages, so two test modules with one file name collide in a single pytest run
+    tests = Path(__file__).resolve().parent
+    seen: dict[str, Path] = {}
+    for path in sorted(tests.rglob("test_*.py")):
+        assert path.name not in seen, f"{path.relative_to(tests)} and {seen[path.name].relative_to(tests)} share a name"
+        seen[path.name] = path
+    assert len(seen) > 10
