@@ -48,7 +48,7 @@ import sys
 import time
 
 import numpy as np
-from harness import finish, header, log, machine_info, table  # noqa: E402  (benchmarks/ is on sys.path)
+from harness import finish, header, log, machine_info, settings, table  # noqa: E402  (benchmarks/ is on sys.path)
 
 from deepmarkets.models.bria import (
     Allowance,
@@ -417,13 +417,9 @@ def main(argv=None) -> int:
     info = machine_info()
     started = time.perf_counter()
     header("bria", smoke, info, f"numpy {info['numpy']}")
-    print(f"settings  part A T {a_horizons}, {len(a_seeds)} seeds (and {n_seeds_a} at T {a_horizons[0]}); part B T "
-          f"{b_horizons}, {len(b_seeds)} seeds; "
-          f"part C T {c_T}, {len(c_seeds)} seeds; loop limit {limit:g} s")
-    if smoke:
-        print("smoke     tiny sizes: targets are not judged (\"smoke\"); invariants and the loop's agreement are")
-    print()
-    sys.stdout.flush()
+    settings(f"part A T {a_horizons}, {len(a_seeds)} seeds (and {n_seeds_a} at T {a_horizons[0]}); part B T "
+             f"{b_horizons}, {len(b_seeds)} seeds; "
+             f"part C T {c_T}, {len(c_seeds)} seeds; loop limit {limit:g} s", smoke)
     out: dict = {"machine": info, "args": vars(args), "smoke": smoke, "compile_or_load_s": warm_up()}
     try:
         out["part_a"] = part_a(a_horizons, a_seeds, args.quiet)

@@ -64,7 +64,7 @@ import sys
 import time
 
 import numpy as np
-from harness import finish, fmt_s, header, log, machine_info, table  # noqa: E402  (benchmarks/ is on sys.path)
+from harness import finish, fmt_s, header, log, machine_info, settings, table  # noqa: E402  (benchmarks/ is on sys.path)
 
 from deepmarkets.errors import EconomyError
 from deepmarkets.helpers import as_rng
@@ -786,13 +786,9 @@ def main(argv=None) -> int:
     info = machine_info()
     started = time.perf_counter()
     header("economies", smoke, info, f"numpy {info['numpy']}, scipy {info['scipy']}, pandas {info['pandas']}")
-    print(f"settings  training episodes: C/F {episodes}, D {d_episodes}, E {e_episodes}; evaluation {eval_episodes}; "
-          f"seeds C {len(seeds)}, E {len(n5_seeds)}; part A {a_count} economies x {a_episodes} episodes "
-          f"(+ {a_vickrey} Vickrey); loop limit {loop_limit:g} s")
-    if smoke:
-        print("smoke     tiny sizes: targets are not judged (\"smoke\"); invariants and the loop's agreement are")
-    print()
-    sys.stdout.flush()
+    settings(f"training episodes: C/F {episodes}, D {d_episodes}, E {e_episodes}; evaluation {eval_episodes}; "
+             f"seeds C {len(seeds)}, E {len(n5_seeds)}; part A {a_count} economies x {a_episodes} episodes "
+             f"(+ {a_vickrey} Vickrey); loop limit {loop_limit:g} s", smoke)
     out: dict = {"machine": info, "args": vars(args), "smoke": smoke}
 
     runs, rows, bad = part_a(a_count, a_episodes, a_vickrey, args.quiet)

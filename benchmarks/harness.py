@@ -97,6 +97,15 @@ def header(name: str, smoke: bool, info: dict, versions: str) -> None:
     print(f"versions  deepmarkets {info['commit']}, {versions}")
 
 
+def settings(line: str, smoke: bool) -> None:
+    """Print a benchmark's settings line, what a smoke run leaves unjudged, and a blank line."""
+    print(f"settings  {line}")
+    if smoke:
+        print("smoke     tiny sizes: targets are not judged (\"smoke\"); invariants and the loop's agreement still are")
+    print()
+    sys.stdout.flush()
+
+
 def finish(out: dict, started: float, bad: bool, problem: str, fine: str, json_path: str | None,
            default=str) -> int:
     """Print the closing line, write ``out`` (with ``total_seconds``) as JSON, and return the exit status."""

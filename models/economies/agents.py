@@ -125,28 +125,27 @@ class Population:
 
     def reserve_states(self, n: int) -> None:
         """Give states ``0 .. n-1`` a row of the index (empty until agents enter)."""
-        rows, width = self.slots.shape
-        if n > rows:
-            slots = np.full((n, width), -1, dtype=np.int64)
-            slots[:rows] = self.slots
-            count = np.zeros(n, dtype=np.int64)
-            count[:rows] = self.count
-            self.slots, self.count = slots, count
+        if n > len(self.count):
+            self._resize(n, self.slots.shape[1])
 
     def _slot(self, s: int, i: int) -> None:
         """Append agent ``i`` to the row of state ``s`` (growing the index as needed)."""
         rows, width = self.slots.shape
-        more_rows = s >= rows
-        wider = not more_rows and self.count[s] >= width
-        if more_rows or wider:
-            new_rows, new_width = (max(2 * rows, s + 1) if more_rows else rows), (2 * width if wider else width)
-            slots = np.full((new_rows, new_width), -1, dtype=np.int64)
-            slots[:rows, :width] = self.slots
-            count = np.zeros(new_rows, dtype=np.int64)
-            count[:rows] = self.count
-            self.slots, self.count = slots, count
+        if s >= rows:
+            self._resize(max(2 * rows, s + 1), width)
+        elif self.count[s] >= width:
+            self._resize(rows, 2 * width)
         self.slots[s, self.count[s]] = i
         self.count[s] += 1
+
+    def _resize(self, rows: int, width: int) -> None:
+        """The index with ``rows`` rows of ``width`` places (never smaller than it is), its entries kept."""
+        old_rows, old_width = self.slots.shape
+        slots = np.full((rows, width), -1, dtype=np.int64)
+        slots[:old_rows, :old_width] = self.slots
+        count = np.zeros(rows, dtype=np.int64)
+        count[:old_rows] = self.count
+        self.slots, self.count = slots, count
 
     def kill(self, ids) -> None:
         """Mark agents dead (their wealth is the caller's to settle first)."""
