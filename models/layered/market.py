@@ -1,0 +1,552 @@
+"""The layered latent market: traders move a layered latent model and are paid by held-out log score.
+
+The market's state ``θ`` is a :class:`~deepmarkets.models.layered.state.LayeredState`: location
+states, and optionally a coarse layer of shape states above them. A trader's trade is a rule
+(:mod:`~deepmarkets.models.layered.traders`) that moves ``θ`` to ``θ'``. It is paid
+
+.. math::
+
+    b \\sum_f \\sum_{x \\in \\text{fold } f} [\\log q_{θ'_{-f}}(x) - \\log q_{θ_{-f}}(x)],
+
+where ``θ_{-f}`` is the market's state fitted *without* fold ``f`` (cross-fitting): the market
+keeps one copy of its state per fold, applies every trade to each copy with that copy's
+training data, and scores each copy on the fold it has not seen. A move that only fits noise in
+the data it saw earns nothing, or loses. The state itself takes the trade with all the data.
+Payouts depend on ``q`` only, so a gauge transformation pays exactly nothing. Payouts telescope:
+their sum is ``b`` times the change in the held-out log score since the start.
+
+**Structure pays rent.** Every structural element has an account: each location state, each
+shape state of the coarse layer, and the coarse layer itself. Each round the element is credited
+its *dividend*, ``b`` times the log score it adds on all the data (the score with it minus the
+score of the best state without it: a location state removed, a shape state's children joined
+to another shape, the layer removed; then ``refit`` EM steps), and charged ``b`` times the rent
+per parameter (``log(n)/2`` nats per pass for ``"bic"``: BIC's penalty, ``log(n)/(2n)`` per datum;
+1 for ``"aic"``) for the parameters it costs: how many more the state has with it than without
+it (``d + 1`` for a location state, plus its shape's without a layer; ``s`` for a shape state,
+``d`` diag or ``d(d+1)/2`` full; for the layer one, less the shapes it saves its children). So
+an element keeps a non-negative account exactly while the criterion (BIC or AIC) prefers the
+state with it. The element with the most negative account leaves at the end of the round: a
+location state is removed and its weight spread over the others, a shape state's children join
+the shape that suits them best (both then refitted), the layer is removed by giving each
+location state a copy of its shape, which leaves ``q`` unchanged. Entries (splits into
+identical copies, a layer inserted as an identity map) leave ``q`` unchanged too; what the
+entrepreneur then does to them is its trade, paid held-out like any other.
+
+**Robustness.** A trade whose rule raises, or whose result has NaN, infinite values, a
+non-positive variance or a singular covariance, is rejected: nothing moves and nothing is paid.
+The ledger records every transfer between the market and an account, so the balances always sum
+to zero.
+
+Examples
+--------
+>>> rng = np.random.default_rng(1)
+>>> x = np.concatenate([rng.normal(-3, 1, (80, 1)), rng.normal(3, 1, (80, 1))])
+>>> m = LayeredLatentMarket(x, max_states=4, rng=0)
+>>> _ = m.run(6, progressbar=False)
+>>> m.state.n_states
+2
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from deepmarkets.errors import DeclarationError
+from deepmarkets.helpers import as_rng, json_safe
+from deepmarkets.helpers.progress import ProgressBar
+from deepmarkets.helpers.validate import positive_float, whole_number
+from deepmarkets.models.layered.em import REG_COVAR, em_step
+from deepmarkets.models.layered.state import EMISSIONS, LayeredState
+from deepmarkets.models.layered.traders import EMTrader, Entrepreneur, Plan, as_trader, rent_per_parameter
+
+if TYPE_CHECKING:
+    import matplotlib.figure
+
+__all__ = ["LayeredLatentMarket", "Trade", "read_data", "MARKET"]
+
+#: The market maker's name in the ledger.
+MARKET = "market"
+_FAILURES = (DeclarationError, np.linalg.LinAlgError, FloatingPointError, ValueError, ZeroDivisionError,
+             IndexError)
+
+
+def read_data(data: Any, columns: Sequence[str] | None = None) -> tuple[np.ndarray, list[str]]:
+    """Observations as a float ``(n, d)`` array and their column names; NaN or text are refused."""
+    if isinstance(data, pd.DataFrame):
+        frame = data
+        if columns is not None:
+            missing = [c for c in columns if c not in frame.columns]
+            if missing:
+                raise DeclarationError(f"unknown columns {missing}; the data have {list(frame.columns)}")
+            frame = frame[list(columns)]
+        bad = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
+        if bad:
+            raise DeclarationError(f"columns {bad} are not numeric; select numeric columns with columns=[...]")
+        names = [str(c) for c in frame.columns]
+        x = frame.to_numpy(dtype=np.float64)
+    else:
+        try:
+            x = np.array(data, dtype=np.float64)
+        except (TypeError, ValueError) as e:
+            raise DeclarationError(f"data must be numeric: {e}") from None
+        if x.ndim == 1:
+            x = x[:, None]
+        if x.ndim != 2:
+            raise DeclarationError(f"data must be a table (n rows, d columns), got shape {x.shape}")
+        names = [f"x{j + 1}" for j in range(x.shape[1])] if columns is None else [str(c) for c in columns]
+        if len(names) != x.shape[1]:
+            raise DeclarationError(f"{len(names)} column names for {x.shape[1]} columns")
+    if x.shape[0] == 0 or x.shape[1] == 0:
+        raise DeclarationError(f"the data are empty (shape {x.shape})")
+    bad_rows = np.flatnonzero(~np.all(np.isfinite(x), axis=1))
+    if len(bad_rows):
+        raise DeclarationError(f"{len(bad_rows)} rows have NaN or infinite values (first: row {bad_rows[0]}); "
+                               f"drop or impute them first")
+    return x, names
+
+
+@dataclass(frozen=True)
+class Trade:
+    """One trade: who, what, whether it was accepted, and what it paid."""
+
+    round: int
+    trader: str
+    kind: str
+    label: str
+    accepted: bool
+    payout: float
+    reason: str = ""
+
+
+class LayeredLatentMarket:
+    """A market whose traders fit a layered latent model and whose structure is set by rent.
+
+    Parameters
+    ----------
+    data : DataFrame or (n, d) array
+        Observations (standardise them first when their scales differ).
+    emission : {"diag", "full", "factor"}
+        Covariance family of the Gaussian emissions.
+    factors : int
+        Factors of each shape when ``emission="factor"``.
+    init : LayeredState, optional
+        The starting state; by default one Gaussian fitted to all the data.
+    traders : list, optional
+        Objects with a ``name`` and ``plan(state, x, rng)``; by default an :class:`EMTrader` and an
+        :class:`Entrepreneur` with ``max_states`` and ``layer``.
+    max_states : int
+        The default entrepreneur's largest number of location states.
+    layer : bool
+        Whether the default entrepreneur may grow a coarse layer.
+    folds : int
+        Cross-fitting folds (at least 2).
+    b : float
+        Liquidity: payouts, dividends and rents are in units of ``b`` nats.
+    rent : {"bic", "aic"}, float or None
+        Rent per parameter per pass over the data; ``None`` fixes the structure (no rent, no
+        dividends, no exits: the market of EM traders alone is EM).
+    refit : int
+        EM steps used to refit a state without an element when its dividend is computed.
+    columns : list of str, optional
+        Columns of a DataFrame to use.
+    rng : int or Generator, optional
+
+    Examples
+    --------
+    >>> x = np.random.default_rng(0).normal(size=(100, 2))
+    >>> m = LayeredLatentMarket(x, rng=0)
+    >>> m.step()["states"]              # one Gaussian suits these data
+    1
+    """
+
+    def __init__(self, data: Any, *, emission: str = "diag", init: LayeredState | None = None,
+                 traders: Sequence[Any] | None = None, max_states: int = 6, layer: bool = False, folds: int = 5,
+                 b: float = 1.0, rent: str | float | None = "bic", refit: int = 3, columns: Sequence[str] | None = None,
+                 factors: int = 2, rng: int | np.random.Generator | None = None):
+        if emission not in EMISSIONS:
+            raise DeclarationError(f"emission={emission!r}; expected one of {EMISSIONS}")
+        self.x, self.columns = read_data(data, columns)
+        n, d = self.x.shape
+        self.folds = whole_number(folds, "folds", 2)
+        if n < 2 * self.folds:
+            raise DeclarationError(f"{n} rows are too few for {self.folds} folds; give at least {2 * self.folds} rows")
+        self.b = positive_float(b, "b")
+        self.rent = rent
+        self.rent_per_parameter = None if rent is None else rent_per_parameter(rent, n)
+        self.refit = whole_number(refit, "refit", 0)
+        self.rng = as_rng(rng)
+        self.fold_of = self.rng.permutation(np.arange(n) % self.folds)
+        self._train = [self.x[self.fold_of != f] for f in range(self.folds)]
+        self._test = [self.x[self.fold_of == f] for f in range(self.folds)]
+        if init is None:
+            init = self._one_gaussian(emission, whole_number(factors, "factors", 1))
+        elif not isinstance(init, LayeredState):
+            raise DeclarationError(f"init must be a LayeredState, got {type(init).__name__}")
+        elif init.dim != d:
+            raise DeclarationError(f"init has {init.dim} dimensions, the data {d} columns")
+        self.emission = init.emission
+        self.state = init.validate()
+        self.copies = [init] * self.folds
+        self.traders = [as_trader(t) for t in (traders if traders is not None else
+                                                [EMTrader("em"), Entrepreneur(max_states=max_states, layer=layer)])]
+        names = [t.name for t in self.traders]
+        if len(set(names)) != len(names) or MARKET in names:
+            raise DeclarationError(f"trader names must be unique and not {MARKET!r}: {names}")
+        self._lq = self._held_out(self.copies)
+        self.round = 0
+        self.trades: list[Trade] = []
+        self._ledger: list[tuple[int, str, str, float, str]] = []
+        self.accounts: dict[str, float] = {}
+        self.events: list[dict[str, Any]] = []
+        self.states: list[LayeredState] = [self.state]
+        self._rows: list[dict[str, Any]] = [self._row()]
+        self._prices: list[dict[str, Any]] = []
+        self._record_prices("start")
+
+    # ------------------------------------------------------------------ set-up
+    def _one_gaussian(self, emission: str, factors: int) -> LayeredState:
+        """One Gaussian fitted to all the data (factor loadings from the leading principal axes)."""
+        x = self.x
+        d = x.shape[1]
+        mu = x.mean(axis=0, keepdims=True)
+        if emission == "diag":
+            return LayeredState.from_arrays([1.0], mu, x.var(axis=0)[None] + REG_COVAR, emission=emission)
+        cov = np.cov(x, rowvar=False, bias=True).reshape(d, d)
+        if emission == "full":
+            return LayeredState.from_arrays([1.0], mu, (cov + REG_COVAR * np.eye(d))[None], emission=emission)
+        if not 1 <= factors < d:
+            raise DeclarationError(f"factors={factors}; a factor emission needs 1 <= factors < {d} (the columns)")
+        vals, vecs = np.linalg.eigh(cov)
+        noise = vals[:-factors].mean()
+        lam = vecs[:, -factors:] * np.sqrt(np.maximum(vals[-factors:] - noise, 0.0))
+        psi = np.maximum(np.diag(cov) - np.sum(lam * lam, axis=1), 1e-3 * np.diag(cov)) + REG_COVAR
+        return LayeredState.from_arrays([1.0], mu, np.concatenate([lam, psi[:, None]], axis=1)[None],
+                                        emission=emission)
+
+    def _held_out(self, copies: Sequence[LayeredState]) -> np.ndarray:
+        lq = np.empty(len(self.x))
+        for f, c in enumerate(copies):
+            lq[self.fold_of == f] = c.log_q(self._test[f])
+        return lq
+
+    # ------------------------------------------------------------------ money
+    def _pay(self, payer: str, payee: str, amount: float, reason: str) -> None:
+        self._ledger.append((self.round, payer, payee, float(amount), reason))
+        for who, sign in ((payer, -1.0), (payee, 1.0)):
+            if who != MARKET:
+                self.accounts[who] = self.accounts.get(who, 0.0) + sign * float(amount)
+
+    @property
+    def ledger(self) -> pd.DataFrame:
+        """Every transfer: round, payer, payee, amount (nats × b), reason."""
+        return pd.DataFrame(self._ledger, columns=["round", "payer", "payee", "amount", "reason"])
+
+    def balances(self) -> pd.Series:
+        """Each account's balance, and the market maker's (they sum to zero)."""
+        out = dict(self.accounts)
+        out[MARKET] = -sum(self.accounts.values())
+        return pd.Series(out, name="balance")
+
+    # ------------------------------------------------------------------ trading
+    @staticmethod
+    def _checked(state: LayeredState, x: np.ndarray) -> LayeredState:
+        if not isinstance(state, LayeredState):
+            raise DeclarationError(f"a rule returned {type(state).__name__}, not a LayeredState")
+        state.validate()
+        if not np.all(np.isfinite(state.log_q(x))):
+            raise DeclarationError("the density is not finite on the data")
+        return state
+
+    def _apply(self, rule, *, align: bool = True) -> tuple[LayeredState, list[LayeredState], np.ndarray]:
+        """``rule`` applied to the state (all data) and to every fold copy (its training data)."""
+        with np.errstate(divide="raise", over="raise", invalid="raise"):
+            main = self._checked(rule(self.state, self.x), self.x)
+            copies = []
+            for f, c in enumerate(self.copies):
+                new = self._checked(rule(c, self._train[f]), self._train[f])
+                copies.append(_aligned(new, main) if align else new)
+            lq = self._held_out(copies)
+        if not np.all(np.isfinite(lq)):
+            raise DeclarationError("the held-out density is not finite")
+        return main, copies, lq
+
+    def trade(self, trader: str, plan: Plan) -> Trade:
+        """Apply ``plan`` for ``trader``: accepted and paid its held-out gain, or rejected with the reason."""
+        if not isinstance(plan, Plan):
+            raise DeclarationError(f"{trader} returned {type(plan).__name__}; a trader's plan is a Plan or None")
+        try:
+            main, copies, lq = self._apply(plan.rule)
+        except _FAILURES as e:
+            t = Trade(self.round, trader, plan.kind, plan.label, False, 0.0, f"{type(e).__name__}: {e}")
+            self.trades.append(t)
+            return t
+        payout = self.b * float(lq.sum() - self._lq.sum())
+        before = set(self.state.ids) | set(self.state.shape_ids if self.state.layered else ())
+        self._commit(main, copies, lq)
+        self._pay(MARKET, trader, payout, plan.label or plan.kind)
+        after = set(main.ids) | set(main.shape_ids if main.layered else ())
+        for e in sorted(after - before):
+            self.accounts.setdefault(e, 0.0)
+            self.events.append({"round": self.round, "event": "entry", "element": e, "by": trader,
+                                "label": plan.label})
+        if main.layered and LAYER not in self.accounts:
+            self.accounts[LAYER] = 0.0
+            self.events.append({"round": self.round, "event": "entry", "element": LAYER, "by": trader,
+                                "label": plan.label})
+        for e in sorted(before - after):
+            self._close(e, trader)
+        t = Trade(self.round, trader, plan.kind, plan.label, True, payout)
+        self.trades.append(t)
+        self._record_prices(trader)
+        return t
+
+    def _commit(self, main: LayeredState, copies: list[LayeredState], lq: np.ndarray) -> None:
+        self.state, self.copies, self._lq = main, copies, lq
+
+    def _close(self, element: str, by: str) -> None:
+        """An element leaves: its balance is written off to the market."""
+        balance = self.accounts.pop(element, 0.0)
+        self._ledger.append((self.round, element, MARKET, balance, "exit"))
+        self.events.append({"round": self.round, "event": "exit", "element": element, "by": by,
+                            "label": f"balance {balance:.4g}"})
+
+    # ------------------------------------------------------------------ rent
+    @staticmethod
+    def _best_home(state: LayeredState, g: int, x: np.ndarray) -> int:
+        scores = [(float(state.joined(g, h).log_q(x).sum()), h) for h in range(state.n_shapes) if h != g]
+        return max(scores)[1]
+
+    def _elements(self) -> list[str]:
+        """Accounts that pay rent now: location states (when more than one), shape states (when more than
+        one) and the coarse layer."""
+        s = self.state
+        out = list(s.ids) if s.n_states > 1 else []
+        if s.layered:
+            out += list(s.shape_ids) if s.n_shapes > 1 else []
+            out.append(LAYER)
+        return out
+
+    def settle(self) -> None:
+        """Credit every element its dividend, charge its rent, and let the most indebted one leave."""
+        if self.rent_per_parameter is None:
+            return
+        rent = self.b * self.rent_per_parameter
+        base = float(self.state.log_q(self.x).sum())
+        for element in self._elements():
+            removal = self._removal(element, self.refit)
+            params = self.state.n_parameters - self._removal(element, 0)(self.state, self.x).n_parameters
+            params += 1 if element == LAYER else 0
+            try:
+                with np.errstate(divide="raise", over="raise", invalid="raise"):
+                    without = self._checked(removal(self.state, self.x), self.x)
+                dividend = self.b * (base - float(without.log_q(self.x).sum()))
+            except _FAILURES:
+                dividend = 0.0
+            self._pay(MARKET, element, dividend, "dividend")
+            self._pay(element, MARKET, rent * params, "rent")
+        owing = [(self.accounts[e], e) for e in self._elements() if self.accounts[e] < 0]
+        if owing:
+            _, element = min(owing)
+            self._exit(element)
+
+    def _removal(self, element: str, refit: int):
+        """The rule that removes ``element`` from every copy, then ``refit`` EM steps; a shape state's
+        children join the shape chosen on all the data."""
+        s = self.state
+        g = None if element in s.ids or element == LAYER else s.shape_ids.index(element)
+        home = None if g is None else self._best_home(s, g, self.x)
+
+        def rule(st, data):
+            out = st.joined(g, home) if g is not None else (
+                st.without_layer() if element == LAYER else st.without_state(st.ids.index(element)))
+            for _ in range(refit):
+                out = em_step(out, data)
+            return out
+        return rule
+
+    def _exit(self, element: str) -> None:
+        s = self.state
+        rule = self._removal(element, 0 if element == LAYER else self.refit)  # the layer leaves q as it is
+        main, copies, lq = self._apply(rule)
+        before = set(s.ids) | set(s.shape_ids if s.layered else ())
+        self._commit(main, copies, lq)
+        after = set(main.ids) | set(main.shape_ids if main.layered else ())
+        gone = sorted((before - after) | {element})
+        for e in gone:
+            if e in self.accounts:
+                self._close(e, MARKET)
+        if element != LAYER and LAYER in self.accounts and not main.layered:
+            self._close(LAYER, MARKET)
+        self._record_prices(MARKET)
+
+    # ------------------------------------------------------------------ the process
+    def step(self) -> dict[str, Any]:
+        """One round: every trader trades once (in order), then rents and dividends are settled."""
+        self.round += 1
+        for trader in self.traders:
+            plan = trader.plan(self.state, self.x, self.rng)
+            if plan is not None:
+                self.trade(trader.name, plan)
+        self.settle()
+        self.states.append(self.state)
+        row = self._row()
+        self._rows.append(row)
+        return row
+
+    def run(self, rounds: int, *, progressbar: bool = True) -> LayeredLatentMarket:
+        """``rounds`` rounds, with a progress bar showing the structure and the held-out score."""
+        rounds = whole_number(rounds, "rounds", 0)
+        with ProgressBar("layered market rounds", rounds, enabled=progressbar) as bar:
+            for _ in range(rounds):
+                row = self.step()
+                bar.advance(f"K={row['states']} G={row['shapes']} held-out {row['held_out']:.4f}")
+        return self
+
+    def add_layer(self) -> None:
+        """Insert the coarse layer as an identity map (``q`` unchanged); it then pays rent like any element."""
+        self.trade("user", Plan(lambda s, data: s.with_layer(), "layer", "insert the coarse layer"))
+
+    # ------------------------------------------------------------------ results
+    def _row(self) -> dict[str, Any]:
+        s = self.state
+        n = len(self.x)
+        ll = float(s.log_q(self.x).sum())
+        return {"round": self.round, "states": s.n_states, "shapes": s.n_shapes if s.layered else 0,
+                "layered": s.layered, "parameters": s.n_parameters, "held_out": float(self._lq.sum()) / n,
+                "log_likelihood": ll / n, "bic": -2 * ll + s.n_parameters * np.log(n)}
+
+    @property
+    def rounds(self) -> pd.DataFrame:
+        """One row per round: structure, held-out log score per datum, in-sample log-likelihood per datum, BIC."""
+        return pd.DataFrame(self._rows)
+
+    @property
+    def structure(self) -> pd.DataFrame:
+        """Entries and exits of elements: round, event, element, by whom, what."""
+        return pd.DataFrame(self.events, columns=["round", "event", "element", "by", "label"])
+
+    @property
+    def trade_log(self) -> pd.DataFrame:
+        """Every trade, accepted or rejected, with its payout."""
+        return pd.DataFrame([t.__dict__ for t in self.trades],
+                            columns=["round", "trader", "kind", "label", "accepted", "payout", "reason"])
+
+    def trader_ledger(self) -> pd.DataFrame:
+        """Per trader: trades accepted and rejected, total payout."""
+        t = self.trade_log
+        if t.empty:
+            return pd.DataFrame(columns=["accepted", "rejected", "payout"])
+        return t.groupby("trader").agg(accepted=("accepted", "sum"), rejected=("accepted", lambda a: int((~a).sum())),
+                                       payout=("payout", "sum"))
+
+    @property
+    def held_out_log_score(self) -> float:
+        """Cross-fitted log score per datum of the current state."""
+        return float(self._lq.mean())
+
+    def posteriors(self, x: Any = None) -> dict[str, pd.DataFrame]:
+        """``P(location state | x)`` and, with a coarse layer, ``P(shape state | x)`` (the prices per datum)."""
+        data = self.x if x is None else read_data(x)[0]
+        resp, _ = self.state.responsibilities(data)
+        out = {"location": pd.DataFrame(resp, columns=list(self.state.ids))}
+        if self.state.layered:
+            out["shape"] = pd.DataFrame(self.state.shape_posterior(resp), columns=list(self.state.shape_ids))
+        return out
+
+    def labels(self, x: Any = None) -> dict[str, np.ndarray]:
+        """The most probable state of each layer for every row."""
+        return {k: np.asarray(v.columns)[np.argmax(v.to_numpy(), axis=1)] for k, v in self.posteriors(x).items()}
+
+    def bic(self) -> float:
+        """BIC of the current state: ``-2 log L + p log n`` (in-sample)."""
+        return float(self._row()["bic"])
+
+    def icl(self) -> float:
+        """ICL: BIC plus twice the entropy of the location-state posteriors."""
+        resp, _ = self.state.responsibilities(self.x)
+        entropy = -float(np.sum(resp * np.log(np.clip(resp, 1e-300, None))))
+        return self.bic() + 2.0 * entropy
+
+    @property
+    def securities(self) -> tuple[str, ...]:
+        """``P(g)`` of each shape state and ``P(a | g)`` of each location state (``P(a)`` without a layer)."""
+        return tuple(self.prices().index)
+
+    def prices(self) -> pd.Series:
+        """The current prices of the layers' conditionals."""
+        s = self.state
+        if not s.layered:
+            return pd.Series({f"P({i})": float(w) for i, w in zip(s.ids, s.weights, strict=True)}, name="price")
+        top = np.zeros(s.n_shapes)
+        np.add.at(top, s.shape_of, s.weights)
+        out = {f"P({g})": float(p) for g, p in zip(s.shape_ids, top, strict=True)}
+        for a, i in enumerate(s.ids):
+            out[f"P({i}|{s.shape_ids[s.shape_of[a]]})"] = float(s.weights[a] / top[s.shape_of[a]])
+        return pd.Series(out, name="price")
+
+    def _record_prices(self, trader: str) -> None:
+        for question, p in self.prices().items():
+            self._prices.append({"time": len(self._prices), "trader": trader, "question": question,
+                                 "probability": p})
+
+    @property
+    def history(self) -> pd.DataFrame:
+        """The prices each accepted trade set, as a reports book (time, trader, question, probability)."""
+        return pd.DataFrame(self._prices, columns=["time", "trader", "question", "probability"])
+
+    def to_dict(self) -> dict[str, Any]:
+        return json_safe({
+            "n": len(self.x), "columns": self.columns, "emission": self.emission, "folds": self.folds, "b": self.b,
+            "rent": self.rent, "rent_per_parameter": self.rent_per_parameter, "rounds": self.round,
+            "held_out_log_score": self.held_out_log_score, "bic": self.bic(), "icl": self.icl(),
+            "state": self.state.to_dict(), "children": self.state.children() if self.state.layered else None,
+            "accounts": dict(self.balances()), "traders": self.trader_ledger().reset_index().to_dict("records"),
+            "structure": self.structure.to_dict("records"), "history": self.rounds.to_dict("records"),
+        })
+
+    def __repr__(self) -> str:
+        return (f"LayeredLatentMarket(n={len(self.x)}, d={self.x.shape[1]}, {self.state!r}, round {self.round}, "
+                f"held-out {self.held_out_log_score:.4f} per datum)")
+
+    # ------------------------------------------------------------------ plots
+    def plot(self, truth: Any = None) -> matplotlib.figure.Figure:
+        """Structure over time, log score over time, and the clusters (markers: ``truth`` when given)."""
+        from deepmarkets.models.layered.plots import plot_market
+        return plot_market(self, truth=truth)
+
+    def posterior(self, *, draws: int = 500, tune: int = 500, chains: int = 2,
+                  rng: int | np.random.Generator | None = None, progressbar: bool = True) -> Any:
+        """NUTS posterior (PyMC) of the final parameters with the structure fixed, as an ArviZ DataTree
+        (diagonal emissions; see :func:`~deepmarkets.models.layered.posterior.sample_posterior`)."""
+        from deepmarkets.models.layered.posterior import sample_posterior
+        return sample_posterior(self.state, self.x, draws=draws, tune=tune, chains=chains,
+                                rng=self.rng if rng is None else rng, progressbar=progressbar)
+
+
+#: The coarse layer's account name.
+LAYER = "layer"
+
+
+def _aligned(copy: LayeredState, main: LayeredState) -> LayeredState:
+    """``copy``'s location states reordered to match ``main``'s means (a gauge transformation)."""
+    if copy.n_states != main.n_states or copy.n_states == 1:
+        return copy
+    from scipy.optimize import linear_sum_assignment
+    cost = ((copy.means[:, None, :] - main.means[None, :, :]) ** 2).sum(-1)
+    if copy.layered:                       # never pair states of different shapes
+        cost = cost + 1e12 * (copy.shape_of[:, None] != main.shape_of[None, :])
+    rows, cols = linear_sum_assignment(cost)
+    order = np.empty(copy.n_states, dtype=np.int64)
+    order[cols] = rows
+    out = copy.permuted(order)
+    return out if out.ids == main.ids else _renamed(out, main)
+
+
+def _renamed(copy: LayeredState, main: LayeredState) -> LayeredState:
+    from dataclasses import replace
+    return replace(copy, ids=main.ids, shape_ids=main.shape_ids, next_id=main.next_id)
