@@ -7,6 +7,9 @@
   implied joint of the observables; :func:`simulate_informed_traders` moves it with traders who
   see private samples, :func:`infer_market` (or ``infer(cases, market=..., method="nuts")``)
   samples the posterior over its state.
+* :class:`LayeredLatentMarket` -- a layered latent model (location states under a coarse layer of
+  shared shapes) fitted by traders paid held-out log score, its structure set by rent;
+  :class:`ConditionalLatentMarket` -- the same for a conditional density ``q(y | x)``.
 * :func:`diagnose` -- R-hat and ESS of MCMC draws as :class:`Diagnostics`, judged by the one
   convergence rule; :func:`read_posterior` -- a NUTS posterior as numpy arrays with named dims.
 * :func:`align_draws` -- one labelling for class-indexed posterior draws (gauge fixing).
@@ -31,6 +34,7 @@ __all__ = export_lazily(__name__, {
     "infer": ["infer"],
     "infer_market": ["MarketPosterior", "infer_market"],
     "latent_market": ["LatentMarket", "LatentState", "Move", "Settlement", "plot_tables"],
+    "layered": ["LayeredLatentMarket", "ConditionalLatentMarket"],
     "metrics": ["adjusted_rand_index"],
     "natural": ["NaturalLatentReport", "fit_natural_latent_errors", "mediator_determines_redund",
                 "natural_latent_errors", "plot_natural_latent"],

@@ -8,15 +8,19 @@
   with a ``name`` and ``plan(state, x, rng)`` returning a :class:`Plan`.
 * :func:`fit_em` -- plain EM with a fixed structure (the baseline).
 * :func:`load_wine`, :func:`load_olive` -- real data with known classes, standardised.
-* The conditional version: :class:`ConditionalState` (a mixture of experts, ``q(y | x)``) with
-  :func:`conditional_em_step`, and :func:`fit_mdn`, a mixture density network trained by
-  gradient descent (the baseline).
+* The conditional version: :class:`ConditionalLatentMarket`, the same market in a mixture of
+  experts ``q(y | x)`` (:class:`ConditionalState`, moved by :class:`ConditionalEMTrader`), and
+  :func:`fit_mdn`, a mixture density network trained by gradient descent (the baseline), on
+  :func:`bishop_inverse`.
+* :class:`CrossFittedMarket` -- the trading core both markets share.
 """
 
 from deepmarkets.helpers import export_lazily
 
 __all__ = export_lazily(__name__, {
     "conditional": ["ConditionalState", "bishop_inverse", "init_conditional"],
+    "conditional_market": ["ConditionalEMTrader", "ConditionalLatentMarket"],
+    "crossfit": ["CrossFittedMarket"],
     "datasets": ["Dataset", "load_olive", "load_wine", "standardize"],
     "em": ["EMFit", "em_step", "fit_em"],
     "market": ["LayeredLatentMarket", "Trade", "read_data"],
@@ -24,5 +28,6 @@ __all__ = export_lazily(__name__, {
     "plots": ["plot_clusters", "plot_log_score", "plot_market", "plot_structure"],
     "posterior": ["sample_posterior"],
     "state": ["LayeredState"],
-    "traders": ["EMTrader", "Entrepreneur", "Plan", "Specialist"],
+    "symbolic": ["symbolic_density"],
+    "traders": ["EMTrader", "Entrepreneur", "Plan", "Restarter", "Specialist"],
 }, renamed={"conditional_em_step": ("conditional", "em_step")})

@@ -50,30 +50,23 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from deepmarkets.errors import DeclarationError
-from deepmarkets.helpers import as_rng, json_safe
-from deepmarkets.helpers.progress import ProgressBar
-from deepmarkets.helpers.validate import positive_float, whole_number
+from deepmarkets.helpers import json_safe
+from deepmarkets.helpers.validate import whole_number
+from deepmarkets.models.layered.crossfit import FAILURES, MARKET, CrossFittedMarket, Trade
 from deepmarkets.models.layered.em import REG_COVAR, em_step
 from deepmarkets.models.layered.state import EMISSIONS, LayeredState
-from deepmarkets.models.layered.traders import EMTrader, Entrepreneur, Plan, as_trader, rent_per_parameter
+from deepmarkets.models.layered.traders import EMTrader, Entrepreneur, Plan, rent_per_parameter
 
 if TYPE_CHECKING:
     import matplotlib.figure
 
 __all__ = ["LayeredLatentMarket", "Trade", "read_data", "MARKET"]
-
-#: The market maker's name in the ledger.
-MARKET = "market"
-_FAILURES = (DeclarationError, np.linalg.LinAlgError, FloatingPointError, ValueError, ZeroDivisionError,
-             IndexError)
-
 
 def read_data(data: Any, columns: Sequence[str] | None = None) -> tuple[np.ndarray, list[str]]:
     """Observations as a float ``(n, d)`` array and their column names; NaN or text are refused."""
@@ -110,20 +103,7 @@ def read_data(data: Any, columns: Sequence[str] | None = None) -> tuple[np.ndarr
     return x, names
 
 
-@dataclass(frozen=True)
-class Trade:
-    """One trade: who, what, whether it was accepted, and what it paid."""
-
-    round: int
-    trader: str
-    kind: str
-    label: str
-    accepted: bool
-    payout: float
-    reason: str = ""
-
-
-class LayeredLatentMarket:
+class LayeredLatentMarket(CrossFittedMarket):
     """A market whose traders fit a layered latent model and whose structure is set by rent.
 
     Parameters
@@ -170,143 +150,53 @@ class LayeredLatentMarket:
                  factors: int = 2, rng: int | np.random.Generator | None = None):
         if emission not in EMISSIONS:
             raise DeclarationError(f"emission={emission!r}; expected one of {EMISSIONS}")
-        self.x, self.columns = read_data(data, columns)
-        n, d = self.x.shape
-        self.folds = whole_number(folds, "folds", 2)
-        if n < 2 * self.folds:
-            raise DeclarationError(f"{n} rows are too few for {self.folds} folds; give at least {2 * self.folds} rows")
-        self.b = positive_float(b, "b")
+        x, self.columns = read_data(data, columns)
         self.rent = rent
-        self.rent_per_parameter = None if rent is None else rent_per_parameter(rent, n)
+        self.rent_per_parameter = None if rent is None else rent_per_parameter(rent, len(x))
         self.refit = whole_number(refit, "refit", 0)
-        self.rng = as_rng(rng)
-        self.fold_of = self.rng.permutation(np.arange(n) % self.folds)
-        self._train = [self.x[self.fold_of != f] for f in range(self.folds)]
-        self._test = [self.x[self.fold_of == f] for f in range(self.folds)]
+        self.events: list[dict[str, Any]] = []
+        self._prices: list[dict[str, Any]] = []
         if init is None:
-            init = self._one_gaussian(emission, whole_number(factors, "factors", 1))
+            init = _one_gaussian(x, emission, whole_number(factors, "factors", 1))
         elif not isinstance(init, LayeredState):
             raise DeclarationError(f"init must be a LayeredState, got {type(init).__name__}")
-        elif init.dim != d:
-            raise DeclarationError(f"init has {init.dim} dimensions, the data {d} columns")
+        elif init.dim != x.shape[1]:
+            raise DeclarationError(f"init has {init.dim} dimensions, the data {x.shape[1]} columns")
         self.emission = init.emission
-        self.state = init.validate()
-        self.copies = [init] * self.folds
-        self.traders = [as_trader(t) for t in (traders if traders is not None else
-                                                [EMTrader("em"), Entrepreneur(max_states=max_states, layer=layer)])]
-        names = [t.name for t in self.traders]
-        if len(set(names)) != len(names) or MARKET in names:
-            raise DeclarationError(f"trader names must be unique and not {MARKET!r}: {names}")
-        self._lq = self._held_out(self.copies)
-        self.round = 0
-        self.trades: list[Trade] = []
-        self._ledger: list[tuple[int, str, str, float, str]] = []
-        self.accounts: dict[str, float] = {}
-        self.events: list[dict[str, Any]] = []
-        self.states: list[LayeredState] = [self.state]
-        self._rows: list[dict[str, Any]] = [self._row()]
-        self._prices: list[dict[str, Any]] = []
+        if traders is None:
+            traders = [EMTrader("em"), Entrepreneur(max_states=max_states, layer=layer)]
+        super().__init__(x, init, traders, folds=folds, b=b, rng=rng)
         self._record_prices("start")
 
-    # ------------------------------------------------------------------ set-up
-    def _one_gaussian(self, emission: str, factors: int) -> LayeredState:
-        """One Gaussian fitted to all the data (factor loadings from the leading principal axes)."""
-        x = self.x
-        d = x.shape[1]
-        mu = x.mean(axis=0, keepdims=True)
-        if emission == "diag":
-            return LayeredState.from_arrays([1.0], mu, x.var(axis=0)[None] + REG_COVAR, emission=emission)
-        cov = np.cov(x, rowvar=False, bias=True).reshape(d, d)
-        if emission == "full":
-            return LayeredState.from_arrays([1.0], mu, (cov + REG_COVAR * np.eye(d))[None], emission=emission)
-        if not 1 <= factors < d:
-            raise DeclarationError(f"factors={factors}; a factor emission needs 1 <= factors < {d} (the columns)")
-        vals, vecs = np.linalg.eigh(cov)
-        noise = vals[:-factors].mean()
-        lam = vecs[:, -factors:] * np.sqrt(np.maximum(vals[-factors:] - noise, 0.0))
-        psi = np.maximum(np.diag(cov) - np.sum(lam * lam, axis=1), 1e-3 * np.diag(cov)) + REG_COVAR
-        return LayeredState.from_arrays([1.0], mu, np.concatenate([lam, psi[:, None]], axis=1)[None],
-                                        emission=emission)
-
-    def _held_out(self, copies: Sequence[LayeredState]) -> np.ndarray:
-        lq = np.empty(len(self.x))
-        for f, c in enumerate(copies):
-            lq[self.fold_of == f] = c.log_q(self._test[f])
-        return lq
-
-    # ------------------------------------------------------------------ money
-    def _pay(self, payer: str, payee: str, amount: float, reason: str) -> None:
-        self._ledger.append((self.round, payer, payee, float(amount), reason))
-        for who, sign in ((payer, -1.0), (payee, 1.0)):
-            if who != MARKET:
-                self.accounts[who] = self.accounts.get(who, 0.0) + sign * float(amount)
-
-    @property
-    def ledger(self) -> pd.DataFrame:
-        """Every transfer: round, payer, payee, amount (nats × b), reason."""
-        return pd.DataFrame(self._ledger, columns=["round", "payer", "payee", "amount", "reason"])
-
-    def balances(self) -> pd.Series:
-        """Each account's balance, and the market maker's (they sum to zero)."""
-        out = dict(self.accounts)
-        out[MARKET] = -sum(self.accounts.values())
-        return pd.Series(out, name="balance")
-
     # ------------------------------------------------------------------ trading
-    @staticmethod
-    def _checked(state: LayeredState, x: np.ndarray) -> LayeredState:
+    what = "layered market rounds"
+
+    def _checked(self, state: Any, x: np.ndarray) -> LayeredState:
         if not isinstance(state, LayeredState):
             raise DeclarationError(f"a rule returned {type(state).__name__}, not a LayeredState")
-        state.validate()
-        if not np.all(np.isfinite(state.log_q(x))):
-            raise DeclarationError("the density is not finite on the data")
-        return state
+        return super()._checked(state, x)
 
-    def _apply(self, rule, *, align: bool = True) -> tuple[LayeredState, list[LayeredState], np.ndarray]:
-        """``rule`` applied to the state (all data) and to every fold copy (its training data)."""
-        with np.errstate(divide="raise", over="raise", invalid="raise"):
-            main = self._checked(rule(self.state, self.x), self.x)
-            copies = []
-            for f, c in enumerate(self.copies):
-                new = self._checked(rule(c, self._train[f]), self._train[f])
-                copies.append(_aligned(new, main) if align else new)
-            lq = self._held_out(copies)
-        if not np.all(np.isfinite(lq)):
-            raise DeclarationError("the held-out density is not finite")
-        return main, copies, lq
+    def _align(self, copy: LayeredState, main: LayeredState) -> LayeredState:
+        return _aligned(copy, main)
 
-    def trade(self, trader: str, plan: Plan) -> Trade:
-        """Apply ``plan`` for ``trader``: accepted and paid its held-out gain, or rejected with the reason."""
-        if not isinstance(plan, Plan):
-            raise DeclarationError(f"{trader} returned {type(plan).__name__}; a trader's plan is a Plan or None")
-        try:
-            main, copies, lq = self._apply(plan.rule)
-        except _FAILURES as e:
-            t = Trade(self.round, trader, plan.kind, plan.label, False, 0.0, f"{type(e).__name__}: {e}")
-            self.trades.append(t)
-            return t
-        payout = self.b * float(lq.sum() - self._lq.sum())
-        before = set(self.state.ids) | set(self.state.shape_ids if self.state.layered else ())
-        self._commit(main, copies, lq)
-        self._pay(MARKET, trader, payout, plan.label or plan.kind)
-        after = set(main.ids) | set(main.shape_ids if main.layered else ())
-        for e in sorted(after - before):
+    @staticmethod
+    def _element_names(state: LayeredState) -> set[str]:
+        return set(state.ids) | set(state.shape_ids if state.layered else ())
+
+    def _traded(self, trader: str, plan: Plan, before: LayeredState) -> None:
+        """Open accounts for the elements a trade brought in, close those it took out, record the prices."""
+        old, new = self._element_names(before), self._element_names(self.state)
+        for e in sorted(new - old):
             self.accounts.setdefault(e, 0.0)
             self.events.append({"round": self.round, "event": "entry", "element": e, "by": trader,
                                 "label": plan.label})
-        if main.layered and LAYER not in self.accounts:
+        if self.state.layered and LAYER not in self.accounts:
             self.accounts[LAYER] = 0.0
             self.events.append({"round": self.round, "event": "entry", "element": LAYER, "by": trader,
                                 "label": plan.label})
-        for e in sorted(before - after):
+        for e in sorted(old - new):
             self._close(e, trader)
-        t = Trade(self.round, trader, plan.kind, plan.label, True, payout)
-        self.trades.append(t)
         self._record_prices(trader)
-        return t
-
-    def _commit(self, main: LayeredState, copies: list[LayeredState], lq: np.ndarray) -> None:
-        self.state, self.copies, self._lq = main, copies, lq
 
     def _close(self, element: str, by: str) -> None:
         """An element leaves: its balance is written off to the market."""
@@ -345,7 +235,7 @@ class LayeredLatentMarket:
                 with np.errstate(divide="raise", over="raise", invalid="raise"):
                     without = self._checked(removal(self.state, self.x), self.x)
                 dividend = self.b * (base - float(without.log_q(self.x).sum()))
-            except _FAILURES:
+            except FAILURES:
                 dividend = 0.0
             self._pay(MARKET, element, dividend, "dividend")
             self._pay(element, MARKET, rent * params, "rent")
@@ -384,29 +274,7 @@ class LayeredLatentMarket:
             self._close(LAYER, MARKET)
         self._record_prices(MARKET)
 
-    # ------------------------------------------------------------------ the process
-    def step(self) -> dict[str, Any]:
-        """One round: every trader trades once (in order), then rents and dividends are settled."""
-        self.round += 1
-        for trader in self.traders:
-            plan = trader.plan(self.state, self.x, self.rng)
-            if plan is not None:
-                self.trade(trader.name, plan)
-        self.settle()
-        self.states.append(self.state)
-        row = self._row()
-        self._rows.append(row)
-        return row
-
-    def run(self, rounds: int, *, progressbar: bool = True) -> LayeredLatentMarket:
-        """``rounds`` rounds, with a progress bar showing the structure and the held-out score."""
-        rounds = whole_number(rounds, "rounds", 0)
-        with ProgressBar("layered market rounds", rounds, enabled=progressbar) as bar:
-            for _ in range(rounds):
-                row = self.step()
-                bar.advance(f"K={row['states']} G={row['shapes']} held-out {row['held_out']:.4f}")
-        return self
-
+    # ------------------------------------------------------------------ structure
     def add_layer(self) -> None:
         """Insert the coarse layer as an identity map (``q`` unchanged); it then pays rent like any element."""
         self.trade("user", Plan(lambda s, data: s.with_layer(), "layer", "insert the coarse layer"))
@@ -414,40 +282,18 @@ class LayeredLatentMarket:
     # ------------------------------------------------------------------ results
     def _row(self) -> dict[str, Any]:
         s = self.state
-        n = len(self.x)
-        ll = float(s.log_q(self.x).sum())
-        return {"round": self.round, "states": s.n_states, "shapes": s.n_shapes if s.layered else 0,
-                "layered": s.layered, "parameters": s.n_parameters, "held_out": float(self._lq.sum()) / n,
-                "log_likelihood": ll / n, "bic": -2 * ll + s.n_parameters * np.log(n)}
+        row = super()._row()
+        return {**row, "states": s.n_states, "shapes": s.n_shapes if s.layered else 0, "layered": s.layered,
+                "parameters": s.n_parameters,
+                "bic": -2 * row["log_likelihood"] * len(self.x) + s.n_parameters * np.log(len(self.x))}
 
-    @property
-    def rounds(self) -> pd.DataFrame:
-        """One row per round: structure, held-out log score per datum, in-sample log-likelihood per datum, BIC."""
-        return pd.DataFrame(self._rows)
+    def _progress(self, row: dict[str, Any]) -> str:
+        return f"K={row['states']} G={row['shapes']} held-out {row['held_out']:.4f}"
 
     @property
     def structure(self) -> pd.DataFrame:
         """Entries and exits of elements: round, event, element, by whom, what."""
         return pd.DataFrame(self.events, columns=["round", "event", "element", "by", "label"])
-
-    @property
-    def trade_log(self) -> pd.DataFrame:
-        """Every trade, accepted or rejected, with its payout."""
-        return pd.DataFrame([t.__dict__ for t in self.trades],
-                            columns=["round", "trader", "kind", "label", "accepted", "payout", "reason"])
-
-    def trader_ledger(self) -> pd.DataFrame:
-        """Per trader: trades accepted and rejected, total payout."""
-        t = self.trade_log
-        if t.empty:
-            return pd.DataFrame(columns=["accepted", "rejected", "payout"])
-        return t.groupby("trader").agg(accepted=("accepted", "sum"), rejected=("accepted", lambda a: int((~a).sum())),
-                                       payout=("payout", "sum"))
-
-    @property
-    def held_out_log_score(self) -> float:
-        """Cross-fitted log score per datum of the current state."""
-        return float(self._lq.mean())
 
     def posteriors(self, x: Any = None) -> dict[str, pd.DataFrame]:
         """``P(location state | x)`` and, with a coarse layer, ``P(shape state | x)`` (the prices per datum)."""
@@ -526,6 +372,25 @@ class LayeredLatentMarket:
         from deepmarkets.models.layered.posterior import sample_posterior
         return sample_posterior(self.state, self.x, draws=draws, tune=tune, chains=chains,
                                 rng=self.rng if rng is None else rng, progressbar=progressbar)
+
+
+def _one_gaussian(x: np.ndarray, emission: str, factors: int) -> LayeredState:
+    """One Gaussian fitted to all the data (factor loadings from the leading principal axes)."""
+    d = x.shape[1]
+    mu = x.mean(axis=0, keepdims=True)
+    if emission == "diag":
+        return LayeredState.from_arrays([1.0], mu, x.var(axis=0)[None] + REG_COVAR, emission=emission)
+    cov = np.cov(x, rowvar=False, bias=True).reshape(d, d)
+    if emission == "full":
+        return LayeredState.from_arrays([1.0], mu, (cov + REG_COVAR * np.eye(d))[None], emission=emission)
+    if not 1 <= factors < d:
+        raise DeclarationError(f"factors={factors}; a factor emission needs 1 <= factors < {d} (the columns)")
+    vals, vecs = np.linalg.eigh(cov)
+    noise = vals[:-factors].mean()
+    lam = vecs[:, -factors:] * np.sqrt(np.maximum(vals[-factors:] - noise, 0.0))
+    psi = np.maximum(np.diag(cov) - np.sum(lam * lam, axis=1), 1e-3 * np.diag(cov)) + REG_COVAR
+    return LayeredState.from_arrays([1.0], mu, np.concatenate([lam, psi[:, None]], axis=1)[None],
+                                    emission=emission)
 
 
 #: The coarse layer's account name.
