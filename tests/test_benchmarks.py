@@ -194,3 +194,19 @@ def test_bria_benchmark_smoke(tmp_path):
     d = data["part_d"]
     assert [r["hypotheses"] for r in d] == [1000, 10000]
     assert all(r["agree"] and r["rounds"] >= 1 and r["ratio"] > 0 and r["python_ratio"] > 0 for r in d)
+
+
+@pytest.mark.slow
+def test_layered_benchmark_smoke(tmp_path):
+    pytest.importorskip("sklearn")
+    proc, data = _smoke("layered.py", tmp_path)
+    out = proc.stdout
+    for text in ("python", "cpu_count", "Part A: EM traders alone", "Part B: wine", "BIC sklearn", "Part C: clustering",
+                 "GMM full, true K=3", "k-means", "EM same structure", "Part D: a coarse layer", "Part E: Bishop",
+                 "MDN", "Part F: bad traders", "max |payout|"):
+        assert text in out, f"{text!r} missing from the output:\n{out}"
+    assert "DISAGREE" not in out and "PASS" not in out and "MISS" not in out  # targets are not judged in a smoke run
+    assert all(r["diff"] < 1e-3 for r in data["part_a"])                    # EM traders alone are EM
+    assert all(r["rejected"] == r["bad_trades"] > 0 and r["gauge_max"] < 1e-12 for r in data["part_f"])
+    for row in data["part_c"]:
+        assert all(-1 <= v["ari"] <= 1 for v in row["baselines"].values())

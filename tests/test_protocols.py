@@ -28,6 +28,7 @@ from deepmarkets.logic.quantified.constructors import constant, offset, roles
 from deepmarkets.models import bria
 from deepmarkets.models.economies import BlocksWorld, Economy
 from deepmarkets.models.latent_market import LatentMarket
+from deepmarkets.models.layered import LayeredLatentMarket
 from deepmarkets.protocols import (
     REPORT_HISTORY_COLUMNS,
     TRADE_HISTORY_COLUMNS,
@@ -240,6 +241,33 @@ def bria_conserved(m: bria.AuctionBRIA) -> None:
     assert (run.wealth >= 0).all() and run.overestimation() <= run.total_allowance
 
 
+# --- LayeredLatentMarket: traders move a latent model, a process whose steps are rounds ---------------------
+def make_layered() -> LayeredLatentMarket:
+    x = np.concatenate([np.random.default_rng(6).normal(c, 1.0, (40, 2)) for c in ((-5, 0), (5, 0), (0, 6))])
+    return LayeredLatentMarket(x, max_states=3, rng=6)
+
+
+def trade_layered(m: LayeredLatentMarket) -> None:
+    m.run(4, progressbar=False)
+
+
+def replay_layered(m: LayeredLatentMarket, history: pd.DataFrame) -> pd.Series:
+    fresh = make_layered()
+    trade_layered(fresh)
+    pd.testing.assert_frame_equal(fresh.history, history)  # same seed, same trades
+    last = history[history["time"] == history["time"].max()]
+    assert np.isclose(last["probability"].sum(), 1.0)       # the last trade's prices: the state's weights
+    return fresh.prices()
+
+
+def layered_conserved(m: LayeredLatentMarket) -> None:
+    led = m.ledger
+    assert abs(m.balances().sum()) <= 1e-12 * float(np.abs(led["amount"]).sum())  # every transfer has two sides
+    for who, balance in m.accounts.items():
+        mine = led[(led["payee"] == who) | (led["payer"] == who)]
+        assert np.isclose(np.where(mine["payee"] == who, mine["amount"], -mine["amount"]).sum(), balance)
+
+
 ROWS = {
     "Market": Row(make_market, trade_market, replay_market, market_conserved, (TradingMarket, CostFunctionMarket)),
     "ArbitrageFreeMarket": Row(make_arbitrage_free, trade_arbitrage_free, replay_arbitrage_free,
@@ -250,6 +278,8 @@ ROWS = {
                             (TradingMarket, Process)),
     "Economy": Row(make_economy, trade_economy, replay_economy, economy_conserved, (TradingMarket, Process)),
     "AuctionBRIA": Row(make_bria, trade_bria, replay_bria, bria_conserved, (TradingMarket, Process)),
+    "LayeredLatentMarket": Row(make_layered, trade_layered, replay_layered, layered_conserved,
+                               (TradingMarket, Process)),
 }
 
 

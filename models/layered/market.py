@@ -166,7 +166,6 @@ class LayeredLatentMarket(CrossFittedMarket):
         if traders is None:
             traders = [EMTrader("em"), Entrepreneur(max_states=max_states, layer=layer)]
         super().__init__(x, init, traders, folds=folds, b=b, rng=rng)
-        self._record_prices("start")
 
     # ------------------------------------------------------------------ trading
     what = "layered market rounds"
@@ -336,9 +335,9 @@ class LayeredLatentMarket(CrossFittedMarket):
         return pd.Series(out, name="price")
 
     def _record_prices(self, trader: str) -> None:
+        time = self._prices[-1]["time"] + 1 if self._prices else 0      # one time per trade or exit
         for question, p in self.prices().items():
-            self._prices.append({"time": len(self._prices), "trader": trader, "question": question,
-                                 "probability": p})
+            self._prices.append({"time": time, "trader": trader, "question": question, "probability": p})
 
     @property
     def history(self) -> pd.DataFrame:
