@@ -56,6 +56,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/worlds.py
 	$(BIN)/python benchmarks/bria.py
+	$(BIN)/python benchmarks/economies.py
+	$(BIN)/python benchmarks/layered.py
 
 clean:
 	rm -rf $(VENV) $(LATEST) .pytest_cache .ruff_cache

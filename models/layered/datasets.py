@@ -20,7 +20,7 @@ import numpy as np
 
 from deepmarkets.errors import DeclarationError
 
-__all__ = ["Dataset", "load_wine", "load_olive", "standardize"]
+__all__ = ["BUILT_IN", "Dataset", "load_wine", "load_olive", "standardize"]
 
 
 def standardize(x: np.ndarray) -> np.ndarray:
@@ -71,3 +71,7 @@ def load_olive() -> Dataset:
     acids = [c for c in frame.columns if c not in ("rownames", "region", "area")]
     return Dataset("olive", standardize(frame[acids].to_numpy(dtype=np.float64)), acids,
                    {"region": frame["region"].astype(str).to_numpy(), "area": frame["area"].astype(str).to_numpy()})
+
+
+#: The built-in data sets by name.
+BUILT_IN = {"wine": load_wine, "olive": load_olive}

@@ -61,7 +61,7 @@ from deepmarkets.helpers.validate import whole_number
 from deepmarkets.models.layered.crossfit import FAILURES, MARKET, CrossFittedMarket, Trade
 from deepmarkets.models.layered.em import REG_COVAR, em_step
 from deepmarkets.models.layered.state import EMISSIONS, LayeredState
-from deepmarkets.models.layered.traders import EMTrader, Entrepreneur, Plan, rent_per_parameter
+from deepmarkets.models.layered.traders import EMTrader, Entrepreneur, Plan, Restarter, rent_per_parameter
 
 if TYPE_CHECKING:
     import matplotlib.figure
@@ -117,8 +117,9 @@ class LayeredLatentMarket(CrossFittedMarket):
     init : LayeredState, optional
         The starting state; by default one Gaussian fitted to all the data.
     traders : list, optional
-        Objects with a ``name`` and ``plan(state, x, rng)``; by default an :class:`EMTrader` and an
-        :class:`Entrepreneur` with ``max_states`` and ``layer``.
+        Objects with a ``name`` and ``plan(state, x, rng)``; by default an :class:`EMTrader`, an
+        :class:`Entrepreneur` with ``max_states`` and ``layer``, and a :class:`Restarter` with
+        ``restarts`` fresh starts (none when 0).
     max_states : int
         The default entrepreneur's largest number of location states.
     layer : bool
@@ -147,7 +148,7 @@ class LayeredLatentMarket(CrossFittedMarket):
     def __init__(self, data: Any, *, emission: str = "diag", init: LayeredState | None = None,
                  traders: Sequence[Any] | None = None, max_states: int = 6, layer: bool = False, folds: int = 5,
                  b: float = 1.0, rent: str | float | None = "bic", refit: int = 3, columns: Sequence[str] | None = None,
-                 factors: int = 2, rng: int | np.random.Generator | None = None):
+                 factors: int = 2, restarts: int = 5, rng: int | np.random.Generator | None = None):
         if emission not in EMISSIONS:
             raise DeclarationError(f"emission={emission!r}; expected one of {EMISSIONS}")
         x, self.columns = read_data(data, columns)
@@ -165,6 +166,8 @@ class LayeredLatentMarket(CrossFittedMarket):
         self.emission = init.emission
         if traders is None:
             traders = [EMTrader("em"), Entrepreneur(max_states=max_states, layer=layer)]
+            if whole_number(restarts, "restarts", 0):
+                traders.append(Restarter(starts=restarts))
         super().__init__(x, init, traders, folds=folds, b=b, rng=rng)
 
     # ------------------------------------------------------------------ trading

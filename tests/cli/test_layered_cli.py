@@ -66,3 +66,12 @@ def test_missing_values_and_bad_files_are_refused(tmp_path, capsys):
     assert "cannot read" in capsys.readouterr().err
     assert main(["layered", str(path), "--plot", str(tmp_path / "x.jpg")]) == 2
     assert ".png" in capsys.readouterr().err
+
+
+def test_built_in_wine_is_compared_with_its_cultivars(capsys):
+    pytest.importorskip("sklearn")
+    assert main(["layered", "wine", "--rounds", "6", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["n"] == 178 and len(d["state"]["weights"]) == 4 and 0 < d["adjusted_rand_index"]["location"] < 1
+    assert main(["layered", "wine", "--labels", "region"]) == 2
+    assert "cultivar" in capsys.readouterr().err
