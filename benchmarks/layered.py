@@ -62,6 +62,7 @@ from deepmarkets.models.layered import (
     load_olive,
     load_wine,
 )
+from deepmarkets.models.layered.em import from_responsibilities
 from deepmarkets.models.layered.market import LAYER
 from deepmarkets.models.metrics import adjusted_rand_index
 
@@ -196,9 +197,7 @@ def same_structure_em(m, starts=10):
         rng = np.random.default_rng(seed)
         means = x[rng.choice(len(x), s.n_states, replace=False)]
         resp = np.eye(s.n_states)[np.argmin(((x[:, None] - means[None]) ** 2).sum(-1), axis=1)] * 0.9 + 0.1 / s.n_states
-        from deepmarkets.models.layered.em import shapes_from_responsibilities
-        start = s.with_arrays(weights=np.ones(s.n_states) / s.n_states, means=means)
-        start = start.with_arrays(shapes=shapes_from_responsibilities(start, x, resp))
+        start = from_responsibilities(s, x, resp)
         try:
             fit = fit_em(start, x, tol=1e-9, max_steps=2000)
         except (np.linalg.LinAlgError, FloatingPointError):

@@ -603,8 +603,8 @@ def bria_command(spec_toml: str, rounds: int | None, plot_png: str | None, as_js
 @click.option("--columns", default=None, help="Comma-separated numeric columns to use (default: every numeric column).")
 @click.option("--labels", "label_column", default=None,
               help="A column of known classes: left out of the model, compared with the states (adjusted Rand index).")
-@click.option("--emission", type=click.Choice(["diag", "full", "factor"]), default="diag", show_default=True,
-              help="Covariance family of the Gaussian emissions.")
+@click.option("--emission", type=click.Choice(["diag", "full", "factor", "categorical"]), default="diag",
+              show_default=True, help="Covariance family of the Gaussian emissions, or categorical answers.")
 @click.option("--rounds", type=FiniteNumber(int, 1), default=20, show_default=True, help="Rounds of trading.")
 @click.option("--max-states", type=FiniteNumber(int, 1), default=6, show_default=True,
               help="The most location states the entrepreneur creates.")
@@ -613,7 +613,7 @@ def bria_command(spec_toml: str, rounds: int | None, plot_png: str | None, as_js
               help="Fresh starts the restarting trader tries each round (0: no restarting trader).")
 @click.option("--rent", type=click.Choice(["bic", "aic"]), default="bic", show_default=True,
               help="Rent per parameter: BIC's log(n)/2 or AIC's 1 per pass over the data.")
-@click.option("--raw", is_flag=True, help="Use the columns as they are (default: standardise them).")
+@click.option("--raw", is_flag=True, help="Use numeric columns as they are (default: standardise them).")
 @click.option("--seed", type=FiniteNumber(int, 0), default=0, show_default=True, help="Seeds the cross-fitting folds.")
 @click.option("--plot", "plot_png", type=click.Path(dir_okay=False),
               help="Write the structure, log score and clusters to this PNG file.")
@@ -655,13 +655,21 @@ def layered_command(data_csv: str, columns: str | None, label_column: str | None
                 raise DeclarationError(f"--labels {label_column}: no such column; the columns are "
                                        f"{list(frame.columns)}")
             truth = frame.pop(label_column).astype(str).to_numpy()
+        categorical = emission == "categorical"
         chosen = [c.strip() for c in columns.split(",")] if columns else \
-            [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
+            [c for c in frame.columns if categorical or pd.api.types.is_numeric_dtype(frame[c])]
         if not chosen:
-            raise DeclarationError(f"{data_csv} has no numeric columns")
-        x, names = read_data(frame, chosen)
-        market = LayeredLatentMarket(pd.DataFrame(x if raw else standardize(x), columns=names), emission=emission,
-                                     max_states=max_states, layer=layer, rent=rent, restarts=restarts, rng=seed)
+            raise DeclarationError(f"{data_csv} has no numeric columns (answers need --emission categorical)")
+        if categorical:
+            missing = [c for c in chosen if c not in frame.columns]
+            if missing:
+                raise DeclarationError(f"unknown columns {missing}; the data have {list(frame.columns)}")
+            data = frame[chosen]
+        else:
+            x, names = read_data(frame, chosen)
+            data = pd.DataFrame(x if raw else standardize(x), columns=names)
+        market = LayeredLatentMarket(data, emission=emission, max_states=max_states, layer=layer, rent=rent,
+                                     restarts=restarts, rng=seed)
         market.run(rounds, progressbar=sys.stderr.isatty() and not as_json)
         if plot_png is not None:
             from deepmarkets.helpers import atomic_write

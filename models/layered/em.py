@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from deepmarkets.errors import DeclarationError
+from deepmarkets.models.layered.categorical import CategoricalState, categorical_em_step
 from deepmarkets.models.layered.state import LayeredState
 
 __all__ = ["BLOCKS", "REG_COVAR", "em_step", "fit_em", "EMFit", "subset_means"]
@@ -90,13 +91,29 @@ def shapes_from_responsibilities(state: LayeredState, x: np.ndarray, resp: np.nd
     return _pooled_shapes(state, x, resp, state.means, reg_covar)
 
 
-def em_step(state: LayeredState, x: np.ndarray, *, blocks: Iterable[str] = BLOCKS,
-            reg_covar: float = REG_COVAR) -> LayeredState:
-    """One EM step updating ``blocks`` (any of :data:`BLOCKS`), the others held fixed."""
+def from_responsibilities(state: LayeredState | CategoricalState, x: np.ndarray,
+                          resp: np.ndarray) -> LayeredState | CategoricalState:
+    """The M-step of every block from given responsibilities (a fresh start for EM)."""
+    if isinstance(state, CategoricalState):
+        return categorical_em_step(state, x, resp=resp)
+    nk = resp.sum(axis=0) + _EPS
+    s = state.with_arrays(weights=nk / nk.sum(), means=resp.T @ x / nk[:, None])
+    return s.with_arrays(shapes=shapes_from_responsibilities(s, x, resp))
+
+
+def em_step(state: LayeredState | CategoricalState, x: np.ndarray, *, blocks: Iterable[str] = BLOCKS,
+            reg_covar: float = REG_COVAR) -> LayeredState | CategoricalState:
+    """One EM step updating ``blocks`` (any of :data:`BLOCKS`), the others held fixed.
+
+    For categorical states the answer tables are the ``means`` and ``shapes`` blocks.
+    """
     blocks = tuple(blocks)
     unknown = set(blocks) - set(BLOCKS)
     if unknown:
         raise DeclarationError(f"unknown parameter blocks {sorted(unknown)}; expected some of {BLOCKS}")
+    if isinstance(state, CategoricalState):
+        tables = "means" in blocks or "shapes" in blocks
+        return categorical_em_step(state, x, weights="weights" in blocks, columns=None if tables else [])
     resp, _ = state.responsibilities(x)
     nk = resp.sum(axis=0) + _EPS
     new = {}
@@ -115,8 +132,11 @@ def subset_means(state: LayeredState, x: np.ndarray, variables: np.ndarray) -> L
 
     With precision ``P = Σ^{-1}`` the stationary point in ``μ_S`` is
     ``μ_S = x̄_S + (P_SS)^{-1} P_{S,-S} (x̄_{-S} - μ_{-S})`` where ``x̄`` is the responsibility-
-    weighted mean (for diagonal shapes simply ``x̄_S``).
+    weighted mean (for diagonal shapes simply ``x̄_S``). For categorical states: the tables of
+    those columns.
     """
+    if isinstance(state, CategoricalState):
+        return categorical_em_step(state, x, weights=False, columns=list(variables))
     resp, _ = state.responsibilities(x)
     nk = resp.sum(axis=0) + _EPS
     xbar = resp.T @ x / nk[:, None]

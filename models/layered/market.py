@@ -58,6 +58,7 @@ import pandas as pd
 from deepmarkets.errors import DeclarationError
 from deepmarkets.helpers import json_safe
 from deepmarkets.helpers.validate import whole_number
+from deepmarkets.models.layered.categorical import CategoricalState, encode_answers
 from deepmarkets.models.layered.crossfit import FAILURES, MARKET, CrossFittedMarket, Trade
 from deepmarkets.models.layered.em import REG_COVAR, em_step
 from deepmarkets.models.layered.state import EMISSIONS, LayeredState
@@ -66,7 +67,7 @@ from deepmarkets.models.layered.traders import EMTrader, Entrepreneur, Plan, Res
 if TYPE_CHECKING:
     import matplotlib.figure
 
-__all__ = ["LayeredLatentMarket", "Trade", "read_data", "MARKET"]
+__all__ = ["LayeredLatentMarket", "Trade", "read_data", "read_answers", "MARKET"]
 
 def read_data(data: Any, columns: Sequence[str] | None = None) -> tuple[np.ndarray, list[str]]:
     """Observations as a float ``(n, d)`` array and their column names; NaN or text are refused."""
@@ -103,6 +104,30 @@ def read_data(data: Any, columns: Sequence[str] | None = None) -> tuple[np.ndarr
     return x, names
 
 
+def read_answers(data: Any, columns: Sequence[str] | None = None) -> tuple[np.ndarray, list[str], list[int]]:
+    """Categorical answers as codes ``0 .. L_j - 1``, the column names and the number of levels per column.
+
+    A DataFrame's columns are coded by their sorted distinct values; an array must already hold the codes.
+    """
+    if isinstance(data, pd.DataFrame):
+        frame = data
+        if columns is not None:
+            missing = [c for c in columns if c not in frame.columns]
+            if missing:
+                raise DeclarationError(f"unknown columns {missing}; the data have {list(frame.columns)}")
+            frame = frame[list(columns)]
+        if frame.empty:
+            raise DeclarationError(f"the data are empty (shape {frame.shape})")
+        x, levels, _ = encode_answers(frame)
+        return x, [str(c) for c in frame.columns], levels
+    x, names = read_data(data, columns)
+    if np.any(x != np.round(x)) or np.any(x < 0):
+        raise DeclarationError("categorical answers given as an array must be codes 0, 1, 2, ...; pass a DataFrame "
+                               "to have labels coded")
+    levels = [max(int(v) + 1, 2) for v in x.max(axis=0)]
+    return x, names, levels
+
+
 class LayeredLatentMarket(CrossFittedMarket):
     """A market whose traders fit a layered latent model and whose structure is set by rent.
 
@@ -110,8 +135,9 @@ class LayeredLatentMarket(CrossFittedMarket):
     ----------
     data : DataFrame or (n, d) array
         Observations (standardise them first when their scales differ).
-    emission : {"diag", "full", "factor"}
-        Covariance family of the Gaussian emissions.
+    emission : {"diag", "full", "factor", "categorical"}
+        Covariance family of the Gaussian emissions, or categorical answers (a latent class model;
+        a DataFrame's columns are coded by their distinct values; no coarse layer).
     factors : int
         Factors of each shape when ``emission="factor"``.
     init : LayeredState, optional
@@ -149,21 +175,26 @@ class LayeredLatentMarket(CrossFittedMarket):
                  traders: Sequence[Any] | None = None, max_states: int = 6, layer: bool = False, folds: int = 5,
                  b: float = 1.0, rent: str | float | None = "bic", refit: int = 3, columns: Sequence[str] | None = None,
                  factors: int = 2, restarts: int = 5, rng: int | np.random.Generator | None = None):
-        if emission not in EMISSIONS:
-            raise DeclarationError(f"emission={emission!r}; expected one of {EMISSIONS}")
-        x, self.columns = read_data(data, columns)
+        if emission not in (*EMISSIONS, "categorical"):
+            raise DeclarationError(f"emission={emission!r}; expected one of {(*EMISSIONS, 'categorical')}")
+        if emission == "categorical" or isinstance(init, CategoricalState):
+            x, self.columns, levels = read_answers(data, columns)
+        else:
+            x, self.columns = read_data(data, columns)
         self.rent = rent
         self.rent_per_parameter = None if rent is None else rent_per_parameter(rent, len(x))
         self.refit = whole_number(refit, "refit", 0)
         self.events: list[dict[str, Any]] = []
         self._prices: list[dict[str, Any]] = []
         if init is None:
-            init = _one_gaussian(x, emission, whole_number(factors, "factors", 1))
-        elif not isinstance(init, LayeredState):
-            raise DeclarationError(f"init must be a LayeredState, got {type(init).__name__}")
+            init = CategoricalState.one_class(x, levels) if emission == "categorical" else \
+                _one_gaussian(x, emission, whole_number(factors, "factors", 1))
+        elif not isinstance(init, LayeredState | CategoricalState):
+            raise DeclarationError(f"init must be a LayeredState or a CategoricalState, got {type(init).__name__}")
         elif init.dim != x.shape[1]:
             raise DeclarationError(f"init has {init.dim} dimensions, the data {x.shape[1]} columns")
         self.emission = init.emission
+        self._kind = type(init)
         if traders is None:
             traders = [EMTrader("em"), Entrepreneur(max_states=max_states, layer=layer)]
             if whole_number(restarts, "restarts", 0):
@@ -174,8 +205,8 @@ class LayeredLatentMarket(CrossFittedMarket):
     what = "layered market rounds"
 
     def _checked(self, state: Any, x: np.ndarray) -> LayeredState:
-        if not isinstance(state, LayeredState):
-            raise DeclarationError(f"a rule returned {type(state).__name__}, not a LayeredState")
+        if not isinstance(state, self._kind):
+            raise DeclarationError(f"a rule returned {type(state).__name__}, not a {self._kind.__name__}")
         return super()._checked(state, x)
 
     def _align(self, copy: LayeredState, main: LayeredState) -> LayeredState:

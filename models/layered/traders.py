@@ -38,7 +38,8 @@ import numpy as np
 
 from deepmarkets.errors import DeclarationError
 from deepmarkets.helpers.validate import whole_number
-from deepmarkets.models.layered.em import BLOCKS, em_step, subset_means
+from deepmarkets.models.layered.categorical import CategoricalState
+from deepmarkets.models.layered.em import BLOCKS, em_step, from_responsibilities, subset_means
 from deepmarkets.models.layered.state import LayeredState
 
 __all__ = ["Plan", "EMTrader", "Specialist", "Entrepreneur", "split_apart", "rent_per_parameter"]
@@ -126,7 +127,13 @@ def _axes(state: LayeredState, a: int) -> tuple[np.ndarray, np.ndarray]:
 
 def split_apart(state: LayeredState, a: int, x: np.ndarray, *, axis: int = 0, steps: int = 10) -> LayeredState:
     """Location state ``a`` split into two copies moved ``±`` half a standard deviation along its principal axis
-    number ``axis`` (0 = the largest variance), then ``steps`` EM steps."""
+    number ``axis`` (0 = the largest variance), then ``steps`` EM steps. A categorical state's copies lean to
+    the lower and the upper answers of column ``axis``."""
+    if isinstance(state, CategoricalState):
+        s = state.split_along(a, axis)
+        for _ in range(steps):
+            s = em_step(s, x)
+        return s
     vecs, vals = _axes(state, a)
     s = state.split_copy(a)
     means = s.means.copy()
@@ -182,14 +189,14 @@ class Entrepreneur:
         change considered."""
         out = []
         if state.n_states < self.max_states:
-            extra = state.dim + 1 + (0 if state.layered else state.shape_size)
+            extra = state.split_copy(0).n_parameters - state.n_parameters
             for a in range(state.n_states):
                 for axis in range(min(self.axes, state.dim)):
                     def make(steps, a=a, axis=axis):
                         return lambda s, data: split_apart(s, a, data, axis=axis, steps=steps)
                     out.append((-rent * extra, make, "split", f"split {state.ids[a]} along axis {axis + 1}",
                                 self.steps, state.ids[a]))
-        if self.layer and state.n_states >= 2:
+        if self.layer and state.n_states >= 2 and not isinstance(state, CategoricalState):
             insert = not state.layered
             ids = state.with_layer().shape_ids if insert else state.shape_ids
             saved = rent * (state.shape_size - (1 if insert else 0))
@@ -253,15 +260,12 @@ def _kmeans_pp(x: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def restarted(state: LayeredState, x: np.ndarray, centres: np.ndarray, steps: int) -> LayeredState:
-    """The same structure refitted from scratch: means at ``centres``, equal weights, every shape reset to the
-    pooled one of a single Gaussian, then ``steps`` EM steps."""
+    """The same structure refitted from scratch: every row assigned (softly) to its nearest centre, every block
+    fitted to those assignments, then ``steps`` EM steps."""
     k = state.n_states
-    one = state.with_arrays(weights=np.full(k, 1.0 / k), means=np.asarray(centres, dtype=np.float64))
     resp = np.zeros((len(x), k))
-    resp[np.arange(len(x)), np.argmin(((x[:, None, :] - one.means[None]) ** 2).sum(-1), axis=1)] = 1.0
-    resp = 0.9 * resp + 0.1 / k                    # hard nearest-centre assignments, softened
-    from deepmarkets.models.layered.em import shapes_from_responsibilities
-    s = one.with_arrays(shapes=shapes_from_responsibilities(one, x, resp))
+    resp[np.arange(len(x)), np.argmin(((x[:, None, :] - np.asarray(centres)[None]) ** 2).sum(-1), axis=1)] = 1.0
+    s = from_responsibilities(state, x, 0.9 * resp + 0.1 / k)       # hard nearest-centre assignments, softened
     for _ in range(steps):
         s = em_step(s, x)
     return s

@@ -75,3 +75,16 @@ def test_built_in_wine_is_compared_with_its_cultivars(capsys):
     assert d["n"] == 178 and len(d["state"]["weights"]) == 4 and 0 < d["adjusted_rand_index"]["location"] < 1
     assert main(["layered", "wine", "--labels", "region"]) == 2
     assert "cultivar" in capsys.readouterr().err
+
+
+def test_answers_are_fitted_as_a_latent_class_model(tmp_path, capsys):
+    rng = np.random.default_rng(3)
+    z = rng.integers(0, 2, 150)
+    answers = {f"q{j}": np.where(rng.random(150) < np.where(z == 1, 0.9, 0.1), "yes", "no") for j in range(5)}
+    path = tmp_path / "answers.csv"
+    pd.DataFrame({**answers, "group": z}).to_csv(path, index=False)
+    args = ["layered", str(path), "--emission", "categorical", "--labels", "group", "--json", "--rounds", "6"]
+    assert main(args) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["state"]["emission"] == "categorical" and len(d["state"]["weights"]) == 2
+    assert d["columns"] == [f"q{j}" for j in range(5)] and d["adjusted_rand_index"]["location"] > 0.6
