@@ -4,7 +4,8 @@
   states with Gaussian emissions, and optionally a coarse layer of shape states whose covariances
   their children share) and are paid the held-out gain in log score; structural elements pay
   rent and leave when their accounts go negative.
-* Traders: :class:`EMTrader`, :class:`Specialist`, :class:`Entrepreneur`; a trader is any object
+* Traders: :class:`EMTrader`, :class:`GradientTrader`, :class:`Specialist`, :class:`Entrepreneur`,
+  :class:`Restarter`; a trader is any object
   with a ``name`` and ``plan(state, x, rng)`` returning a :class:`Plan`.
 * :func:`fit_em` -- plain EM with a fixed structure (the baseline).
 * :func:`load_wine`, :func:`load_olive` -- real data with known classes, standardised.
@@ -29,5 +30,5 @@ __all__ = export_lazily(__name__, {
     "posterior": ["sample_posterior"],
     "state": ["LayeredState"],
     "symbolic": ["symbolic_density"],
-    "traders": ["EMTrader", "Entrepreneur", "Plan", "Restarter", "Specialist"],
+    "traders": ["EMTrader", "Entrepreneur", "GradientTrader", "Plan", "Restarter", "Specialist"],
 }, renamed={"conditional_em_step": ("conditional", "em_step")})

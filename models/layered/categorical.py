@@ -186,6 +186,14 @@ class CategoricalState:
         return replace(self, weights=self.weights[keep] / self.weights[keep].sum(),
                        tables=tuple(t[keep] for t in self.tables), ids=tuple(self.ids[i] for i in keep))
 
+    def merged(self, a: int, b: int) -> CategoricalState:
+        """State ``b`` merged into ``a``: ``a`` takes ``b``'s weight and ``b`` goes."""
+        if a == b:
+            raise DeclarationError("merging needs two different location states")
+        w = self.weights.copy()
+        w[a] += w[b]
+        return replace(self, weights=w).without_state(b)
+
     def with_layer(self) -> CategoricalState:
         raise DeclarationError("a coarse layer shares covariances: it needs Gaussian emissions, not categorical")
 

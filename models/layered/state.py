@@ -311,6 +311,14 @@ class LayeredState:
         return replace(self, weights=w, means=self.means[keep], shapes=self.shapes[used], shape_of=remap[so],
                        ids=tuple(self.ids[i] for i in keep), shape_ids=tuple(self.shape_ids[g] for g in used))
 
+    def merged(self, a: int, b: int) -> LayeredState:
+        """Location state ``b`` merged into ``a``: ``a`` takes ``b``'s weight and ``b`` goes."""
+        if a == b:
+            raise DeclarationError("merging needs two different location states")
+        w = self.weights.copy()
+        w[a] += w[b]
+        return replace(self, weights=w).without_state(b)
+
     def joined(self, g: int, into: int) -> LayeredState:
         """Shape state ``g``'s children move to shape state ``into`` (they share its shape); ``g`` goes."""
         if not self.layered or g == into:

@@ -9,11 +9,16 @@ to sit a round out.
 
 :class:`EMTrader`
     One EM step on the parameter blocks it trades (weights, means, shapes): a local mover.
+:class:`GradientTrader`
+    A gradient-ascent step on the means.
 :class:`Specialist`
     The conditional M-step of the means of a subset of the variables.
+:class:`Restarter`
+    Refits the structure from fresh starts when local moves are stuck.
 :class:`Entrepreneur`
     Changes the structure: splits a location state (entry as two identical copies, then the
-    copies moved apart along one of the state's principal axes and refitted), or groups location states
+    copies moved apart along one of the state's principal axes and refitted), merges one into
+    another, or groups location states
     under a coarse layer of shared shapes (inserting the layer as an identity map, then joining
     two shape states). It chooses the change with the best in-sample gain net of the rent the
     new structure pays; the market pays it only what the change earns on held-out data.
@@ -37,12 +42,13 @@ from typing import Any
 import numpy as np
 
 from deepmarkets.errors import DeclarationError
-from deepmarkets.helpers.validate import whole_number
+from deepmarkets.helpers.validate import positive_float, whole_number
 from deepmarkets.models.layered.categorical import CategoricalState
 from deepmarkets.models.layered.em import BLOCKS, em_step, from_responsibilities, subset_means
 from deepmarkets.models.layered.state import LayeredState
 
-__all__ = ["Plan", "EMTrader", "Specialist", "Entrepreneur", "split_apart", "rent_per_parameter"]
+__all__ = ["Plan", "EMTrader", "GradientTrader", "Specialist", "Entrepreneur", "Restarter", "split_apart",
+           "gradient_step", "rent_per_parameter"]
 
 Rule = Callable[[LayeredState, np.ndarray], LayeredState]
 
@@ -112,6 +118,35 @@ class Specialist:
         return f"Specialist({self.variables.tolist()})"
 
 
+def gradient_step(state: LayeredState, x: np.ndarray, rate: float) -> LayeredState:
+    """The means moved ``rate`` times the gradient of the mean log-likelihood,
+    ``(1/n) Σ_i r_ia Σ_{g(a)}⁻¹ (x_i - μ_a)``."""
+    if isinstance(state, CategoricalState):
+        raise DeclarationError("gradient steps move Gaussian means; categorical states have none")
+    resp, _ = state.responsibilities(x)
+    cov = state.covariances()
+    means = state.means.copy()
+    for a in range(state.n_states):
+        pull = resp[:, a] @ (x - state.means[a]) / len(x)
+        means[a] += rate * np.linalg.solve(cov[state.shape_of[a]], pull)
+    return state.with_arrays(means=means)
+
+
+class GradientTrader:
+    """A gradient-ascent step on the means per round (a mover that is not EM)."""
+
+    def __init__(self, name: str = "gradient", *, rate: float = 0.5):
+        self.name = str(name)
+        self.rate = positive_float(rate, "rate")
+
+    def plan(self, state: LayeredState, x: np.ndarray, rng: np.random.Generator) -> Plan:
+        rate = self.rate
+        return Plan(lambda s, data: gradient_step(s, data, rate), "move", f"gradient step on the means ({rate:g})")
+
+    def __repr__(self) -> str:
+        return f"GradientTrader({self.name!r}, rate={self.rate:g})"
+
+
 def _axes(state: LayeredState, a: int) -> tuple[np.ndarray, np.ndarray]:
     """The principal axes of location state ``a``'s shape (rows) and their variances, largest first."""
     if state.emission == "diag":
@@ -146,16 +181,19 @@ def split_apart(state: LayeredState, a: int, x: np.ndarray, *, axis: int = 0, st
     return s
 
 
-def _joined(state: LayeredState, g: int, into: int, x: np.ndarray, steps: int) -> LayeredState:
-    s = state.joined(g, into)
+def _refitted(state: LayeredState, x: np.ndarray, steps: int) -> LayeredState:
     for _ in range(steps):
-        s = em_step(s, x)
-    return s
+        state = em_step(state, x)
+    return state
+
+
+def _joined(state: LayeredState, g: int, into: int, x: np.ndarray, steps: int) -> LayeredState:
+    return _refitted(state.joined(g, into), x, steps)
 
 
 class Entrepreneur:
-    """Grows and groups structure: splits location states up to ``max_states``; with ``layer=True``
-    groups them under shape states.
+    """Grows, prunes and groups structure: splits location states up to ``max_states``, merges one into
+    another, and with ``layer=True`` groups them under shape states.
 
     Parameters
     ----------
@@ -196,6 +234,15 @@ class Entrepreneur:
                         return lambda s, data: split_apart(s, a, data, axis=axis, steps=steps)
                     out.append((-rent * extra, make, "split", f"split {state.ids[a]} along axis {axis + 1}",
                                 self.steps, state.ids[a]))
+        for a in range(state.n_states):
+            for b in range(state.n_states):
+                if a != b:
+                    saved = rent * (state.n_parameters - state.merged(a, b).n_parameters)
+
+                    def make(steps, a=a, b=b):
+                        return lambda s, data: _refitted(s.merged(a, b), data, steps)
+                    out.append((saved, make, "merge", f"{state.ids[b]} merges into {state.ids[a]}", 0,
+                                "merge " + state.ids[b]))
         if self.layer and state.n_states >= 2 and not isinstance(state, CategoricalState):
             insert = not state.layered
             ids = state.with_layer().shape_ids if insert else state.shape_ids

@@ -277,3 +277,22 @@ def test_posterior_by_nuts_centres_on_the_market_state():
     assert np.all(np.abs(mean - m.state.means[:, 0]) < 4 * sd + 0.05)
     with pytest.raises(InferenceError, match="diagonal"):
         LayeredLatentMarket(x, emission="full").posterior()
+
+
+def test_a_gradient_trader_is_paid_for_climbing_and_merges_prune_extra_states():
+    from deepmarkets.models.layered.traders import GradientTrader
+
+    rng = np.random.default_rng(12)
+    x = _clusters(rng)
+    start = LayeredState.from_arrays([1 / 3] * 3, [[-3, 1], [3, -1], [1, 4]], np.ones((3, 2)))
+    m = LayeredLatentMarket(x, init=start, traders=[GradientTrader(rate=0.5)], rent=None, rng=12)
+    m.run(10, progressbar=False)
+    lls = m.rounds["log_likelihood"].to_numpy()
+    assert np.all(np.diff(lls) > 0) and m.trade_log["payout"].sum() > 0
+    # six states on three clusters: the entrepreneur merges (or the rent removes) the spare ones
+    six = LayeredState.from_arrays([1 / 6] * 6, np.repeat([[-4, 0], [4, 0], [0, 5]], 2, axis=0)
+                                   + rng.normal(0, 0.3, (6, 2)), np.ones((6, 2)))
+    pruned = LayeredLatentMarket(x, init=six, max_states=6, rng=12).run(6, progressbar=False)
+    exits = pruned.structure[pruned.structure["event"] == "exit"]
+    assert pruned.state.n_states == 3 and len(exits) == 3          # merged by the entrepreneur or evicted for rent
+    assert set(exits["by"]) <= {"entrepreneur", "market"}
