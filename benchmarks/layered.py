@@ -298,12 +298,19 @@ def part_d(x, rounds):
     exit_rows = m.structure[(m.structure["element"] == LAYER) & (m.structure["event"] == "exit")]
     joined = m.structure[(m.structure["event"] == "exit") & m.structure["element"].str.startswith("g")]
     free = LayeredLatentMarket(x, max_states=6, layer=True, rng=0).run(rounds, progressbar=False)
+    fa = LayeredLatentMarket(x, emission="factor", factors=2, max_states=6, rng=0).run(rounds, progressbar=False)
+    fa_flat = (fa.state.n_states, fa.bic())
+    fa.add_layer()
+    fa.run(4, progressbar=False)
     return {"rounds_to_exit": rounds_to_exit, "balance": exit_rows["label"].tolist(), "shape_exits": len(joined),
             "G_after": m.state.n_shapes if m.state.layered else 0,
             "q_change": float(np.max(np.abs(m.state.log_q(x) - before))) if rounds_to_exit else None,
             "joins": {"K": free.state.n_states, "G": free.state.n_shapes if free.state.layered else 0,
                       "layered": free.state.layered, "bic": free.bic(), "flat_bic": flat_bic,
-                      "layer_balance": free.accounts.get(LAYER)}}
+                      "layer_balance": free.accounts.get(LAYER)},
+            "factor": {"flat_K": fa_flat[0], "flat_bic": fa_flat[1], "K": fa.state.n_states,
+                       "G": fa.state.n_shapes if fa.state.layered else 0, "layered": fa.state.layered,
+                       "bic": fa.bic(), "layer_balance": fa.accounts.get(LAYER)}}
 
 
 def print_part_d(d, smoke):
@@ -320,7 +327,11 @@ def print_part_d(d, smoke):
     j = d["joins"]
     print(f"with an entrepreneur that may join shapes: K={j['K']}, G={j['G']}, layer kept: {j['layered']}, "
           f"BIC {j['bic']:.1f} against {j['flat_bic']:.1f} without the layer (layer's account "
-          f"{j['layer_balance'] if j['layer_balance'] is None else round(j['layer_balance'], 2)})\n")
+          f"{j['layer_balance'] if j['layer_balance'] is None else round(j['layer_balance'], 2)})")
+    f = d["factor"]
+    print(f"factor shapes (q = 2): {f['flat_K']} states, BIC {f['flat_bic']:.1f}; an identity layer inserted, 4 more "
+          f"rounds: K={f['K']}, G={f['G']}, layer kept: {f['layered']}, BIC {f['bic']:.1f} (the entrepreneur splits "
+          f"inside a group at d + 1 parameters a split)\n")
 
 
 # ---------------------------------------------------------------------------------------------- part E
