@@ -2,8 +2,9 @@
 
 * :class:`LayeredLatentMarket` -- the market: traders move a :class:`LayeredState` (location
   states with Gaussian emissions, and optionally a coarse layer of shape states whose covariances
-  their children share) and are paid the held-out gain in log score; structural elements pay
-  rent and leave when their accounts go negative.
+  their children share) or a :class:`CategoricalState` (latent classes over answers) and are paid
+  the held-out gain in log score; structural elements pay rent and leave when their accounts go
+  negative.
 * Traders: :class:`EMTrader`, :class:`GradientTrader`, :class:`Specialist`, :class:`Entrepreneur`,
   :class:`Restarter`; a trader is any object
   with a ``name`` and ``plan(state, x, rng)`` returning a :class:`Plan`.
@@ -19,6 +20,7 @@
 from deepmarkets.helpers import export_lazily
 
 __all__ = export_lazily(__name__, {
+    "categorical": ["CategoricalState", "encode_answers"],
     "conditional": ["ConditionalState", "bishop_inverse", "init_conditional"],
     "conditional_market": ["ConditionalEMTrader", "ConditionalLatentMarket"],
     "crossfit": ["CrossFittedMarket"],

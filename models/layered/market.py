@@ -1,19 +1,13 @@
 """The layered latent market: traders move a layered latent model and are paid by held-out log score.
 
-The market's state ``θ`` is a :class:`~deepmarkets.models.layered.state.LayeredState`: location
-states, and optionally a coarse layer of shape states above them. A trader's trade is a rule
-(:mod:`~deepmarkets.models.layered.traders`) that moves ``θ`` to ``θ'``. It is paid
-
-.. math::
-
-    b \\sum_f \\sum_{x \\in \\text{fold } f} [\\log q_{θ'_{-f}}(x) - \\log q_{θ_{-f}}(x)],
-
-where ``θ_{-f}`` is the market's state fitted *without* fold ``f`` (cross-fitting): the market
-keeps one copy of its state per fold, applies every trade to each copy with that copy's
-training data, and scores each copy on the fold it has not seen. A move that only fits noise in
-the data it saw earns nothing, or loses. The state itself takes the trade with all the data.
-Payouts depend on ``q`` only, so a gauge transformation pays exactly nothing. Payouts telescope:
-their sum is ``b`` times the change in the held-out log score since the start.
+The market's state ``θ`` is a :class:`~deepmarkets.models.layered.state.LayeredState` (location
+states with Gaussian emissions, and optionally a coarse layer of shape states above them) or a
+:class:`~deepmarkets.models.layered.categorical.CategoricalState` (latent classes over answers).
+A trader's trade is a rule (:mod:`~deepmarkets.models.layered.traders`) that moves ``θ`` to
+``θ'``; it is paid the cross-fitted gain in log score
+(:class:`~deepmarkets.models.layered.crossfit.CrossFittedMarket`): the market keeps one copy of
+its state per fold, fitted without that fold, so a move that only fits noise earns nothing, a
+gauge transformation pays exactly nothing, and payouts telescope.
 
 **Structure pays rent.** Every structural element has an account: each location state, each
 shape state of the coarse layer, and the coarse layer itself. Each round the element is credited
@@ -32,10 +26,11 @@ location state a copy of its shape, which leaves ``q`` unchanged. Entries (split
 identical copies, a layer inserted as an identity map) leave ``q`` unchanged too; what the
 entrepreneur then does to them is its trade, paid held-out like any other.
 
-**Robustness.** A trade whose rule raises, or whose result has NaN, infinite values, a
-non-positive variance or a singular covariance, is rejected: nothing moves and nothing is paid.
-The ledger records every transfer between the market and an account, so the balances always sum
-to zero.
+**Money.** The market maker pays the traders' payouts and the elements' dividends and collects
+the rents; the ledger records every transfer with both its sides, so the balances, the market
+maker's included, always sum to zero. A trade whose rule raises, or whose result has NaN,
+infinite values, a non-positive variance or a singular covariance, is rejected: nothing moves
+and nothing is paid.
 
 Examples
 --------
