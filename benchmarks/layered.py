@@ -213,8 +213,8 @@ def market_configs(true_k, kmax, smoke):
                (f"factor q=2, K <= {true_k}", dict(emission="factor", factors=2), dict(max_states=true_k)),
                ("diag + coarse layer", dict(emission="diag"), dict(max_states=kmax, layer=True))]
     if not smoke:
-        configs.append(("factor q=2 + coarse layer", dict(emission="factor", factors=2),
-                        dict(max_states=kmax, layer=True)))
+        configs += [(f"factor q={q} + coarse layer", dict(emission="factor", factors=q),
+                     dict(max_states=kmax, layer=True)) for q in (1, 2)]
     return configs
 
 
@@ -251,18 +251,19 @@ def print_part_c(rows, smoke):
     verdict = {}
     for row in rows:
         truth = row["truth"]
-        lines = [[method, str(v["K"]), "", f"{v['ari']:.3f}", "", "", ""] for method, v in row["baselines"].items()]
+        lines = [[method, str(v["K"]), "", "", f"{v['ari']:.3f}", "", "", ""] for method, v in row["baselines"].items()]
         for e in row["markets"]:
             levels = [k for k in e if isinstance(e[k], dict) and "location" in e[k]]
             best = {lv: max(e[lv].values()) for lv in levels}
             layer_note = " / ".join(f"{lv} {e[lv].get('shape', float('nan')):.3f}" for lv in levels) \
                 if e["G"] else ""
-            lines.append([f"market {e['market']}", str(e["K"]), str(e["G"] or "-"), f"{e[truth]['location']:.3f}",
-                          layer_note, f"{e['em_same_structure']:.3f}", fmt_s(e["seconds"])])
+            lines.append([f"market {e['market']}", str(e["K"]), str(e["G"] or "-"), f"{e['bic']:.1f}",
+                          f"{e[truth]['location']:.3f}", layer_note, f"{e['em_same_structure']:.3f}",
+                          fmt_s(e["seconds"])])
             e["best"] = best
         print(f"{row['data']} (truth: {truth})")
-        print(table(["method", "K", "G", "ARI location", "ARI shape layer", "EM same structure", "seconds"],
-                    lines, right={1, 2, 3, 5, 6}))
+        print(table(["method", "K", "G", "BIC", "ARI location", "ARI shape layer", "EM same structure", "seconds"],
+                    lines, right={1, 2, 3, 4, 6, 7}))
         if row["data"] == "olive":
             area = [(e["market"], e["area"]["location"]) for e in row["markets"]]
             print("  location states against the 9 areas: " + ", ".join(f"{m} {a:.3f}" for m, a in area))
