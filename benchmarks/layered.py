@@ -16,10 +16,11 @@ random starts per K (BIC per K of both). Target: the market's K equals scikit-le
 Part C, clustering (adjusted Rand index against the known classes). Baselines in the same run:
 scikit-learn ``GaussianMixture`` (full and diagonal, at the true K and with K chosen by BIC), k-means
 (true K), and EM with the market's final structure from 10 random starts (the same model fitted
-by EM). Markets: diagonal shapes (K free), factor-analytic shapes with 2 factors (K free, and K at
-most the true K), and diagonal or factor shapes with a coarse layer (K free, groups free). Targets:
-wine >= 0.92; olive regions >= 0.65; stretch: olive regions >= 0.95 from a coarse layer grown over
-a finer one without being told the number of areas.
+by EM). Markets, each with 3 seeds (the folds and the restarts differ): diagonal shapes (K free),
+factor-analytic shapes with 2 factors (K free, and K at most the true K), and diagonal or factor
+shapes (1 or 2 factors) with a coarse layer (K free, groups free). Targets, met by a configuration
+on every seed: wine >= 0.92; olive regions >= 0.65; stretch: olive regions >= 0.95 from a coarse
+layer grown over a finer one without being told the number of areas.
 
 Part D, a coarse layer where there is no hierarchy: on the wine market of part B, a coarse layer
 inserted as an identity map (no joins allowed) must go bankrupt and leave without changing q.
@@ -218,7 +219,8 @@ def market_configs(true_k, kmax, smoke):
     return configs
 
 
-def part_c(sets, rounds, smoke, quiet):
+def part_c(sets, rounds, seeds, smoke, quiet):
+    """Baselines once; every market configuration with each seed (folds and restarts differ by seed)."""
     out = []
     for name, (x, labels, kmax) in sets.items():
         truth_name, truth = next(iter(labels.items()))
@@ -227,60 +229,79 @@ def part_c(sets, rounds, smoke, quiet):
         for method, (ari, k) in baselines(x, truth, true_k, kmax).items():
             row["baselines"][method] = {"ari": ari, "K": k}
         for label, model, ent in market_configs(true_k, kmax, smoke):
-            traders = [EMTrader(), Entrepreneur(**ent), Restarter(starts=5)]
-            m = LayeredLatentMarket(x, traders=traders, rng=0, **model)
-            _, t = timed(m.run, rounds, progressbar=False)
-            labs = m.labels()
-            same = same_structure_em(m)
-            em_ari = adjusted_rand_index(truth, np.argmax(same.responsibilities(x)[0], axis=1))
-            entry = {"market": label, "K": m.state.n_states, "G": m.state.n_shapes if m.state.layered else 0,
-                     "bic": m.bic(), "seconds": t, "em_same_structure": em_ari,
-                     "em_same_structure_bic": -2 * same.log_q(x).sum() + same.n_parameters * np.log(len(x))}
-            for level, truth_labels in labels.items():
-                entry[level] = {layer: adjusted_rand_index(truth_labels, v) for layer, v in labs.items()}
-            if m.state.layered:
-                entry["children"] = m.state.children()
-            row["markets"].append(entry)
-            log(f"  C {name} {label}: K={entry['K']} G={entry['G']} {t:.1f} s", quiet)
+            runs = []
+            for seed in seeds:
+                traders = [EMTrader(), Entrepreneur(**ent), Restarter(starts=5)]
+                m = LayeredLatentMarket(x, traders=traders, rng=seed, **model)
+                _, t = timed(m.run, rounds, progressbar=False)
+                labs = m.labels()
+                run = {"seed": seed, "K": m.state.n_states, "G": m.state.n_shapes if m.state.layered else 0,
+                       "bic": m.bic(), "seconds": t}
+                for level, truth_labels in labels.items():
+                    run[level] = {layer: adjusted_rand_index(truth_labels, v) for layer, v in labs.items()}
+                if m.state.layered:
+                    run["children"] = m.state.children()
+                if seed == seeds[0]:
+                    same = same_structure_em(m)
+                    run["em_same_structure"] = adjusted_rand_index(truth, np.argmax(same.responsibilities(x)[0], 1))
+                runs.append(run)
+                log(f"  C {name} {label} seed {seed}: K={run['K']} G={run['G']} {t:.1f} s", quiet)
+            row["markets"].append({"market": label, "runs": runs})
         out.append(row)
     return out
 
 
+def _spread(values, digits=3):
+    v = np.asarray(values, dtype=float)
+    if len(v) == 1:
+        return f"{v[0]:.{digits}f}"
+    return f"{np.median(v):.{digits}f} ({v.min():.{digits}f}-{v.max():.{digits}f})"
+
+
 def print_part_c(rows, smoke):
-    print("Part C: clustering, adjusted Rand index against the known classes")
-    verdict = {}
+    print("Part C: clustering, adjusted Rand index against the known classes (markets: median (min-max) over seeds)")
+    worst = {}
     for row in rows:
         truth = row["truth"]
         lines = [[method, str(v["K"]), "", "", f"{v['ari']:.3f}", "", "", ""] for method, v in row["baselines"].items()]
         for e in row["markets"]:
-            levels = [k for k in e if isinstance(e[k], dict) and "location" in e[k]]
-            best = {lv: max(e[lv].values()) for lv in levels}
-            layer_note = " / ".join(f"{lv} {e[lv].get('shape', float('nan')):.3f}" for lv in levels) \
-                if e["G"] else ""
-            lines.append([f"market {e['market']}", str(e["K"]), str(e["G"] or "-"), f"{e['bic']:.1f}",
-                          f"{e[truth]['location']:.3f}", layer_note, f"{e['em_same_structure']:.3f}",
-                          fmt_s(e["seconds"])])
-            e["best"] = best
+            runs = e["runs"]
+            ks = sorted({r["K"] for r in runs})
+            gs = sorted({r["G"] for r in runs})
+            layer_note = " / ".join(f"{lv} {_spread([r[lv]['shape'] for r in runs])}" for lv in row_levels(runs)) \
+                if any(r["G"] for r in runs) and all("shape" in r[truth] for r in runs) else ""
+            lines.append([f"market {e['market']}", ",".join(map(str, ks)), ",".join(str(g or "-") for g in gs),
+                          _spread([r["bic"] for r in runs], 1), _spread([r[truth]["location"] for r in runs]),
+                          layer_note, f"{runs[0]['em_same_structure']:.3f}",
+                          fmt_s(float(np.median([r["seconds"] for r in runs])))])
         print(f"{row['data']} (truth: {truth})")
-        print(table(["method", "K", "G", "BIC", "ARI location", "ARI shape layer", "EM same structure", "seconds"],
-                    lines, right={1, 2, 3, 4, 6, 7}))
+        print(table(["method", "K", "G", "BIC", "ARI location", "ARI shape layer", "EM same structure (first seed)",
+                     "seconds"], lines, right={1, 2, 3, 4, 6, 7}))
         if row["data"] == "olive":
-            area = [(e["market"], e["area"]["location"]) for e in row["markets"]]
-            print("  location states against the 9 areas: " + ", ".join(f"{m} {a:.3f}" for m, a in area))
+            area = [(e["market"], _spread([r["area"]["location"] for r in e["runs"]])) for e in row["markets"]]
+            print("  location states against the 9 areas: " + ", ".join(f"{m} {a}" for m, a in area))
         print()
-    best = {row["data"]: max(max(e[row["truth"]].values()) for e in row["markets"]) for row in rows}
-    if "wine" in best:
-        verdict["wine"] = best["wine"] >= 0.92
-        print(f"wine: best market ARI {best['wine']:.3f} (target >= 0.92): {judge(verdict['wine'], smoke)}")
-    if "olive" in best:
+        # each configuration's worst seed (its best layer); the best configuration by that
+        worst[row["data"]] = max((min(max(r[truth].values()) for r in e["runs"]), e["market"]) for e in row["markets"])
+    if "wine" in worst:
+        value, label = worst["wine"]
+        print(f"wine: best configuration on its worst seed {value:.3f} ({label}) (target >= 0.92): "
+              f"{judge(value >= 0.92, smoke)}")
+    if "olive" in worst:
+        value, label = worst["olive"]
+        print(f"olive regions: best configuration on its worst seed {value:.3f} ({label}) (target >= 0.65): "
+              f"{judge(value >= 0.65, smoke)}")
         olive = next(r for r in rows if r["data"] == "olive")
-        verdict["olive"] = best["olive"] >= 0.65
-        print(f"olive regions: best market ARI {best['olive']:.3f} (target >= 0.65): {judge(verdict['olive'], smoke)}")
-        layered = [e["region"]["shape"] for e in olive["markets"] if e["G"]]
-        top = max(layered) if layered else float("nan")
-        print(f"olive regions from a coarse layer over finer states: {top:.3f} (stretch >= 0.95): "
-              f"{judge(top >= 0.95, smoke)}")
+        layered = [(min(r["region"].get("shape", -1) for r in e["runs"]), max(r["region"].get("shape", -1)
+                    for r in e["runs"]), e["market"]) for e in olive["markets"] if "layer" in e["market"]]
+        low, high, label = max(layered) if layered else (float("nan"), float("nan"), "-")
+        print(f"olive regions from a coarse layer over finer states: {low:.3f} on the worst seed, {high:.3f} on the "
+              f"best ({label}) (stretch >= 0.95): {judge(low >= 0.95, smoke)}")
     print()
+
+
+def row_levels(runs):
+    return [k for k in runs[0] if isinstance(runs[0][k], dict) and "location" in runs[0][k]]
 
 
 # ---------------------------------------------------------------------------------------------- part D
@@ -447,7 +468,7 @@ def main(argv=None) -> int:
     sets = {"wine": (wine.x, wine.labels, 6), "olive": (olive.x, olive.labels, 12)}
     if smoke:
         sets = {"wine": (wine.x[:, :5], wine.labels, 3)}
-    out["part_c"] = part_c(sets, rounds, smoke, args.quiet)
+    out["part_c"] = part_c(sets, rounds, [0] if smoke else [0, 1, 2], smoke, args.quiet)
     print_part_c(out["part_c"], smoke)
     sys.stdout.flush()
     out["part_d"] = part_d(wine.x, rounds)

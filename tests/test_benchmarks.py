@@ -210,3 +210,4 @@ def test_layered_benchmark_smoke(tmp_path):
     assert all(r["rejected"] == r["bad_trades"] > 0 and r["gauge_max"] < 1e-12 for r in data["part_f"])
     for row in data["part_c"]:
         assert all(-1 <= v["ari"] <= 1 for v in row["baselines"].values())
+        assert all(-1 <= r["cultivar"]["location"] <= 1 for e in row["markets"] for r in e["runs"])
