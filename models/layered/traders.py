@@ -160,31 +160,25 @@ def _axes(state: LayeredState, a: int) -> tuple[np.ndarray, np.ndarray]:
     return vecs * signs[:, None], vals[::-1]
 
 
+def _refitted(state: LayeredState, x: np.ndarray, steps: int) -> LayeredState:
+    for _ in range(steps):
+        state = em_step(state, x)
+    return state
+
+
 def split_apart(state: LayeredState, a: int, x: np.ndarray, *, axis: int = 0, steps: int = 10) -> LayeredState:
     """Location state ``a`` split into two copies moved ``±`` half a standard deviation along its principal axis
     number ``axis`` (0 = the largest variance), then ``steps`` EM steps. A categorical state's copies lean to
     the lower and the upper answers of column ``axis``."""
     if isinstance(state, CategoricalState):
-        s = state.split_along(a, axis)
-        for _ in range(steps):
-            s = em_step(s, x)
-        return s
+        return _refitted(state.split_along(a, axis), x, steps)
     vecs, vals = _axes(state, a)
     s = state.split_copy(a)
     means = s.means.copy()
     delta = 0.5 * np.sqrt(max(vals[axis], 0.0)) * vecs[axis]
     means[a] += delta
     means[-1] -= delta
-    s = s.with_arrays(means=means)
-    for _ in range(steps):
-        s = em_step(s, x)
-    return s
-
-
-def _refitted(state: LayeredState, x: np.ndarray, steps: int) -> LayeredState:
-    for _ in range(steps):
-        state = em_step(state, x)
-    return state
+    return _refitted(s.with_arrays(means=means), x, steps)
 
 
 def _joined(state: LayeredState, g: int, into: int, x: np.ndarray, steps: int) -> LayeredState:
@@ -312,10 +306,7 @@ def restarted(state: LayeredState, x: np.ndarray, centres: np.ndarray, steps: in
     k = state.n_states
     resp = np.zeros((len(x), k))
     resp[np.arange(len(x)), np.argmin(((x[:, None, :] - np.asarray(centres)[None]) ** 2).sum(-1), axis=1)] = 1.0
-    s = from_responsibilities(state, x, 0.9 * resp + 0.1 / k)       # hard nearest-centre assignments, softened
-    for _ in range(steps):
-        s = em_step(s, x)
-    return s
+    return _refitted(from_responsibilities(state, x, 0.9 * resp + 0.1 / k), x, steps)  # nearest centres, softened
 
 
 class Restarter:
