@@ -661,15 +661,12 @@ def layered_command(data_csv: str, columns: str | None, label_column: str | None
         if not chosen:
             raise DeclarationError(f"{data_csv} has no numeric columns (answers need --emission categorical)")
         if categorical:
-            missing = [c for c in chosen if c not in frame.columns]
-            if missing:
-                raise DeclarationError(f"unknown columns {missing}; the data have {list(frame.columns)}")
-            data = frame[chosen]
+            data = frame                                   # the market codes the chosen columns' answers
         else:
-            x, names = read_data(frame, chosen)
-            data = pd.DataFrame(x if raw else standardize(x), columns=names)
-        market = LayeredLatentMarket(data, emission=emission, max_states=max_states, layer=layer, rent=rent,
-                                     restarts=restarts, rng=seed)
+            x, chosen = read_data(frame, chosen)
+            data = pd.DataFrame(x if raw else standardize(x), columns=chosen)
+        market = LayeredLatentMarket(data, columns=chosen, emission=emission, max_states=max_states, layer=layer,
+                                     rent=rent, restarts=restarts, rng=seed)
         market.run(rounds, progressbar=sys.stderr.isatty() and not as_json)
         if plot_png is not None:
             from deepmarkets.helpers import atomic_write

@@ -64,15 +64,21 @@ if TYPE_CHECKING:
 
 __all__ = ["LayeredLatentMarket", "Trade", "read_data", "read_answers", "MARKET"]
 
+
+def _select(frame: pd.DataFrame, columns: Sequence[str] | None) -> pd.DataFrame:
+    """The named columns of ``frame`` (all when ``columns`` is None); unknown names are refused."""
+    if columns is None:
+        return frame
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise DeclarationError(f"unknown columns {missing}; the data have {list(frame.columns)}")
+    return frame[list(columns)]
+
+
 def read_data(data: Any, columns: Sequence[str] | None = None) -> tuple[np.ndarray, list[str]]:
     """Observations as a float ``(n, d)`` array and their column names; NaN or text are refused."""
     if isinstance(data, pd.DataFrame):
-        frame = data
-        if columns is not None:
-            missing = [c for c in columns if c not in frame.columns]
-            if missing:
-                raise DeclarationError(f"unknown columns {missing}; the data have {list(frame.columns)}")
-            frame = frame[list(columns)]
+        frame = _select(data, columns)
         bad = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
         if bad:
             raise DeclarationError(f"columns {bad} are not numeric; select numeric columns with columns=[...]")
@@ -105,12 +111,7 @@ def read_answers(data: Any, columns: Sequence[str] | None = None) -> tuple[np.nd
     A DataFrame's columns are coded by their sorted distinct values; an array must already hold the codes.
     """
     if isinstance(data, pd.DataFrame):
-        frame = data
-        if columns is not None:
-            missing = [c for c in columns if c not in frame.columns]
-            if missing:
-                raise DeclarationError(f"unknown columns {missing}; the data have {list(frame.columns)}")
-            frame = frame[list(columns)]
+        frame = _select(data, columns)
         if frame.empty:
             raise DeclarationError(f"the data are empty (shape {frame.shape})")
         x, levels, _ = encode_answers(frame)
