@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.special import logsumexp
 
 from deepmarkets.errors import DeclarationError
 
@@ -55,9 +56,6 @@ def encode_answers(frame: pd.DataFrame) -> tuple[np.ndarray, list[int], dict[str
     return np.column_stack(codes), counts, levels
 
 
-def _lse(a: np.ndarray) -> np.ndarray:
-    m = np.max(a, axis=-1, keepdims=True)
-    return np.squeeze(m, -1) + np.log(np.sum(np.exp(a - m), axis=-1))
 
 
 @dataclass(frozen=True, eq=False)
@@ -147,11 +145,11 @@ class CategoricalState:
         return out
 
     def log_q(self, x: Any) -> np.ndarray:
-        return _lse(self.log_joint(x))
+        return logsumexp(self.log_joint(x), axis=-1)
 
     def responsibilities(self, x: Any) -> tuple[np.ndarray, np.ndarray]:
         lj = self.log_joint(x)
-        lq = _lse(lj)
+        lq = logsumexp(lj, axis=-1)
         return np.exp(lj - lq[:, None]), lq
 
     # ------------------------------------------------------------------ structure

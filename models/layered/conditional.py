@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy.special import logsumexp
 
 from deepmarkets.errors import DeclarationError
 from deepmarkets.helpers.rng import as_rng
@@ -41,11 +42,6 @@ FEATURE_KINDS = ("chebyshev", "rbf")
 _LOG_2PI = float(np.log(2.0 * np.pi))
 
 
-def _lse(a: np.ndarray) -> np.ndarray:
-    """log-sum-exp over the last axis, the maximum subtracted first."""
-    m = np.max(a, axis=-1, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0.0)
-    return np.squeeze(m, -1) + np.log(np.sum(np.exp(a - m), axis=-1))
 
 
 def conditional_data(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -228,7 +224,7 @@ class ConditionalState:
         d = self.features.design(x)
         logits = d @ self.gate.T
         log_sigma = d @ self.log_sigma.T if self.heteroscedastic else np.broadcast_to(self.log_sigma, logits.shape)
-        return logits - _lse(logits)[:, None], d @ self.expert.T, log_sigma
+        return logits - logsumexp(logits, axis=-1)[:, None], d @ self.expert.T, log_sigma
 
     def _joint(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """``log π_k(x) + log N(y; μ_k(x), σ_k²)``, shape ``(n, K)``."""
@@ -246,13 +242,13 @@ class ConditionalState:
         -0.918939
         """
         x, y = conditional_data(x, y)
-        return _lse(self._joint(x, y))
+        return logsumexp(self._joint(x, y), axis=-1)
 
     def responsibilities(self, x: Any, y: Any) -> np.ndarray:
         """``P(k | x_i, y_i)``, shape ``(n, K)``; rows sum to 1."""
         x, y = conditional_data(x, y)
         j = self._joint(x, y)
-        return np.exp(j - _lse(j)[:, None])
+        return np.exp(j - logsumexp(j, axis=-1)[:, None])
 
 
 def init_conditional(x: Any, y: Any, k: int, *, features: str | FeatureMap = "rbf", size: int = 8,
@@ -375,14 +371,14 @@ def _expert_update(d: np.ndarray, y: np.ndarray, w: np.ndarray, coef: np.ndarray
 def _gating_q(d: np.ndarray, r: np.ndarray, gate: np.ndarray) -> float:
     """``Σ_ik r_ik log π_k(x_i)``, the gating's part of the EM objective."""
     logits = d @ gate.T
-    return float(np.sum(r * (logits - _lse(logits)[:, None])))
+    return float(np.sum(r * (logits - logsumexp(logits, axis=-1)[:, None])))
 
 
 def _gating_newton(d: np.ndarray, r: np.ndarray, gate: np.ndarray, reg: float) -> np.ndarray:
     """One damped Newton step on the gating objective with a backtracking line search: never lowers it."""
     k, p1 = gate.shape
     logits = d @ gate.T
-    pi = np.exp(logits - _lse(logits)[:, None])
+    pi = np.exp(logits - logsumexp(logits, axis=-1)[:, None])
     grad = ((r - pi).T @ d).ravel()                                   # (K * p1,), row-major as gate
     # -Hessian = Σ_i (diag π_i − π_i π_iᵀ) ⊗ d_i d_iᵀ, assembled block by block
     neg_h = np.empty((k, p1, k, p1))

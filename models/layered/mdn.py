@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+from scipy.special import logsumexp
 
 from deepmarkets.errors import DeclarationError
 from deepmarkets.helpers.rng import as_rng
@@ -31,9 +32,6 @@ __all__ = ["MDN", "fit_mdn"]
 _LOG_2PI = float(np.log(2.0 * np.pi))
 
 
-def _lse(a: np.ndarray) -> np.ndarray:
-    m = np.max(a, axis=-1, keepdims=True)
-    return np.squeeze(m, -1) + np.log(np.sum(np.exp(a - m), axis=-1))
 
 
 @dataclass(frozen=True, eq=False)
@@ -95,7 +93,7 @@ class MDN:
         out = np.tanh(np.outer(u, self.w1) + self.b1) @ self.w2.T + self.b2
         k = self.components
         logits = out[:, :k]
-        return (logits - _lse(logits)[:, None], self.y_loc + self.y_scale * out[:, k:2 * k],
+        return (logits - logsumexp(logits, axis=-1)[:, None], self.y_loc + self.y_scale * out[:, k:2 * k],
                 out[:, 2 * k:] + np.log(self.y_scale))
 
     def _forward(self, x: np.ndarray, y: np.ndarray):
@@ -106,7 +104,7 @@ class MDN:
         k = self.components
         logits, mean, log_sigma = out[:, :k], out[:, k:2 * k], out[:, 2 * k:]
         z = (v[:, None] - mean) * np.exp(-log_sigma)
-        log_pi = logits - _lse(logits)[:, None]
+        log_pi = logits - logsumexp(logits, axis=-1)[:, None]
         joint = log_pi - 0.5 * z * z - log_sigma - 0.5 * _LOG_2PI
         return u, hidden, log_pi, log_sigma, z, joint
 
@@ -120,7 +118,7 @@ class MDN:
         -0.918939
         """
         x, y = conditional_data(x, y)
-        return _lse(self._forward(x, y)[-1]) - np.log(self.y_scale)
+        return logsumexp(self._forward(x, y)[-1], axis=-1) - np.log(self.y_scale)
 
     def score_and_gradient(self, x: Any, y: Any) -> tuple[float, np.ndarray]:
         """The mean log-likelihood and its gradient with respect to :attr:`parameters` (back-propagation).
@@ -134,7 +132,7 @@ class MDN:
         """
         x, y = conditional_data(x, y)
         u, hidden, log_pi, log_sigma, z, joint = self._forward(x, y)
-        total = _lse(joint)
+        total = logsumexp(joint, axis=-1)
         gamma = np.exp(joint - total[:, None])                          # P(k | x, y)
         n = len(x)
         # d mean-log-likelihood / d outputs, per row

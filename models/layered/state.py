@@ -40,6 +40,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+from scipy.special import logsumexp
 
 from deepmarkets.errors import DeclarationError
 
@@ -50,11 +51,6 @@ EMISSIONS = ("diag", "full", "factor")
 _LOG_2PI = float(np.log(2.0 * np.pi))
 
 
-def _lse(a: np.ndarray) -> np.ndarray:
-    """log-sum-exp over the last axis, the maximum subtracted first."""
-    m = np.max(a, axis=-1, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0.0)
-    return np.squeeze(m, -1) + np.log(np.sum(np.exp(a - m), axis=-1))
 
 
 def covariances(shapes: np.ndarray, emission: str) -> np.ndarray:
@@ -221,12 +217,12 @@ class LayeredState:
 
     def log_q(self, x: Any) -> np.ndarray:
         """``log q_θ(x_i)`` for every row, exact (log-sum-exp over the paths)."""
-        return _lse(self.log_joint(x))
+        return logsumexp(self.log_joint(x), axis=-1)
 
     def responsibilities(self, x: Any) -> tuple[np.ndarray, np.ndarray]:
         """Posterior ``P(a | x_i)`` of the location states, shape ``(n, K)``, and ``log q_θ(x_i)``."""
         lj = self.log_joint(x)
-        lq = _lse(lj)
+        lq = logsumexp(lj, axis=-1)
         return np.exp(lj - lq[:, None]), lq
 
     def shape_posterior(self, resp: np.ndarray) -> np.ndarray:
