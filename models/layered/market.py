@@ -257,12 +257,14 @@ class LayeredLatentMarket(CrossFittedMarket):
         rent = self.b * self.rent_per_parameter
         base = float(self.state.log_q(self.x).sum())
         for element in self._elements():
-            removal = self._removal(element, self.refit)
-            params = self.state.n_parameters - self._removal(element, 0)(self.state, self.x).n_parameters
-            params += 1 if element == LAYER else 0
+            bare = self._removal(element, 0)(self.state, self.x)       # the structure without it, not refitted
+            params = self.state.n_parameters - bare.n_parameters + (1 if element == LAYER else 0)
             try:
                 with np.errstate(divide="raise", over="raise", invalid="raise"):
-                    without = self._checked(removal(self.state, self.x), self.x)
+                    without = bare
+                    for _ in range(self.refit):
+                        without = em_step(without, self.x)
+                    without = self._checked(without, self.x)
                 dividend = self.b * (base - float(without.log_q(self.x).sum()))
             except FAILURES:
                 dividend = 0.0
