@@ -27,6 +27,7 @@ from deepmarkets.errors import (
     InferenceError,
     ParseError,
     SolverUnknownError,
+    SweepError,
 )
 
 __version__ = "0.1.0"
@@ -75,6 +76,7 @@ _LAZY = {
     "LatentMarket": "deepmarkets.models",
     "simulate_reports": "deepmarkets.models",
     "natural_latent_errors": "deepmarkets.models",
+    "sweep": "deepmarkets.sweeps",
 }
 
 __all__ = [
@@ -86,6 +88,7 @@ __all__ = [
     "InferenceError",
     "ParseError",
     "SolverUnknownError",
+    "SweepError",
     *_LAZY,
 ]
 

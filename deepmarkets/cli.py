@@ -1,4 +1,5 @@
-"""Command line: ``deepmarkets check``, ``replay``, ``infer``, ``induct``, ``economy``, ``bria`` and ``demo``.
+"""Command line: ``deepmarkets check``, ``replay``, ``infer``, ``induct``, ``economy``, ``bria``, ``sweep`` and
+``demo``.
 
 Heavy modules (z3, scipy, sympy, pandas, matplotlib) are imported inside the commands so
 ``--help`` is instant.
@@ -10,6 +11,7 @@ Exit codes of ``infer``: 0 fitted, 1 fitted but the NUTS diagnostics failed, 2 b
 Exit codes of ``induct``: 0 ran, 2 bad input, 3 no prices passed the market maker's exact check.
 Exit codes of ``economy``: 0 ran, 2 bad input.
 Exit codes of ``bria``: 0 ran, 2 bad input.
+Exit codes of ``sweep``: 0 every task ran, 1 some tasks failed (their rows hold the error), 2 bad input.
 Every command exits 70 (``EX_SOFTWARE`` of sysexits.h) on an internal error, an exception that
 is a bug in deepmarkets: it prints one line asking for a report, and the traceback only with
 ``deepmarkets --debug ...`` or the environment variable ``DEEPMARKETS_DEBUG=1``.
@@ -699,6 +701,93 @@ def layered_command(data_csv: str, columns: str | None, label_column: str | None
     if plot_png is not None:
         lines.append(f"plot written to {plot_png}")
     click.echo("\n".join(lines))
+
+
+@cli.command("sweep")
+@click.argument("spec_toml", metavar="SPEC.toml", type=click.Path(dir_okay=False))
+@click.option("--scheduler", default=None, metavar="ADDRESS|local|serial",
+              help="Where the tasks run: a Dask scheduler address (tcp://host:8786), 'local' (default: a local "
+              "Dask cluster, one worker per core) or 'serial' (this process, no Dask).")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False),
+              help="Write the table (one row per point and repeat) to this .parquet or .csv file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the sweep's to_dict() (every row) as JSON.")
+def sweep_command(spec_toml: str, scheduler: str | None, out_path: str | None, as_json: bool) -> None:
+    """Run the task of SPEC.toml over its grid of parameters and print one summary row per point.
+
+    SPEC.toml names a task (built-in: economy, hypothesis_auction, induction, latent_market,
+    coherence; or package.module:function), a [grid] of values (or [[points]]), [fixed]
+    parameters, repeats and seed. Every task's seed is derived from its point, so the table is
+    the same whatever runs it. A task that raises keeps its row, with the error.
+
+    Exit status: 0 every task ran, 1 some tasks failed (the table is still written), 2 bad input
+    (nothing written).
+    """
+    if out_path is not None:
+        suffix = Path(out_path).suffix.lower()
+        if suffix not in (".parquet", ".csv"):
+            _fail(f"--out {out_path}: give a file name ending in .parquet or .csv")
+        _check_outputs(("--out", out_path, suffix))
+
+    import warnings
+
+    from deepmarkets.sweeps.spec import read_spec
+
+    try:
+        spec = read_spec(spec_toml)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = spec.run(scheduler=scheduler, progressbar=sys.stderr.isatty() and not as_json)
+        if out_path is not None:
+            _write_table(result.table, out_path)
+    except DeepMarketsError as err:
+        _fail(str(err))
+    for w in _unique_messages(caught):
+        click.echo(f"warning: {w}", err=True)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2, allow_nan=False))
+    else:
+        click.echo(_sweep_report(result, spec.task, out_path))
+    sys.exit(1 if result.n_failed else 0)
+
+
+def _write_table(table, path: str) -> None:
+    from deepmarkets.helpers import atomic_write
+
+    if path.lower().endswith(".csv"):
+        atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
+        return
+    import pyarrow as pa
+
+    try:
+        atomic_write(path, lambda tmp: table.to_parquet(tmp, index=False))
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
+        raise DeclarationError(f"--out {path}: the table has a column Parquet cannot hold ({err}); "
+                               "write it as .csv instead") from None
+
+
+#: Output columns shown in the text summary of ``sweep`` (--json and --out have them all).
+SHOWN_OUTPUTS = 6
+
+
+def _sweep_report(result, task: str, out_path: str | None) -> str:
+    summary = result.summary()
+    keys, shown = list(result.parameters), [c for c in result.outputs if c in summary.columns][:SHOWN_OUTPUTS]
+    repeats = int(result.table["repeat"].max()) + 1
+    lines = [f"sweep of {task}: {len(result.table)} tasks ({len(summary)} points x {repeats} repeats) on "
+             f"{result.scheduler} in {result.seconds:.2f} s; {result.n_failed} failed", ""]
+    if repeats > 1:
+        lines.append("means over the repeats that ran")
+    rows = [[str(v) for v in r[:len(keys)]] + [str(int(r.tasks)), str(int(r.failed))]
+            + [_fmt(float(getattr(r, c))) for c in shown] for r in summary.itertuples(index=False)]
+    lines += _columns([*keys, "tasks", "failed", *shown], rows, left=len(keys))
+    hidden = len(result.outputs) - len(shown)
+    if hidden > 0:
+        lines.append(f"... {hidden} more output(s) (--json or --out have every column)")
+    if result.n_failed:
+        lines += ["", f"first error: {result.first_error}"]
+    if out_path is not None:
+        lines.append(f"table written to {out_path}")
+    return "\n".join(lines)
 
 
 @cli.command()

@@ -13,6 +13,7 @@ __all__ = [
     "SolverUnknownError",
     "InferenceError",
     "InductionError",
+    "SweepError",
 ]
 
 
@@ -73,6 +74,10 @@ class InferenceError(DeepMarketsError):
 
 class EconomyError(DeepMarketsError):
     """An agent economy's money diverged (prices, wealth or the bank's balance no longer finite)."""
+
+
+class SweepError(DeepMarketsError, ValueError):
+    """A sweep was given a bad task, grid, seed or scheduler, or its scheduler could not be reached."""
 
 
 class InductionError(DeepMarketsError):

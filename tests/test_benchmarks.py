@@ -211,3 +211,13 @@ def test_layered_benchmark_smoke(tmp_path):
     for row in data["part_c"]:
         assert all(-1 <= v["ari"] <= 1 for v in row["baselines"].values())
         assert all(-1 <= r["cultivar"]["location"] <= 1 for e in row["markets"] for r in e["runs"])
+
+
+def test_sweep_benchmark_smoke(tmp_path):
+    proc, data = _smoke("sweep.py", tmp_path)
+    for text in ("python", "cpu_count", "date", "tasks", "serial s", "cluster s", "serial/cluster", "tables agree"):
+        assert text in proc.stdout, f"{text!r} missing from the output:\n{proc.stdout}"
+    assert "DISAGREE" not in proc.stdout
+    assert data["tasks"] == 6 and data["agree"] and data["failed"] == 0
+    assert data["serial_seconds"] > 0 and data["cluster_seconds"] > 0
+    assert data["ratio"] == data["serial_seconds"] / data["cluster_seconds"]
