@@ -275,6 +275,14 @@ def _mstep_cat(d: _Design, post: np.ndarray, prior: float) -> tuple[np.ndarray, 
     """Response probabilities (C, R, K) and shares (R, K) from posteriors (Q, R, K)."""
     Q, R, K = post.shape
     counts = np.asarray(d.AT @ post.reshape(Q, R * K)).reshape(-1, R, K)
+    return _mstep_from_counts(d, counts, post[d.answered].sum(axis=0), prior)
+
+
+def _mstep_from_counts(d: _Design, counts: np.ndarray, share: np.ndarray,
+                       prior: float) -> tuple[np.ndarray, np.ndarray]:
+    """The M-step from its sufficient statistics: expected counts per column and class (C, R, K) and
+    class-share sums over the answered questions (R, K). Sums over any split of the questions add up."""
+    R = counts.shape[1]
     if prior > 0:
         counts = counts + prior
     tot = np.add.reduceat(counts, d.starts, axis=0)  # (J_nonempty, R, K)
@@ -284,8 +292,8 @@ def _mstep_cat(d: _Design, post: np.ndarray, prior: float) -> tuple[np.ndarray, 
     # a class with no weight on a trader's answers (only possible when its share is 0): uniform
     empty = ~np.isfinite(theta)
     if empty.any():
-        theta[empty] = (1.0 / d.sizes[d.block])[:, None, None].repeat(R, 1).repeat(K, 2)[empty]
-    share = post[d.answered].sum(axis=0) + prior
+        theta[empty] = (1.0 / d.sizes[d.block])[:, None, None].repeat(R, 1).repeat(counts.shape[2], 2)[empty]
+    share = share + prior
     pi = share / share.sum(axis=1, keepdims=True)
     return theta, pi
 
@@ -367,7 +375,6 @@ def _vote_posterior(reports: Reports) -> np.ndarray:
 
 def _starts_cat(reports: Reports, d: _Design, model: str, K: int, R: int, gen: np.random.Generator,
                 prior: float) -> tuple[np.ndarray, np.ndarray]:
-    C = len(d.block)
     if model == "dawid-skene":
         vote = _vote_posterior(reports)
         post = np.empty((reports.n_questions, R, K))
@@ -377,7 +384,12 @@ def _starts_cat(reports: Reports, d: _Design, model: str, K: int, R: int, gen: n
             mix = 0.5 if r % 2 else 0.9  # half near the vote, half far from it
             post[:, r] = (1 - mix) * vote + mix * noise
         return _mstep_cat(d, post, prior)
-    # lca: random response probabilities (each trader's rows Dirichlet(1)) and equal shares, as poLCA
+    return _random_response(d, K, R, gen)
+
+
+def _random_response(d: _Design, K: int, R: int, gen: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The lca starts: random response probabilities (each trader's rows Dirichlet(1)) and equal shares, as poLCA."""
+    C = len(d.block)
     g = gen.gamma(1.0, size=(C, R, K)) + 1e-12
     tot = np.add.reduceat(g, d.starts, axis=0)
     theta = g / tot[np.searchsorted(d.starts, np.arange(C), side="right") - 1]

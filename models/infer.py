@@ -133,7 +133,7 @@ def choose_model(reports: Reports, *, classes: int | None = None, model: str | N
 def infer(book: Any, *, classes: int | None = None, model: str | None = None, method: str = "em",
           wide: bool = False, restarts: int = 10, draws: int = 1000, tune: int = 1000, chains: int = 4,
           rng: int | np.random.Generator | None = None, progressbar: bool = True,
-          repeats: bool = False, market: Any = None) -> LatentClassFit | MarketPosterior:
+          repeats: bool = False, market: Any = None, scheduler: Any = None) -> LatentClassFit | MarketPosterior:
     """Infer the hidden truth behind a book of reports, and each trader's reliability.
 
     Parameters
@@ -161,6 +161,12 @@ def infer(book: Any, *, classes: int | None = None, model: str | None = None, me
     repeats : bool, default False
         Accept several reports of one trader on one question (replicate ratings, each counted
         as evidence); without it they are a :class:`~deepmarkets.errors.BookError`.
+    scheduler : None, str or distributed.Client
+        Partitioned books only (``book`` a Dask DataFrame or a folder of Parquet files, fitted by
+        :func:`~deepmarkets.models.partitioned.fit_partitioned` with ``method="em"``; the result
+        is then a :class:`~deepmarkets.models.partitioned.PartitionedFit`): a scheduler address
+        connects a ``distributed.Client`` to it; None uses an active Client, else a local cluster
+        for books of 10^7 rows or more, else the single-process synchronous scheduler.
     market : LatentMarket, optional
         Infer the state of this latent market instead: ``book`` is then its resolved cases (see
         :meth:`~deepmarkets.models.latent_market.LatentMarket.encode`), ``method`` must be
@@ -207,6 +213,20 @@ def infer(book: Any, *, classes: int | None = None, model: str | None = None, me
     if market is not None:
         return _infer_market(book, market, method=method, classes=classes, model=model, wide=wide, repeats=repeats,
                              draws=draws, tune=tune, chains=chains, rng=rng, progressbar=progressbar)
+    from deepmarkets.models.partitioned import is_partitioned_book
+
+    if is_partitioned_book(book) and not wide:
+        if method != "em":
+            raise InferenceError(f"method={method!r} on a partitioned book (a Dask DataFrame or a folder); it is "
+                                 f"fitted by map-reduce EM only: pass method='em', or load a book that fits in "
+                                 f"memory as a pandas DataFrame")
+        from deepmarkets.models.partitioned import fit_partitioned
+
+        return fit_partitioned(book, model=model, classes=classes, restarts=restarts, rng=rng, repeats=bool(repeats),
+                               scheduler=scheduler, progressbar=progressbar)
+    if scheduler is not None:
+        raise InferenceError(f"scheduler={scheduler!r} applies to a partitioned book (a Dask DataFrame or a folder of "
+                             f"Parquet files); this book is fitted in memory: leave scheduler out")
     reports = reports_of(book, wide=bool(wide), repeats=bool(repeats))
     model = choose_model(reports, classes=classes, model=model)
     from deepmarkets.models.em import check_identifiable, fit_em
