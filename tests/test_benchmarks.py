@@ -221,3 +221,15 @@ def test_sweep_benchmark_smoke(tmp_path):
     assert data["tasks"] == 6 and data["agree"] and data["failed"] == 0
     assert data["serial_seconds"] > 0 and data["cluster_seconds"] > 0
     assert data["ratio"] == data["serial_seconds"] / data["cluster_seconds"]
+
+
+def test_big_book_benchmark_smoke(tmp_path):
+    proc, data = _smoke("big_book.py", tmp_path)
+    for text in ("python", "cpu_count", "date", "answers", "write s", "fit s", "peak GB", "cap GB", "iterations",
+                 "partitioned fit vs truth", "vs fit_em"):
+        assert text in proc.stdout, f"{text!r} missing from the output:\n{proc.stdout}"
+    assert "DISAGREE" not in proc.stdout
+    assert data["answers"] == 20_000 and data["partitions"] == 10 and data["converged"]
+    assert data["subsample_partitioned_vs_fit_em"] <= 1e-9 and data["agree"] and data["within_cap"]
+    assert 0 < data["peak_bytes"] <= data["cap_bytes"]
+    assert list(tmp_path.glob("deepmarkets-big-book-*")) == []

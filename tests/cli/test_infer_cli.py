@@ -127,3 +127,37 @@ def test_a_trader_answering_a_question_twice_is_bad_input_unless_repeats(tmp_pat
     assert "--repeats" in err and not labels.exists()
     assert main(["infer", str(book), "--repeats", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["n_answers"] == 5
+
+
+def test_a_folder_of_parquet_files_is_fitted_partition_by_partition(book_csv, tmp_path, capsys):
+    from deepmarkets.models.data import Reports
+    from deepmarkets.models.em import fit_em
+
+    _, book, _ = book_csv
+    frame = book.frame.sample(frac=1, random_state=0).reset_index(drop=True)
+    folder = tmp_path / "book"
+    folder.mkdir()
+    for i, rows in enumerate(np.array_split(np.arange(len(frame)), 3)):
+        frame.iloc[rows].to_parquet(folder / f"part-{i}.parquet")
+    labels = tmp_path / "labels.csv"
+    assert main(["infer", str(folder), "--restarts", "1", "--scheduler", "synchronous", "--json",
+                 "--labels", str(labels)]) == 0
+    d = json.loads(capsys.readouterr().out)
+    ref = fit_em(Reports.from_frame(frame), model="dawid-skene", classes=None, restarts=1, rng=0, progressbar=False)
+    assert d["n_partitions"] == 3 and d["loglik"] == pytest.approx(ref.loglik, abs=1e-9)
+    assert d["class_shares"] == pytest.approx(dict(zip(ref.classes, ref.class_shares, strict=True)), abs=1e-9)
+    table = pd.read_csv(labels, dtype={"question": str, "label": str}).set_index("question")
+    expected = ref.labels().set_index("question")
+    assert table.loc[expected.index, "label"].tolist() == expected["label"].tolist()
+
+
+def test_a_folder_book_refuses_nuts_and_a_missing_folder(tmp_path, capsys):
+    folder = tmp_path / "book"
+    folder.mkdir()
+    frame = pd.DataFrame({"question": ["q1", "q2"], "trader": ["a", "b"], "answer": ["x", "y"]})
+    frame.to_parquet(folder / "p.parquet")
+    labels = tmp_path / "labels.csv"
+    assert main(["infer", str(folder), "--method", "nuts", "--labels", str(labels)]) == 2
+    assert "map-reduce EM only" in capsys.readouterr().err and not labels.exists()
+    assert main(["infer", str(tmp_path / "missing") + "/", "--scheduler", "synchronous"]) == 2
+    assert "no such folder" in capsys.readouterr().err
