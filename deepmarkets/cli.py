@@ -316,7 +316,7 @@ def _replay_report(result, market, book, price_tol: float, plot_png: str | None)
 
 
 @cli.command("infer")
-@click.argument("book_path", metavar="BOOK", type=click.Path(dir_okay=False))
+@click.argument("book_path", metavar="BOOK", type=click.Path())
 @click.option("--classes", type=FiniteNumber(int, 1), default=None,
               help="Latent classes K (latent class analysis). Without it: Dawid-Skene, or forecasts.")
 @click.option("--model", type=click.Choice(["lca", "dawid-skene", "forecast"]), default=None,
@@ -337,15 +337,22 @@ def _replay_report(result, market, book, price_tol: float, plot_png: str | None)
 @click.option("--chains", type=FiniteNumber(int, 1), default=4, show_default=True, help="NUTS chains.")
 @click.option("--seed", type=FiniteNumber(int, 0), default=0, show_default=True,
               help="Seed of the EM starts and the sampler.")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="A folder BOOK: the Dask scheduler to fit it on (tcp://HOST:PORT, or 'synchronous'). "
+                   "Default: a local cluster for 10^7 rows or more, else one process.")
 def infer_command(book_path: str, classes: int | None, model: str | None, method: str, wide: bool, repeats: bool,
                   as_json: bool, labels_csv: str | None, posterior_nc: str | None, restarts: int, draws: int,
-                  tune: int, chains: int, seed: int) -> None:
+                  tune: int, chains: int, seed: int, scheduler: str | None = None) -> None:
     """Infer the hidden truth behind the reports in BOOK, and how reliable each trader is.
 
     BOOK has columns question,trader,answer (aliases item/worker/label; or probability for
     forecasts), as CSV, Parquet or JSON lines; or, with --wide, one row per question and one
     column per trader. Prints class shares, the log-likelihood, each trader's reliability and,
     for NUTS, the convergence diagnostics.
+
+    BOOK may be a folder of Parquet files (a book larger than memory): it is fitted by EM
+    partition by partition on Dask (--scheduler), and --labels is then written to the CSV
+    partition by partition.
 
     Exit status: 0 fitted, 1 fitted but NUTS diagnostics failed the convergence rule (R-hat <= 1.01,
     bulk and tail ESS >= 100 per chain, no divergences; one chain always fails), 2 bad input
@@ -364,7 +371,7 @@ def infer_command(book_path: str, classes: int | None, model: str | None, method
             warnings.simplefilter("always")
             fit = infer(book_path, classes=classes, model=model, method=method, wide=wide, restarts=restarts,
                         draws=draws, tune=tune, chains=chains, rng=seed, repeats=repeats,
-                        progressbar=sys.stderr.isatty() and not as_json)
+                        progressbar=sys.stderr.isatty() and not as_json, scheduler=scheduler)
         for w in _unique_messages(caught):
             click.echo(f"warning: {w}", err=True)
         _write_fit(fit, labels_csv, posterior_nc)
@@ -389,7 +396,9 @@ def _unique_messages(caught) -> list[str]:
 def _write_fit(fit, labels_csv: str | None, posterior_nc: str | None) -> None:
     from deepmarkets.helpers import atomic_write
 
-    if labels_csv is not None:
+    if labels_csv is not None and hasattr(fit, "write_labels"):  # a partitioned fit: partition by partition
+        fit.write_labels(labels_csv)
+    elif labels_csv is not None:
         atomic_write(labels_csv, lambda tmp: fit.labels().to_csv(tmp, index=False))
     if posterior_nc is not None:
         atomic_write(posterior_nc, lambda tmp: fit.idata.to_netcdf(tmp))
