@@ -321,8 +321,17 @@ def _replay_report(result, market, book, price_tol: float, plot_png: str | None)
               help="Latent classes K (latent class analysis). Without it: Dawid-Skene, or forecasts.")
 @click.option("--model", type=click.Choice(["lca", "dawid-skene", "forecast"]), default=None,
               help="The model (default: chosen from the book and --classes).")
-@click.option("--method", type=click.Choice(["em", "nuts"]), default="em", show_default=True,
-              help="Maximum likelihood by EM, or the posterior by NUTS started from EM.")
+@click.option("--method", type=click.Choice(["em", "nuts", "advi"]), default="em", show_default=True,
+              help="Maximum likelihood by EM, the posterior by NUTS started from EM, or an approximate posterior by "
+                   "minibatch ADVI (books too large for NUTS).")
+@click.option("--backend", type=click.Choice(["pymc", "nutpie", "numpyro", "blackjax"]), default="pymc",
+              show_default=True, help="The NUTS sampler (--method nuts): nutpie is the fast CPU one (extra "
+                                      "deepmarkets[nutpie]); numpyro and blackjax use a GPU when JAX sees one "
+                                      "(extra deepmarkets[jax]).")
+@click.option("--batch-size", type=FiniteNumber(int, 1), default=None,
+              help="Answer patterns per ADVI step (--method advi; default 2048 or all).")
+@click.option("--iterations", type=FiniteNumber(int, 20), default=10_000, show_default=True,
+              help="ADVI optimisation steps (--method advi).")
 @click.option("--wide", is_flag=True, help="BOOK is a CSV with one row per question and one column per trader.")
 @click.option("--repeats", is_flag=True,
               help="Accept several reports of one trader on one question (replicate ratings, each counted).")
@@ -330,7 +339,7 @@ def _replay_report(result, market, book, price_tol: float, plot_png: str | None)
 @click.option("--labels", "labels_csv", type=click.Path(dir_okay=False),
               help="Write question,label,probability (the most probable class of each question) to this CSV.")
 @click.option("--posterior", "posterior_nc", type=click.Path(dir_okay=False),
-              help="Write the posterior (an ArviZ DataTree) to this netCDF file (--method nuts).")
+              help="Write the posterior (an ArviZ DataTree) to this netCDF file (--method nuts or advi).")
 @click.option("--restarts", type=FiniteNumber(int, 1), default=10, show_default=True, help="EM starts.")
 @click.option("--draws", type=FiniteNumber(int, 1), default=1000, show_default=True, help="NUTS draws per chain.")
 @click.option("--tune", type=FiniteNumber(int, 0), default=1000, show_default=True, help="NUTS tuning steps per chain.")
@@ -340,15 +349,17 @@ def _replay_report(result, market, book, price_tol: float, plot_png: str | None)
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="A folder BOOK: the Dask scheduler to fit it on (tcp://HOST:PORT, or 'synchronous'). "
                    "Default: a local cluster for 10^7 rows or more, else one process.")
-def infer_command(book_path: str, classes: int | None, model: str | None, method: str, wide: bool, repeats: bool,
-                  as_json: bool, labels_csv: str | None, posterior_nc: str | None, restarts: int, draws: int,
+def infer_command(book_path: str, classes: int | None, model: str | None, method: str, backend: str,
+                  batch_size: int | None, iterations: int, wide: bool, repeats: bool, as_json: bool,
+                  labels_csv: str | None, posterior_nc: str | None, restarts: int, draws: int,
                   tune: int, chains: int, seed: int, scheduler: str | None = None) -> None:
     """Infer the hidden truth behind the reports in BOOK, and how reliable each trader is.
 
     BOOK has columns question,trader,answer (aliases item/worker/label; or probability for
     forecasts), as CSV, Parquet or JSON lines; or, with --wide, one row per question and one
     column per trader. Prints class shares, the log-likelihood, each trader's reliability and,
-    for NUTS, the convergence diagnostics.
+    for NUTS, the convergence diagnostics (--backend picks the sampler); for ADVI (--method advi,
+    an approximate posterior for books too large for NUTS), the ELBO at the end.
 
     BOOK may be a folder of Parquet files (a book larger than memory): it is fitted by EM
     partition by partition on Dask (--scheduler), and --labels is then written to the CSV
@@ -358,8 +369,12 @@ def infer_command(book_path: str, classes: int | None, model: str | None, method
     bulk and tail ESS >= 100 per chain, no divergences; one chain always fails), 2 bad input
     (nothing is written).
     """
-    if posterior_nc is not None and method != "nuts":
-        _fail("--posterior writes posterior draws, which only --method nuts makes; add --method nuts")
+    if posterior_nc is not None and method == "em":
+        _fail("--posterior writes posterior draws, which only --method nuts (or advi) makes; add --method nuts")
+    if backend != "pymc" and method != "nuts":
+        _fail(f"--backend {backend} chooses the NUTS sampler; add --method nuts")
+    if batch_size is not None and method != "advi":
+        _fail("--batch-size sets ADVI's minibatches; add --method advi")
     _check_outputs(("--labels", labels_csv, ".csv"), ("--posterior", posterior_nc, ".nc"))
 
     import warnings
@@ -371,7 +386,8 @@ def infer_command(book_path: str, classes: int | None, model: str | None, method
             warnings.simplefilter("always")
             fit = infer(book_path, classes=classes, model=model, method=method, wide=wide, restarts=restarts,
                         draws=draws, tune=tune, chains=chains, rng=seed, repeats=repeats,
-                        progressbar=sys.stderr.isatty() and not as_json, scheduler=scheduler)
+                        progressbar=sys.stderr.isatty() and not as_json, scheduler=scheduler, backend=backend,
+                        batch_size=batch_size, iterations=iterations)
         for w in _unique_messages(caught):
             click.echo(f"warning: {w}", err=True)
         _write_fit(fit, labels_csv, posterior_nc)
@@ -417,7 +433,13 @@ def _fit_report(fit, labels_csv: str | None, posterior_nc: str | None) -> str:
     if len(rows) > len(shown):
         lines.append(f"... {len(rows) - len(shown)} more traders (--json lists them all)")
     lines += ["", f"BIC {d['bic']:.2f}, AIC {d['aic']:.2f}, {d['n_parameters']} parameters"]
-    if fit.diagnostics:
+    if getattr(fit, "approximate", False):
+        diag = fit.diagnostics
+        lines.append(f"ADVI (approximate; no R-hat or ESS): {diag['iterations']} iterations, minibatches of "
+                     f"{diag['batch_size']} of {diag['patterns']} answer patterns, ELBO {diag['elbo_last']:.6g} "
+                     f"(change over the last steps {diag['elbo_change']:+.3g}, noise {diag['elbo_noise']:.3g}); "
+                     f"{diag['draws']} draws; gauge fixed: {diag['gauge']}")
+    elif fit.diagnostics:
         from deepmarkets.models.diagnostics import Diagnostics
 
         diag = Diagnostics.from_mapping(fit.diagnostics)

@@ -12,6 +12,7 @@ __all__ = [
     "BookError",
     "SolverUnknownError",
     "InferenceError",
+    "MissingExtraError",
     "InductionError",
     "SweepError",
 ]
@@ -70,6 +71,10 @@ class SolverUnknownError(DeepMarketsError):
 
 class InferenceError(DeepMarketsError):
     """Bayesian inference could not be run or did not produce a usable result."""
+
+
+class MissingExtraError(InferenceError, ImportError):
+    """An optional sampler was asked for but its package is not installed; the message names the extra."""
 
 
 class EconomyError(DeepMarketsError):

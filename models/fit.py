@@ -143,7 +143,9 @@ class LatentClassFit:
     model : str
         ``"lca"``, ``"dawid-skene"`` or ``"forecast"`` (see :data:`MODELS`).
     method : str
-        ``"em"`` (maximum likelihood or MAP by EM) or ``"nuts"`` (posterior means from PyMC).
+        ``"em"`` (maximum likelihood or MAP by EM), ``"nuts"`` (posterior means from PyMC's NUTS
+        or another backend, see ``diagnostics["backend"]``) or ``"advi"`` (means of draws from
+        a variational approximation; :attr:`approximate`).
     reports : Reports
         The data.
     classes : numpy.ndarray
@@ -178,6 +180,8 @@ class LatentClassFit:
         and among its extras ``gauge`` (which labelling was fixed) and ``switched_draws``.
     prior : float
         Dirichlet pseudo-count added to every cell (0: maximum likelihood).
+    elbo : numpy.ndarray or None
+        ADVI only: the evidence lower bound at every optimisation step (see :meth:`plot_elbo`).
 
     Examples
     --------
@@ -208,6 +212,7 @@ class LatentClassFit:
     idata: Any = field(default=None, repr=False)
     diagnostics: Mapping[str, Any] | None = None
     prior: float = 0.0
+    elbo: np.ndarray | None = field(default=None, repr=False)
 
     # -- derived quantities ----------------------------------------------------
 
@@ -215,6 +220,45 @@ class LatentClassFit:
     def n_classes(self) -> int:
         """Number of classes ``K``."""
         return len(self.classes)
+
+    @property
+    def approximate(self) -> bool:
+        """Whether the estimate comes from a variational approximation (ADVI) rather than EM or MCMC."""
+        return self.method == "advi"
+
+    def plot_elbo(self, ax: Any = None):
+        """The ELBO of every ADVI step, and its running mean (ADVI fits only).
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Drawn on a new figure when None.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+
+        Raises
+        ------
+        InferenceError
+            For a fit without an ELBO trace (EM or NUTS).
+        """
+        if self.elbo is None:
+            raise InferenceError(f"this {self.method} fit has no ELBO trace; plot_elbo applies to method='advi'")
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6, 3.5))
+        steps = np.arange(1, len(self.elbo) + 1)
+        ax.plot(steps, self.elbo, lw=0.5, alpha=0.5, label="ELBO (one minibatch estimate per step)")
+        w = max(1, len(self.elbo) // 50)
+        running = np.convolve(self.elbo, np.ones(w) / w, mode="valid")
+        ax.plot(steps[w - 1:], running, lw=1.5, label=f"running mean over {w} steps")
+        ax.set_xlabel("iteration")
+        ax.set_ylabel("ELBO")
+        ax.set_title(f"ADVI of the {self.model} model")
+        ax.legend(loc="lower right", fontsize="small")
+        return ax.figure
 
     @property
     def bic(self) -> float:
@@ -303,7 +347,7 @@ class LatentClassFit:
 
         Keys: ``model``, ``method``, ``classes``, ``loglik``, ``class_shares`` (class -> share),
         ``traders`` (a list of ``{trader, reliability, response: {class: {level: p}}}``, plus
-        ``mean`` and ``sigma`` for forecasts), ``diagnostics``, ``n_questions``, ``n_traders``,
+        ``mean`` and ``sigma`` for forecasts), ``approximate``, ``diagnostics``, ``n_questions``, ``n_traders``,
         ``n_answers``, ``bic``, ``aic``, ``n_parameters``, ``prior``, ``converged``, ``n_iter``,
         ``restarts_loglik``, ``seconds``.
 
@@ -338,6 +382,7 @@ class LatentClassFit:
         return {
             "model": self.model,
             "method": self.method,
+            "approximate": self.approximate,
             "classes": names,
             "loglik": float(self.loglik),
             "class_shares": {c: float(s) for c, s in zip(names, self.class_shares, strict=True)},
@@ -360,7 +405,12 @@ class LatentClassFit:
 
     def _headline(self) -> str:
         how = "EM" if self.method == "em" else self.method.upper()
+        backend = (self.diagnostics or {}).get("backend")
+        if backend:
+            how += f" ({backend})"
         est = "MAP" if self.prior > 0 else ("ML" if self.method == "em" else "posterior mean")
+        if self.approximate:
+            est = "approximate posterior mean"
         return (f"{self.model} fit by {how} ({est}): {self.n_classes} classes, loglik {self.loglik:.4f}, "
                 f"{self.reports.n_questions} questions, {self.reports.n_traders} traders, "
                 f"{self.reports.n_answers} answers")

@@ -30,7 +30,9 @@ __all__ = ["infer", "reports_of", "choose_model", "METHODS"]
 #: How a model is fitted.
 METHODS: dict[str, str] = {
     "em": "maximum likelihood by EM with seeded restarts",
-    "nuts": "posterior by NUTS (PyMC), started from the EM optimum, chains aligned to its labelling",
+    "nuts": "posterior by NUTS (PyMC's sampler or another backend), started from the EM optimum, chains aligned to "
+            "its labelling",
+    "advi": "approximate posterior by minibatch ADVI (PyMC), started from the EM optimum, for books too large for NUTS",
 }
 
 
@@ -133,7 +135,8 @@ def choose_model(reports: Reports, *, classes: int | None = None, model: str | N
 def infer(book: Any, *, classes: int | None = None, model: str | None = None, method: str = "em",
           wide: bool = False, restarts: int = 10, draws: int = 1000, tune: int = 1000, chains: int = 4,
           rng: int | np.random.Generator | None = None, progressbar: bool = True,
-          repeats: bool = False, market: Any = None, scheduler: Any = None) -> LatentClassFit | MarketPosterior:
+          repeats: bool = False, market: Any = None, scheduler: Any = None, backend: str = "pymc",
+          batch_size: int | None = None, iterations: int = 10_000) -> LatentClassFit | MarketPosterior:
     """Infer the hidden truth behind a book of reports, and each trader's reliability.
 
     Parameters
@@ -145,15 +148,18 @@ def infer(book: Any, *, classes: int | None = None, model: str | None = None, me
         classes are the answer labels) and for forecasts (2 classes).
     model : {"lca", "dawid-skene", "forecast"}, optional
         Chosen from the book when None (see :func:`choose_model`).
-    method : {"em", "nuts"}, default "em"
+    method : {"em", "nuts", "advi"}, default "em"
         ``"em"``: maximum likelihood with ``restarts`` seeded starts. ``"nuts"``: the posterior
         by NUTS with ``draws``, ``tune`` and ``chains``, started from the EM fit.
+        ``"advi"``: an approximate posterior by minibatch ADVI (``batch_size``, ``iterations``;
+        ``draws`` from the approximation), started from the EM fit
+        (:func:`~deepmarkets.models.advi.fit_advi`).
     wide : bool, default False
         The DataFrame or CSV file has one row per question and one column per trader.
     restarts : int, default 10
         EM starts.
     draws, tune, chains : int
-        NUTS settings (``method="nuts"`` only).
+        NUTS settings (``method="nuts"`` only; ``draws`` also for ``"advi"``).
     rng : int, numpy.random.Generator or None
         Seed for the EM starts and the sampler.
     progressbar : bool, default True
@@ -171,8 +177,17 @@ def infer(book: Any, *, classes: int | None = None, model: str | None = None, me
         Infer the state of this latent market instead: ``book`` is then its resolved cases (see
         :meth:`~deepmarkets.models.latent_market.LatentMarket.encode`), ``method`` must be
         ``"nuts"``, the market declares the classes and the model, and ``draws``, ``tune``,
-        ``chains``, ``rng`` and ``progressbar`` apply (see
+        ``chains``, ``rng``, ``progressbar`` and ``backend`` apply (see
         :func:`~deepmarkets.models.infer_market.infer_market`).
+    backend : {"pymc", "nutpie", "numpyro", "blackjax"}, default "pymc"
+        The NUTS sampler (``method="nuts"``; see :data:`~deepmarkets.models.nuts.BACKENDS`):
+        ``"nutpie"`` is the fast CPU path (``pip install 'deepmarkets[nutpie]'``), ``"numpyro"``
+        and ``"blackjax"`` run on a GPU when JAX sees one (``pip install 'deepmarkets[jax]'``).
+    batch_size : int, optional
+        ``method="advi"``: answer patterns per optimisation step (default
+        :data:`~deepmarkets.models.advi.DEFAULT_BATCH`, or all when fewer).
+    iterations : int, default 10000
+        ``method="advi"``: optimisation steps.
 
     Returns
     -------
@@ -210,9 +225,19 @@ def infer(book: Any, *, classes: int | None = None, model: str | None = None, me
                              f"({'; '.join(f'{k}: {v}' for k, v in METHODS.items())})")
     if not isinstance(wide, bool | np.bool_):
         raise InferenceError(f"wide={wide!r}; expected True or False")
+    if backend != "pymc" and method != "nuts":
+        raise InferenceError(f"backend={backend!r} with method={method!r}; a backend chooses the NUTS sampler: "
+                             f"pass method='nuts', or leave backend out")
+    if batch_size is not None and method != "advi":
+        raise InferenceError(f"batch_size={batch_size!r} with method={method!r}; minibatches are for "
+                             f"method='advi': pass it, or leave batch_size out")
+    if method == "nuts":
+        from deepmarkets.models.nuts import check_backend
+
+        check_backend(backend)  # before any work: a missing extra is said at once
     if market is not None:
         return _infer_market(book, market, method=method, classes=classes, model=model, wide=wide, repeats=repeats,
-                             draws=draws, tune=tune, chains=chains, rng=rng, progressbar=progressbar)
+                             draws=draws, tune=tune, chains=chains, rng=rng, progressbar=progressbar, backend=backend)
     from deepmarkets.models.partitioned import is_partitioned_book
 
     if is_partitioned_book(book) and not wide:
@@ -244,14 +269,19 @@ def infer(book: Any, *, classes: int | None = None, model: str | None = None, me
                        progressbar=progressbar)
         if method == "em":
             return start
+        if method == "advi":
+            from deepmarkets.models.advi import fit_advi
+
+            return fit_advi(reports, model=model, classes=classes, batch_size=batch_size, iterations=iterations,
+                            draws=draws, start=start, rng=gen, progressbar=progressbar)
         from deepmarkets.models.nuts import fit_nuts
 
         return fit_nuts(reports, model=model, classes=classes, draws=draws, tune=tune, chains=chains,
-                        start=start, rng=gen, progressbar=progressbar)
+                        start=start, rng=gen, progressbar=progressbar, backend=backend)
 
 
 def _infer_market(cases: Any, market: Any, *, method: str, classes: Any, model: Any, wide: bool, repeats: bool,
-                  draws: int, tune: int, chains: int, rng: Any, progressbar: bool) -> MarketPosterior:
+                  draws: int, tune: int, chains: int, rng: Any, progressbar: bool, backend: str) -> MarketPosterior:
     """``infer(cases, market=...)``: the posterior over a latent market's state (NUTS only)."""
     from deepmarkets.models.infer_market import infer_market
 
@@ -263,4 +293,5 @@ def _infer_market(cases: Any, market: Any, *, method: str, classes: Any, model: 
     if given:
         raise InferenceError(f"{', '.join(given)} given with market=; the market declares its hidden states and "
                              f"observables and reads its own cases: leave {', '.join(given)} out")
-    return infer_market(market, cases, draws=draws, tune=tune, chains=chains, rng=rng, progressbar=progressbar)
+    return infer_market(market, cases, draws=draws, tune=tune, chains=chains, rng=rng, progressbar=progressbar,
+                        backend=backend)

@@ -123,7 +123,8 @@ class MarketPosterior:
 
 def infer_market(market: LatentMarket, cases: Any, *, state: LatentState | Mapping | None = None, draws: int = 500,
                  tune: int = 500, chains: int = 2, cores: int | None = 1, prob: float = INTERVAL_PROB,
-                 rng: int | np.random.Generator | None = None, progressbar: bool = True) -> MarketPosterior:
+                 rng: int | np.random.Generator | None = None, progressbar: bool = True,
+                 backend: str = "pymc") -> MarketPosterior:
     """The posterior over θ and over each case's hidden state given resolved cases, next to the market's θ.
 
     The cases become a reports book (cases = questions, observables = traders, levels =
@@ -145,6 +146,8 @@ def infer_market(market: LatentMarket, cases: Any, *, state: LatentState | Mappi
         Mass of the equal-tailed credible intervals.
     rng, progressbar
         As usual.
+    backend : {"pymc", "nutpie", "numpyro", "blackjax"}, default "pymc"
+        The NUTS sampler (see :func:`~deepmarkets.models.nuts.fit_nuts`).
 
     Raises
     ------
@@ -194,7 +197,7 @@ def infer_market(market: LatentMarket, cases: Any, *, state: LatentState | Mappi
         )
     try:
         fit = fit_nuts(reports, model="lca", classes=k, draws=draws, tune=tune, chains=chains, cores=cores,
-                       start=start, rng=gen, progressbar=progressbar)
+                       start=start, rng=gen, progressbar=progressbar, backend=backend)
     except InferenceError:
         raise
     except Exception as err:  # any sampler failure is reported as an inference failure

@@ -1082,7 +1082,8 @@ class LatentMarket:
     # inference -----------------------------------------------------------------------
     def infer(self, cases: Any, *, state: LatentState | Mapping | None = None, draws: int = 500, tune: int = 500,
               chains: int = 2, cores: int | None = 1, prob: float = INTERVAL_PROB,
-              rng: int | np.random.Generator | None = None, progressbar: bool = True) -> MarketPosterior:
+              rng: int | np.random.Generator | None = None, progressbar: bool = True,
+              backend: str = "pymc") -> MarketPosterior:
         """The posterior over θ and over each case's hidden state given resolved cases, next to the market's θ.
 
         See :func:`deepmarkets.models.infer_market.infer_market` (this market is its first argument).
@@ -1090,7 +1091,7 @@ class LatentMarket:
         from deepmarkets.models.infer_market import infer_market
 
         return infer_market(self, cases, state=state, draws=draws, tune=tune, chains=chains, cores=cores, prob=prob,
-                            rng=rng, progressbar=progressbar)
+                            rng=rng, progressbar=progressbar, backend=backend)
 
 
 # ---------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from deepmarkets.errors import InferenceError
+from deepmarkets.errors import InferenceError, MissingExtraError
 from deepmarkets.helpers import as_rng, warn
 from deepmarkets.helpers.validate import whole_number
 from deepmarkets.models.data import Reports
@@ -44,7 +44,24 @@ from deepmarkets.models.fit import (
 )
 from deepmarkets.models.posterior import count_divergences
 
-__all__ = ["fit_nuts", "latent_class_model", "PRIORS", "RHAT_MAX", "ESS_MIN_PER_CHAIN"]
+__all__ = ["fit_nuts", "latent_class_model", "BACKENDS", "PRIORS", "RHAT_MAX", "ESS_MIN_PER_CHAIN"]
+
+#: The NUTS samplers of :func:`fit_nuts`, all run by ``pymc.sample`` on the same PyMC model.
+BACKENDS: dict[str, str] = {
+    "pymc": "PyMC's own NUTS (the default; no extra packages)",
+    "nutpie": "nutpie (Rust, the model compiled by numba): the fast CPU sampler; pip install 'deepmarkets[nutpie]'",
+    "numpyro": "NumPyro on JAX (a GPU when JAX sees one, else the CPU); pip install 'deepmarkets[jax]'",
+    "blackjax": "BlackJAX on JAX (a GPU when JAX sees one, else the CPU); pip install 'deepmarkets[jax]'",
+}
+#: The modules each optional backend imports, and the extra that installs them.
+_EXTRAS: dict[str, tuple[tuple[str, ...], str]] = {
+    "nutpie": (("nutpie", "numba"), "nutpie"),
+    "numpyro": (("jax", "numpyro"), "jax"),
+    "blackjax": (("jax", "blackjax"), "jax"),
+}
+#: The sampler statistics every backend's ``sample_stats`` holds, and nutpie's names for them.
+_STATS = ("diverging", "energy", "lp", "tree_depth", "n_steps", "acceptance_rate")
+_NUTPIE_STATS = {"depth": "tree_depth", "logp": "lp", "mean_tree_accept": "acceptance_rate"}
 
 #: The priors of the Bayesian models, as stated in every NUTS result.
 PRIORS: dict[str, str] = {
@@ -454,9 +471,43 @@ def _check_start(start: Any, reports: Reports, model: str, K: int) -> None:
         raise InferenceError("start is a forecast fit without mean and sigma; refit it with fit_em")
 
 
+def check_backend(backend: Any) -> str:
+    """``backend`` if it names a sampler of :data:`BACKENDS` whose packages import, else an error.
+
+    Raises
+    ------
+    InferenceError
+        For a name that is not a backend.
+    MissingExtraError
+        For a backend whose packages are not installed; the message names the extra to install.
+
+    Examples
+    --------
+    >>> check_backend("pymc")
+    'pymc'
+    """
+    if backend not in BACKENDS:
+        raise InferenceError(f"backend={backend!r}; expected one of {list(BACKENDS)} "
+                             f"({'; '.join(f'{k}: {v}' for k, v in BACKENDS.items())})")
+    if backend in _EXTRAS:
+        import importlib
+
+        modules, extra = _EXTRAS[backend]
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except ImportError as err:
+                raise MissingExtraError(
+                    f"backend={backend!r} needs the package {name!r}, which cannot be imported ({err}); install it "
+                    f"with pip install 'deepmarkets[{extra}]', or use backend='pymc'"
+                ) from None
+    return backend
+
+
 def fit_nuts(reports: Reports, *, model: str, classes: int | None, draws: int = 1000, tune: int = 1000,
              chains: int = 4, cores: int | None = None, start: LatentClassFit | None = None, collapse: bool = True,
-             rng: int | np.random.Generator | None = None, progressbar: bool = True) -> LatentClassFit:
+             rng: int | np.random.Generator | None = None, progressbar: bool = True,
+             backend: str = "pymc") -> LatentClassFit:
     """Sample the posterior of a latent class model with NUTS, started from the EM optimum.
 
     Parameters
@@ -481,9 +532,18 @@ def fit_nuts(reports: Reports, *, model: str, classes: int | None, draws: int = 
         over questions (same posterior, faster). With repeated answers (a trader answering a
         question more than once) questions with identical answer counts are collapsed.
     rng : int, numpy.random.Generator or None
-        Seeds the EM start, the jitter of the start values and PyMC's ``random_seed``.
+        Seeds the EM start, the jitter of the start values and the sampler's ``random_seed``
+        (the same seed gives the same draws with the same backend).
     progressbar : bool, default True
         Show PyMC's progress bars (and its log messages).
+    backend : {"pymc", "nutpie", "numpyro", "blackjax"}, default "pymc"
+        The NUTS sampler (:data:`BACKENDS`), each run by ``pymc.sample`` on the same model.
+        ``"nutpie"`` is the fast CPU sampler (extra ``deepmarkets[nutpie]``); its chains all start
+        at one point, the jittered EM optimum. ``"numpyro"`` and ``"blackjax"`` (extra
+        ``deepmarkets[jax]``) compile the model with JAX and run on a GPU when JAX sees one (else
+        on the CPU, chains one after another unless JAX is given several devices); every chain
+        starts at its own jittered EM optimum, as with ``"pymc"``. The result has the same form
+        whatever the backend.
 
     Returns
     -------
@@ -501,13 +561,19 @@ def fit_nuts(reports: Reports, *, model: str, classes: int | None, draws: int = 
         ``min_ess_bulk``, ``min_ess_tail``, ``divergences``, ``chains``, ``draws``,
         ``parameters``) whose extras are ``tune``, ``gauge``, ``switched_draws``,
         ``max_rhat_class_share_before_alignment``, ``priors``, ``collapse``,
-        ``patterns``, ``sampling_seconds``, ``em_seconds``.
+        ``patterns``, ``sampling_seconds`` (the sampler's wall time, compiling included),
+        ``sampler_seconds`` (tuning and draws as the sampler timed them; for the JAX backends
+        this includes JAX's compilation), ``em_seconds`` and ``backend``. ``sample_stats`` holds
+        the statistics every backend records: ``diverging``, ``energy``, ``lp``,
+        ``tree_depth``, ``n_steps``, ``acceptance_rate`` (and ``class_permutation``).
 
     Raises
     ------
     InferenceError
         For a model that cannot be identified, bad arguments, a start that does not match, or
         sampling that fails.
+    MissingExtraError
+        For a backend whose packages are not installed (the message names the extra).
 
     Warns
     -----
@@ -534,6 +600,7 @@ def fit_nuts(reports: Reports, *, model: str, classes: int | None, draws: int = 
     chains = whole_number(chains, "chains", 1, InferenceError)
     if cores is not None:
         cores = whole_number(cores, "cores", 1, InferenceError)
+    backend = check_backend(backend)
     from deepmarkets.models.em import check_identifiable, fit_em, log_likelihood
 
     with warnings.catch_warnings():
@@ -559,22 +626,45 @@ def fit_nuts(reports: Reports, *, model: str, classes: int | None, draws: int = 
     if cores is None:
         cores = min(chains, _usable_cpus())
 
-    import pymc as pm
-
     t0 = time.perf_counter()
     try:
         with pm_model, warnings.catch_warnings():
             if not progressbar:
                 warnings.simplefilter("ignore", UserWarning)
-            step = _nuts_step(pm_model, init, seeds)
-            idata = pm.sample(draws, tune=tune, chains=chains, cores=cores, random_seed=seeds, step=step,
-                              progressbar=progressbar, quiet=not progressbar, initvals=init,
-                              compute_convergence_checks=False)
+            idata = _sample(backend, pm_model, init, seeds, draws=draws, tune=tune, cores=cores,
+                            progressbar=progressbar)
     except (ValueError, RuntimeError, FloatingPointError) as err:
-        raise InferenceError(f"NUTS sampling of the {model} model failed: {type(err).__name__}: {err}") from err
+        raise InferenceError(f"NUTS sampling ({backend}) of the {model} model failed: {type(err).__name__}: "
+                             f"{err}") from err
     sampling_seconds = time.perf_counter() - t0
     return _result(reports, d, start, idata, gen, draws=draws, tune=tune, chains=chains, started=started,
-                   em_seconds=em_seconds, sampling_seconds=sampling_seconds, log_likelihood=log_likelihood)
+                   em_seconds=em_seconds, sampling_seconds=sampling_seconds, log_likelihood=log_likelihood,
+                   backend=backend)
+
+
+def _sample(backend: str, pm_model, init: list[dict[str, np.ndarray]], seeds: list[int], *, draws: int, tune: int,
+            cores: int, progressbar: bool):
+    """``pymc.sample`` with the backend's sampler, every chain started at its (jittered) EM optimum."""
+    import pymc as pm
+
+    common = dict(draws=draws, tune=tune, chains=len(seeds), random_seed=seeds, progressbar=progressbar,
+                  quiet=not progressbar, compute_convergence_checks=False)
+    if backend == "pymc":
+        step = _nuts_step(pm_model, init, seeds)
+        idata = pm.sample(cores=cores, step=step, initvals=init, **common)
+    elif backend == "nutpie":  # nutpie takes one start for all chains
+        idata = pm.sample(cores=cores, nuts_sampler="nutpie", initvals=init[0], **common)
+    else:  # the starts are jittered already
+        idata = pm.sample(nuts_sampler=backend, initvals=init, nuts={"jitter": False}, **common)
+    return idata
+
+
+def _common_stats(stats) -> Any:
+    """The sampler statistics of :data:`_STATS` it recorded, under the same names and dtypes whatever the backend."""
+    stats = stats.rename({old: new for old, new in _NUTPIE_STATS.items() if old in stats.data_vars})
+    kept = [name for name in _STATS if name in stats.data_vars]
+    kinds = {"diverging": bool, "tree_depth": np.int64, "n_steps": np.int64}
+    return stats[kept].astype({name: kinds.get(name, np.float64) for name in kept})
 
 
 def _nuts_step(pm_model, initvals: list[dict[str, np.ndarray]], seeds: list[int]):
@@ -607,7 +697,7 @@ def _nuts_step(pm_model, initvals: list[dict[str, np.ndarray]], seeds: list[int]
 
 def _result(reports: Reports, d: _Design, start: LatentClassFit, idata: Any, gen: np.random.Generator, *,
             draws: int, tune: int, chains: int, started: float, em_seconds: float, sampling_seconds: float,
-            log_likelihood) -> LatentClassFit:
+            log_likelihood, backend: str = "pymc") -> LatentClassFit:
     """The fit from NUTS draws: relabelled to the EM labelling, tidied into a DataTree, diagnosed, summarised."""
     post = idata["posterior"]
     C, D = post.sizes["chain"], post.sizes["draw"]
@@ -621,7 +711,7 @@ def _result(reports: Reports, d: _Design, start: LatentClassFit, idata: Any, gen
     tree = _posterior_tree(reports, d, idata, tidy, class_names, class_prob, loglik_draw, perms, gauge)
     diagnostics = _diagnostics(d, idata, tidy, sampled_share, tune=tune, gauge=gauge,
                                switched=int((perms != np.arange(K)).any(axis=1).sum()),
-                               sampling_seconds=sampling_seconds, em_seconds=em_seconds)
+                               sampling_seconds=sampling_seconds, em_seconds=em_seconds, backend=backend)
     converged = _converged(d, diagnostics, D, tune)
     point_share = share.mean(axis=0)
     if d.model == "forecast":
@@ -774,7 +864,10 @@ def _posterior_tree(reports: Reports, d: _Design, idata: Any, tidy: _Tidy, class
                   if class_prob is not None else
                   f"not stored: {C * D * Q * K} values exceed {_MAX_STORED}; see the fit's posterior (mean)"})
     posterior = xr.Dataset(data_vars, coords=coords, attrs=attrs)
-    stats = idata["sample_stats"].to_dataset()
+    if "sample_stats" in idata.children and idata["sample_stats"].data_vars:
+        stats = _common_stats(idata["sample_stats"].to_dataset())
+    else:  # draws from a variational approximation: no sampler statistics
+        stats = xr.Dataset(coords={"chain": coords["chain"], "draw": coords["draw"]})
     stats["class_permutation"] = (("chain", "draw", "class"), perms.reshape(C, D, K))
     stats = stats.assign_coords({"class": class_names})
     stats["class_permutation"].attrs["meaning"] = "class k of the draw is class_permutation[k] as sampled"
@@ -782,14 +875,16 @@ def _posterior_tree(reports: Reports, d: _Design, idata: Any, tidy: _Tidy, class
 
 
 def _diagnostics(d: _Design, idata: Any, tidy: _Tidy, sampled_share: np.ndarray, *, tune: int, gauge: str,
-                 switched: int, sampling_seconds: float, em_seconds: float) -> Diagnostics:
+                 switched: int, sampling_seconds: float, em_seconds: float, backend: str) -> Diagnostics:
     """R-hat and ESS over the free parameters after alignment (R-hat of the shares before it too), and the run."""
     C, D = idata["posterior"].sizes["chain"], idata["posterior"].sizes["draw"]
     before = diagnose(sampled_share.reshape(C, D, d.K)).max_rhat
     return diagnose(np.concatenate(tidy.params_for_diag, axis=2), divergences=count_divergences(idata),
                     tune=int(tune), gauge=gauge, switched_draws=switched,
                     max_rhat_class_share_before_alignment=before, priors=PRIORS[d.model], collapse=d.collapse,
-                    patterns=int(d.n_rows), sampling_seconds=float(sampling_seconds), em_seconds=float(em_seconds))
+                    patterns=int(d.n_rows), sampling_seconds=float(sampling_seconds),
+                    sampler_seconds=float(idata["posterior"].attrs.get("sampling_time", sampling_seconds)),
+                    em_seconds=float(em_seconds), backend=backend)
 
 
 def _converged(d: _Design, diagnostics: Diagnostics, D: int, tune: int) -> bool:

@@ -69,8 +69,44 @@ def test_nuts_writes_a_posterior_and_reports_diagnostics(book_csv, tmp_path, cap
     assert np.isfinite(tree["posterior"].to_dataset().to_array()).all()
 
 
+def test_nuts_on_another_backend_says_which(book_csv, capsys):
+    path, _, _ = book_csv
+    code = main(["infer", str(path), "--method", "nuts", "--backend", "numpyro", "--draws", "100", "--tune", "100",
+                 "--chains", "2", "--json"])
+    d = json.loads(capsys.readouterr().out)
+    assert code in (0, 1) and d["method"] == "nuts" and d["diagnostics"]["backend"] == "numpyro"
+    assert d["approximate"] is False and d["converged"] == (code == 0)
+
+
+def test_advi_reports_an_approximate_fit(book_csv, tmp_path, capsys):
+    path, _, truth = book_csv
+    nc = tmp_path / "post.nc"
+    code = main(["infer", str(path), "--method", "advi", "--batch-size", "32", "--iterations", "400",
+                 "--draws", "100", "--posterior", str(nc)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "fit by ADVI (approximate posterior mean)" in out
+    assert "ADVI (approximate; no R-hat or ESS): 400 iterations, minibatches of 32 of" in out
+    import xarray as xr
+
+    assert xr.open_datatree(nc)["posterior"].sizes["draw"] == 100
+
+
+def test_a_missing_extra_exits_2_naming_it(book_csv, capsys, monkeypatch):
+    import sys
+
+    path, _, _ = book_csv
+    monkeypatch.setitem(sys.modules, "nutpie", None)
+    assert main(["infer", str(path), "--method", "nuts", "--backend", "nutpie"]) == 2
+    assert "pip install 'deepmarkets[nutpie]'" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["--posterior", "x.nc"], "only --method nuts"),
+    (["--backend", "nutpie"], "add --method nuts"),
+    (["--batch-size", "10"], "add --method advi"),
+    (["--method", "advi", "--batch-size", "100000"], "batch_size=100000 but the book has only"),
+    (["--method", "advi", "--iterations", "3"], "--iterations"),
     (["--labels", "labels.txt"], "ending in .csv"),
     (["--labels", "missing/labels.csv"], "does not exist"),
     (["--classes", "400"], "class"),

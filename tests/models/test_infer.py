@@ -109,7 +109,7 @@ def test_unknown_model_or_method():
     frame = _ds_frame()
     with pytest.raises(InferenceError, match="model='mixture'.*expected one of"):
         infer(frame, model="mixture", progressbar=False)
-    with pytest.raises(InferenceError, match="method='mcmc'.*expected one of \\['em', 'nuts'\\]"):
+    with pytest.raises(InferenceError, match="method='mcmc'.*expected one of \\['advi', 'em', 'nuts'\\]"):
         infer(frame, method="mcmc", progressbar=False)
     with pytest.raises(InferenceError, match="needs probabilities"):
         infer(frame, model="forecast", progressbar=False)
