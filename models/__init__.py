@@ -10,6 +10,8 @@
 * :class:`LayeredLatentMarket` -- a layered latent model (location states under a coarse layer of
   shared shapes) fitted by traders paid held-out log score, its structure set by rent;
   :class:`ConditionalLatentMarket` -- the same for a conditional density ``q(y | x)``.
+* :func:`fit_partitioned` -- EM over a book larger than memory (a Dask DataFrame or a folder of
+  Parquet files), partition by partition, as a :class:`PartitionedFit`.
 * :func:`diagnose` -- R-hat and ESS of MCMC draws as :class:`Diagnostics`, judged by the one
   convergence rule; :func:`read_posterior` -- a NUTS posterior as numpy arrays with named dims.
 * :func:`align_draws` -- one labelling for class-indexed posterior draws (gauge fixing).
@@ -39,6 +41,7 @@ __all__ = export_lazily(__name__, {
     "natural": ["NaturalLatentReport", "fit_natural_latent_errors", "mediator_determines_redund",
                 "natural_latent_errors", "plot_natural_latent"],
     "nuts": ["fit_nuts"],
+    "partitioned": ["PartitionedFit", "fit_partitioned"],
     "posterior": ["Posterior", "read_posterior"],
     "relabel": ["GaugeFixing", "align_draws", "fix_gauge", "plot_gauge_fixing"],
     "simulate": ["InformedTraders", "plot_kl", "simulate_informed_traders", "simulate_reports"],
