@@ -1,8 +1,10 @@
 """deepmarkets.models: inference on trader books, latent-variable markets, natural latents, agent economies.
 
 * :func:`infer` -- the hidden truth behind a book of reports (Dawid–Skene, latent class
-  analysis, probability forecasts), by EM or by NUTS (PyMC), as a :class:`LatentClassFit`.
-* :class:`Reports` -- a reports book encoded for inference; :func:`fit_em`, :func:`fit_nuts`.
+  analysis, probability forecasts), by EM, by NUTS (PyMC's sampler, nutpie, NumPyro or BlackJAX)
+  or by minibatch ADVI (approximate), as a :class:`LatentClassFit`.
+* :class:`Reports` -- a reports book encoded for inference; :func:`fit_em`, :func:`fit_nuts`,
+  :func:`fit_advi`.
 * :class:`LatentMarket` -- a market in P(Y) and P(X_i | Y), paid by the log score of the
   implied joint of the observables; :func:`simulate_informed_traders` moves it with traders who
   see private samples, :func:`infer_market` (or ``infer(cases, market=..., method="nuts")``)
@@ -28,6 +30,7 @@ from deepmarkets.helpers import export_lazily
 
 # submodule -> the names it exports; each loads on first use (sympy, PyMC and matplotlib are slow to import)
 __all__ = export_lazily(__name__, {
+    "advi": ["fit_advi"],
     "data": ["Reports"],
     "diagnostics": ["Diagnostics", "diagnose"],
     "em": ["fit_em", "log_likelihood"],

@@ -655,7 +655,13 @@ def _sample(backend: str, pm_model, init: list[dict[str, np.ndarray]], seeds: li
     elif backend == "nutpie":  # nutpie takes one start for all chains
         idata = pm.sample(cores=cores, nuts_sampler="nutpie", initvals=init[0], **common)
     else:  # the starts are jittered already
-        idata = pm.sample(nuts_sampler=backend, initvals=init, nuts={"jitter": False}, **common)
+        import jax
+        import pymc.sampling.jax  # noqa: F401  (asks JAX for one host device per CPU chain, unless JAX already started)
+
+        # chains on devices of their own where there are enough (CPU, several GPUs), else vectorised on one
+        method = "parallel" if jax.local_device_count() >= len(seeds) else "vectorized"
+        idata = pm.sample(nuts_sampler=backend, initvals=init, nuts={"jitter": False, "chain_method": method},
+                          **common)
     return idata
 
 

@@ -233,3 +233,20 @@ def test_big_book_benchmark_smoke(tmp_path):
     assert data["subsample_partitioned_vs_fit_em"] <= 1e-9 and data["agree"] and data["within_cap"]
     assert 0 < data["peak_bytes"] <= data["cap_bytes"]
     assert list(tmp_path.glob("deepmarkets-big-book-*")) == []
+
+
+@pytest.mark.slow
+def test_scale_benchmark_smoke(tmp_path):
+    proc, data = _smoke("scale.py", tmp_path)
+    for text in ("python", "cpu_count", "date", "answers", "compile s", "sample s", "ESS/s", "vs pymc", "advi",
+                 "target nutpie >= 2x PyMC's ESS/s"):
+        assert text in proc.stdout, f"{text!r} missing from the output:\n{proc.stdout}"
+    assert "DISAGREE" not in proc.stdout and "PASS" not in proc.stdout and "FAIL" not in proc.stdout
+    rows = {r["backend"]: r for r in data["rows"]}
+    assert set(rows) == {"pymc", "nutpie", "numpyro", "blackjax"}
+    assert all(r["answers"] == 2_000 and r["sample_s"] > 0 and r["min_ess_bulk"] > 0 for r in rows.values())
+    assert all(r["ess_per_s"] == pytest.approx(r["min_ess_bulk"] / r["sample_s"]) for r in rows.values())
+    assert rows["pymc"]["vs_pymc"] == 1.0
+    assert rows["nutpie"]["vs_pymc"] == pytest.approx(rows["nutpie"]["ess_per_s"] / rows["pymc"]["ess_per_s"])
+    assert all(r["accuracy"] > 0.9 for r in [*rows.values(), *data["advi"]])
+    assert data["nutpie_target_met"] is None  # not judged on a smoke run
