@@ -92,17 +92,32 @@ def test_advi_result_has_the_form_of_a_nuts_result_flagged_approximate(runs):
     np.testing.assert_allclose(advi.posterior.sum(axis=1), 1.0)
 
 
-def test_the_minibatch_likelihood_scaled_up_is_the_full_one():
+def _lca_book() -> Reports:
+    return Reports.from_book(simulate_reports(120, 5, classes=2, levels=[2, 3, 4, 3, 2], missing=0.2, rng=3)[0])
+
+
+def _forecast_book() -> Reports:
+    book = simulate_reports(90, 4, classes=2, model="forecast", missing=0.1, rng=7)[0]
+    return Reports.from_frame(book.frame[["question", "trader", "probability"]])
+
+
+@pytest.mark.parametrize(("make", "model"), [(_lca_book, "lca"), (_forecast_book, "forecast")])
+def test_the_minibatch_likelihood_with_every_pattern_is_the_full_one(make, model):
     """With every pattern in the batch the model's log density is exactly the NUTS model's."""
-    reports = Reports.from_book(simulate_reports(120, 5, classes=2, levels=[2, 3, 4, 3, 2], missing=0.2, rng=3)[0])
-    d = _design(reports, "lca", 2, True)
+    d = _design(make(), model, 2, True)
     full, batch = _build(d), _minibatch_model(d, d.n_rows)
-    point = full.initial_point()
     rng = np.random.default_rng(0)
-    point = {k: v + rng.normal(0, 0.5, size=np.shape(v)) for k, v in point.items()}
-    assert batch.compile_logp()(point) == pytest.approx(full.compile_logp()(point), rel=1e-12)
+    logp_full, logp_batch = full.compile_logp(), batch.compile_logp()
+    for _ in range(3):
+        point = {k: v + rng.normal(0, 0.5, size=np.shape(v)) for k, v in full.initial_point().items()}
+        assert logp_batch(point) == pytest.approx(logp_full(point), rel=1e-12)
     tables, M = _padded(d)
-    assert tables["cols"].shape == (d.n_rows, M) and tables["vals"].sum() == pytest.approx(d.vals.sum())
+    first = "f_trader" if model == "forecast" else "cols"
+    assert tables[first].shape == (d.n_rows, M)
+    if model == "lca":
+        assert tables["vals"].sum() == pytest.approx(d.vals.sum())
+    else:
+        assert tables["f_n"].sum() == pytest.approx(d.f_n.sum())
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
