@@ -11,6 +11,8 @@ from the grid point) and returns a dict of scalars. A spec names them by their k
 ``induction``             a random logical inductor: the exact check's residuals and the price range
 ``latent_market``         informed traders moving a latent-class market: KL to the truth, table error,
                           and whether the settled payouts telescope
+``layered_market``        a layered latent market on a simulated Gaussian mixture: states kept, ARI
+                          against the true clusters, held-out log score, BIC, and the ledger's balance
 ``coherence``             random prices checked for coherence: verdict and the largest Dutch-book profit
 ========================  ============================================================================
 """
@@ -23,7 +25,7 @@ from typing import Any
 
 from deepmarkets.errors import DeclarationError
 
-__all__ = ["TASKS", "economy", "hypothesis_auction", "induction", "latent_market", "coherence"]
+__all__ = ["TASKS", "economy", "hypothesis_auction", "induction", "latent_market", "layered_market", "coherence"]
 
 #: Prefix of the economy task's parameters that belong to the environment (``env_n_blocks=3``).
 ENV_PREFIX = "env_"
@@ -255,6 +257,47 @@ def coherence(*, n_atoms: int = 3, kind: str = "exactly_one", decimals: int = 2,
             "sentences": len(prices)}
 
 
+def layered_market(*, clusters: int = 3, dim: int = 2, n: int = 300, separation: float = 4.0,
+                   emission: str = "diag", rounds: int = 10, max_states: int = 6, rent: str | float = "bic",
+                   restarts: int = 2, rng: int | None = None) -> dict:
+    """A layered latent market fitted to ``n`` points from ``clusters`` equally likely Gaussians.
+
+    The cluster means are drawn uniformly in a cube of side ``separation`` (unit covariances);
+    the market starts from one Gaussian and its default traders grow and prune the states for
+    ``rounds`` rounds under ``rent``.
+
+    Returns
+    -------
+    dict
+        ``states`` (location states kept), ``ari`` (adjusted Rand index of the market's labels
+        against the true clusters), ``held_out_log_score`` (per datum, nats), ``bic``, and
+        ``ledger_balance`` (the accounts and the market maker's sum, 0 up to rounding).
+
+    Examples
+    --------
+    >>> m = layered_market(n=150, rounds=3, rng=0)
+    >>> abs(m["ledger_balance"]) < 1e-9, -1 <= m["ari"] <= 1
+    (True, True)
+    """
+    from deepmarkets.helpers import as_rng
+    from deepmarkets.helpers.validate import whole_number
+    from deepmarkets.models.layered import LayeredLatentMarket
+    from deepmarkets.models.metrics import adjusted_rand_index
+
+    k, d, size = (whole_number(v, name, 1, DeclarationError) for v, name in
+                  ((clusters, "clusters"), (dim, "dim"), (n, "n")))
+    gen = as_rng(rng)
+    means = gen.uniform(0.0, float(separation), size=(k, d))
+    truth = gen.integers(0, k, size=size)
+    x = means[truth] + gen.standard_normal((size, d))
+    market = LayeredLatentMarket(x, emission=emission, max_states=max_states, rent=rent, restarts=restarts, rng=gen)
+    market.run(whole_number(rounds, "rounds", 1, DeclarationError), progressbar=False)
+    labels = next(iter(market.labels().values()))
+    return {"states": int(market.state.n_states), "ari": float(adjusted_rand_index(truth, labels)),
+            "held_out_log_score": float(market.held_out_log_score), "bic": market.bic(),
+            "ledger_balance": float(market.balances().sum())}
+
+
 #: The built-in tasks by the name a spec gives them.
 TASKS = {"economy": economy, "hypothesis_auction": hypothesis_auction, "induction": induction,
-         "latent_market": latent_market, "coherence": coherence}
+         "latent_market": latent_market, "layered_market": layered_market, "coherence": coherence}

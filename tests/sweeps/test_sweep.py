@@ -13,7 +13,14 @@ import pytest
 import deepmarkets
 from deepmarkets.errors import SweepError
 from deepmarkets.sweeps import runner, sweep, task_seed
-from deepmarkets.sweeps.tasks import coherence, economy, hypothesis_auction, induction, latent_market
+from deepmarkets.sweeps.tasks import (
+    coherence,
+    economy,
+    hypothesis_auction,
+    induction,
+    latent_market,
+    layered_market,
+)
 
 GRID = {"n_atoms": [2, 3], "kind": ["exactly_one", "conjunctions"]}
 
@@ -197,6 +204,15 @@ def test_latent_market_payouts_telescope():
     t = _serial(latent_market, {"classes": [2, 3]}, fixed={"traders": 3, "cases_per_trader": 20, "rounds": 1}).table
     assert t["payouts_conserved"].all() and (t["kl_final"] >= -1e-12).all() and (t["kl_initial"] >= -1e-12).all()
     assert np.allclose(t["maker_loss"], t["telescoped"], rtol=1e-9)
+
+
+def test_layered_market_ledger_balances_within_the_state_limit():
+    t = _serial(layered_market, {"rent": ["bic", "aic"]}, fixed={"n": 120, "rounds": 3, "max_states": 4},
+                repeats=2).table
+    assert t["error"].isna().all()
+    assert (t["ledger_balance"].abs() < 1e-9).all()
+    assert t["states"].between(1, 4).all() and np.isfinite(t["held_out_log_score"]).all()
+    assert t["ari"].between(-1, 1).all()
 
 
 def test_coherence_profit_is_the_distance_to_the_simplex_and_bounds_frechet():
