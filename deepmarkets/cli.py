@@ -746,7 +746,7 @@ def sweep_command(spec_toml: str, scheduler: str | None, out_path: str | None, a
     """Run the task of SPEC.toml over its grid of parameters and print one summary row per point.
 
     SPEC.toml names a task (built-in: economy, hypothesis_auction, induction, latent_market,
-    coherence; or package.module:function), a [grid] of values (or [[points]]), [fixed]
+    layered_market, coherence; or package.module:function), a [grid] of values (or [[points]]), [fixed]
     parameters, repeats and seed. Every task's seed is derived from its point, so the table is
     the same whatever runs it. A task that raises keeps its row, with the error.
 
