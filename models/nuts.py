@@ -562,8 +562,8 @@ def fit_nuts(reports: Reports, *, model: str, classes: int | None, draws: int = 
         ``parameters``) whose extras are ``tune``, ``gauge``, ``switched_draws``,
         ``max_rhat_class_share_before_alignment``, ``priors``, ``collapse``,
         ``patterns``, ``sampling_seconds`` (the sampler's wall time, compiling included),
-        ``sampler_seconds`` (tuning and draws as the sampler timed them; for the JAX backends
-        this includes JAX's compilation), ``em_seconds`` and ``backend``. ``sample_stats`` holds
+        ``sampler_seconds`` (tuning and draws as PyMC's sampler or nutpie timed them; for the
+        JAX backends the same as ``sampling_seconds``), ``em_seconds`` and ``backend``. ``sample_stats`` holds
         the statistics every backend records: ``diverging``, ``energy``, ``lp``,
         ``tree_depth``, ``n_steps``, ``acceptance_rate`` (and ``class_permutation``).
 
@@ -889,8 +889,19 @@ def _diagnostics(d: _Design, idata: Any, tidy: _Tidy, sampled_share: np.ndarray,
                     tune=int(tune), gauge=gauge, switched_draws=switched,
                     max_rhat_class_share_before_alignment=before, priors=PRIORS[d.model], collapse=d.collapse,
                     patterns=int(d.n_rows), sampling_seconds=float(sampling_seconds),
-                    sampler_seconds=float(idata["posterior"].attrs.get("sampling_time", sampling_seconds)),
+                    sampler_seconds=_sampler_seconds(idata, backend, sampling_seconds),
                     em_seconds=float(em_seconds), backend=backend)
+
+
+def _sampler_seconds(idata: Any, backend: str, sampling_seconds: float) -> float:
+    """Seconds of tuning and draws as PyMC's sampler or nutpie timed them; the whole wall time for the JAX backends.
+
+    JAX compiles inside the timed call and returns before its asynchronous work ends, so the
+    time PyMC records around it is not the sampling time.
+    """
+    if backend in ("pymc", "nutpie"):
+        return float(idata["posterior"].attrs.get("sampling_time", sampling_seconds))
+    return float(sampling_seconds)
 
 
 def _converged(d: _Design, diagnostics: Diagnostics, D: int, tune: int) -> bool:
