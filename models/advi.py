@@ -13,6 +13,8 @@ is kept (``fit.elbo``, ``fit.plot_elbo()``) to judge the optimisation.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
 import warnings
 from typing import Any
@@ -51,6 +53,19 @@ DEFAULT_BATCH = 2048
 _MAX_PADDED = 200_000_000
 #: The ELBO is judged on the means of the last two windows of this share of the iterations.
 _WINDOW = 0.1
+
+
+@contextlib.contextmanager
+def _pymc_log(*, quiet: bool):
+    """PyMC's log messages (``Finished [100%]: Average Loss = ...``) held back while ``quiet``."""
+    logger = logging.getLogger("pymc")
+    level = logger.level
+    if quiet:
+        logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _padded(d: _Design) -> tuple[dict[str, np.ndarray], int]:
@@ -225,7 +240,7 @@ def fit_advi(reports: Reports, *, model: str, classes: int | None, batch_size: i
     t0 = time.perf_counter()
     pm_model = _minibatch_model(d, batch_size)
     try:
-        with pm_model, warnings.catch_warnings():
+        with pm_model, warnings.catch_warnings(), _pymc_log(quiet=not progressbar):
             if not progressbar:
                 warnings.simplefilter("ignore", UserWarning)
             average = _IterateAverage(iterations - max(1, int(_WINDOW * iterations)))
