@@ -77,11 +77,18 @@ def open_book(book: Any) -> tuple[Any, str, int | None]:
         import pyarrow.parquet as pq
 
         try:
-            rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+            footers = [pq.ParquetFile(f) for f in files]
+            rows = sum(p.metadata.num_rows for p in footers)
+            names = [[c for c in p.schema_arrow.names if not c.startswith("__index_level_")] for p in footers]
             frame = dd.read_parquet([str(f) for f in files])
         except (pa.ArrowException, OSError, ValueError) as err:
             raise BookError(f"{path}: cannot read the Parquet files ({type(err).__name__}: {err}); check that "
                             f"every *.parquet file is a complete Parquet file with the same columns") from None
+        for f, cols in zip(files, names, strict=True):  # else Dask fails inside the fit with a KeyError
+            if sorted(cols) != sorted(names[0]):
+                raise BookError(f"{path}: {f.relative_to(path)} has the columns {cols}, but "
+                                f"{files[0].relative_to(path)} has {names[0]}; every Parquet file of a partitioned "
+                                f"book needs the same columns: rewrite the files with one set")
         source = str(path)
     else:
         raise BookError(f"a partitioned book is a Dask DataFrame or a folder of Parquet files, got a "

@@ -159,6 +159,8 @@ def test_labels_to_csv_and_parquet_appear_whole(tmp_path):
     (lambda p: _parquet(p, None), BookError, "no Parquet files"),
     (lambda p: _parquet(p, pd.DataFrame({"question": ["q1"], "who": ["a"], "answer": ["x"]})), BookError,
      "no column for trader"),
+    (lambda p: _two_files(p, ["question", "trader", "answer"], ["item", "worker", "label"]), BookError,
+     r"part-1.parquet has the columns \['item', 'worker', 'label'\].*needs the same columns"),
     (lambda p: _parquet(p, pd.DataFrame({"question": pd.Series([], dtype=str), "trader": pd.Series([], dtype=str),
                                          "answer": pd.Series([], dtype=str)})), BookError, "no rows"),
     (lambda p: _parquet(p, pd.DataFrame({"question": ["q1", "q2"], "trader": ["a", "a"], "answer": ["x", None]})),
@@ -181,6 +183,15 @@ def _parquet(folder, frame):
     folder.mkdir(exist_ok=True)
     if frame is not None:
         frame.to_parquet(folder / "part-0.parquet")
+    return folder
+
+
+def _two_files(folder, first, second):
+    """Two Parquet files whose columns differ (their rows alike otherwise)."""
+    folder.mkdir()
+    for i, names in enumerate((first, second)):
+        frame = pd.DataFrame({"question": [f"q{i}", f"q{i}"], "trader": ["a", "b"], "answer": ["x", "y"]})
+        frame.set_axis(names, axis=1).to_parquet(folder / f"part-{i}.parquet")
     return folder
 
 
