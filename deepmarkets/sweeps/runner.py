@@ -184,6 +184,10 @@ def _run_task(fn: Callable, point: dict, fixed: dict, repeat: int, seed: int) ->
     start = time.perf_counter()
     try:
         outputs, error = _outputs(fn(**fixed, **point, rng=seed)), None
+        clash = [k for k in outputs if k in point]
+        if clash:  # the table would show the output in the parameter's column
+            raise TypeError(f"the task returned the entry {clash[0]!r}, which is a parameter of the grid; "
+                            "give the output another name")
     except Exception as exc:  # a failed task is reported in its row, never lost
         frames = traceback.extract_tb(exc.__traceback__)
         where = f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
@@ -358,7 +362,8 @@ def sweep(fn: Callable[..., Any], grid: Mapping[str, Sequence[Any]] | Sequence[M
 
     ``fn`` returns a dict of scalars (numbers, text, bools, None), a pandas Series or one-row
     DataFrame, a single number (column ``value``), or an object with ``to_dict()`` whose scalar
-    entries are kept (nested ones are dropped). A task that raises, or returns anything else,
+    entries are kept (nested ones are dropped); no output may be named like a parameter of the
+    grid. A task that raises, or returns anything else,
     keeps its row with the error's text in ``error``; the others run on, and a warning names how
     many failed and the first error.
 

@@ -129,6 +129,9 @@ def test_what_a_task_may_return():
     with pytest.warns(UserWarning, match="2 of 2 sweep tasks failed"):
         bad = _serial(lambda x, rng: {"y": [x]} if x else {"seed": 1}, {"x": [0, 1]})
     assert bad.table["error"].str.startswith("TypeError: the task returned").all()
+    with pytest.warns(UserWarning, match="1 of 1 sweep tasks failed.*'x', which is a parameter of the grid"):
+        clash = _serial(lambda x, rng: {"x": 10 * x, "y": x}, {"x": [2]})
+    assert clash.table["x"].tolist() == [2] and clash.outputs == ()
 
 
 def test_list_values_are_json_text_in_the_table_and_results_convert():
