@@ -538,12 +538,13 @@ def fit_nuts(reports: Reports, *, model: str, classes: int | None, draws: int = 
         Show PyMC's progress bars (and its log messages).
     backend : {"pymc", "nutpie", "numpyro", "blackjax"}, default "pymc"
         The NUTS sampler (:data:`BACKENDS`), each run by ``pymc.sample`` on the same model.
-        ``"nutpie"`` is the fast CPU sampler (extra ``deepmarkets[nutpie]``); its chains all start
-        at one point, the jittered EM optimum. ``"numpyro"`` and ``"blackjax"`` (extra
-        ``deepmarkets[jax]``) compile the model with JAX and run on a GPU when JAX sees one (else
-        on the CPU, chains one after another unless JAX is given several devices); every chain
-        starts at its own jittered EM optimum, as with ``"pymc"``. The result has the same form
-        whatever the backend.
+        ``"nutpie"`` is the fast CPU sampler (extra ``deepmarkets[nutpie]``); it takes one start
+        for all chains, the jittered EM optimum, to which it adds its own U(-1, 1) jitter per chain
+        in the unconstrained space. ``"numpyro"`` and ``"blackjax"`` (extra ``deepmarkets[jax]``)
+        compile the model with JAX and run on a GPU when JAX sees one (else on the CPU), chains in
+        parallel on devices of their own when JAX has as many devices as chains, else vectorised
+        on one; every chain starts at its own jittered EM optimum, as with ``"pymc"``. The result
+        has the same form whatever the backend.
 
     Returns
     -------
@@ -652,7 +653,7 @@ def _sample(backend: str, pm_model, init: list[dict[str, np.ndarray]], seeds: li
     if backend == "pymc":
         step = _nuts_step(pm_model, init, seeds)
         idata = pm.sample(cores=cores, step=step, initvals=init, **common)
-    elif backend == "nutpie":  # nutpie takes one start for all chains
+    elif backend == "nutpie":  # nutpie takes one start for all chains and jitters it per chain by U(-1, 1)
         idata = pm.sample(cores=cores, nuts_sampler="nutpie", initvals=init[0], **common)
     else:  # the starts are jittered already
         import jax
