@@ -347,7 +347,7 @@ def _replay_report(result, market, book, price_tol: float, plot_png: str | None)
 @click.option("--seed", type=FiniteNumber(int, 0), default=0, show_default=True,
               help="Seed of the EM starts and the sampler.")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
-              help="A folder BOOK: the Dask scheduler to fit it on (tcp://HOST:PORT, or 'synchronous'). "
+              help="A folder BOOK: the Dask scheduler to fit it on (tcp://HOST:PORT, 'local' or 'serial'). "
                    "Default: a local cluster for 10^7 rows or more, else one process.")
 def infer_command(book_path: str, classes: int | None, model: str | None, method: str, backend: str,
                   batch_size: int | None, iterations: int, wide: bool, repeats: bool, as_json: bool,

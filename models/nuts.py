@@ -22,7 +22,6 @@ non-convergence.
 from __future__ import annotations
 
 import math
-import os
 import time
 import warnings
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ import numpy as np
 
 from deepmarkets.errors import InferenceError, MissingExtraError
 from deepmarkets.helpers import as_rng, warn
+from deepmarkets.helpers.cluster import usable_cpus
 from deepmarkets.helpers.validate import whole_number
 from deepmarkets.models.data import Reports
 from deepmarkets.models.diagnostics import Diagnostics, diagnose
@@ -445,13 +445,6 @@ def _check_reports(reports: Any) -> None:
 
 
 
-def _usable_cpus() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 def _check_start(start: Any, reports: Reports, model: str, K: int) -> None:
     if not isinstance(start, LatentClassFit):
         raise InferenceError(f"start={type(start).__name__}; expected a LatentClassFit (from fit_em) or None")
@@ -625,7 +618,7 @@ def fit_nuts(reports: Reports, *, model: str, classes: int | None, draws: int = 
     init = _initvals(params, chains, gen)
     seeds = [int(s) for s in gen.integers(0, 2**31 - 1, size=chains)]
     if cores is None:
-        cores = min(chains, _usable_cpus())
+        cores = min(chains, usable_cpus())
 
     t0 = time.perf_counter()
     try:

@@ -10,6 +10,7 @@
 :mod:`deepmarkets.helpers.warn`            warnings attributed to the user's line
 :mod:`deepmarkets.helpers.defaults`        the convergence rule and the interval probability
 :mod:`deepmarkets.helpers.validate`        argument checks, one message per kind of bad argument
+:mod:`deepmarkets.helpers.cluster`         usable CPUs; one rule for ``scheduler=`` (Dask)
 =========================================  ==============================================
 
 They import nothing from the project but :mod:`deepmarkets.errors`, and nothing heavy at

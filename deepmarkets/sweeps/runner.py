@@ -11,7 +11,6 @@ import hashlib
 import itertools
 import json
 import math
-import os
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -21,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from deepmarkets.errors import SweepError
+from deepmarkets.helpers.cluster import SERIAL, dask_client, is_scheduler
 from deepmarkets.helpers.jsonsafe import json_safe
 from deepmarkets.helpers.progress import ProgressBar
 from deepmarkets.helpers.validate import whole_number
@@ -28,12 +28,8 @@ from deepmarkets.helpers.warn import warn
 
 __all__ = ["sweep", "SweepResult", "task_seed", "grid_points", "SERIAL", "RESERVED"]
 
-#: Scheduler names that run every task in this process, without Dask.
-SERIAL = ("serial", "sync")
 #: Columns the table adds to the parameters; neither a parameter nor an output may use them.
 RESERVED = ("repeat", "seed", "seconds", "error", "rng")
-#: Seconds to wait for an existing cluster's scheduler before giving up.
-CONNECT_TIMEOUT = 10.0
 
 
 def _canonical(value: Any, where: str) -> Any:
@@ -196,13 +192,6 @@ def _run_task(fn: Callable, point: dict, fixed: dict, repeat: int, seed: int) ->
             "error": error}
 
 
-def _usable_cores() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
-
-
 @dataclass(repr=False)
 class SweepResult:
     """The table of a sweep: one row per grid point and repeat.
@@ -317,40 +306,6 @@ def _table(points: list[dict], rows: list[dict]):
     return table, tuple(names), tuple(outputs)
 
 
-def _client(scheduler: Any):
-    """(client, what to close afterwards, description) for a scheduler that is not serial: nothing of a
-    client that was given, the client of an address, the client and the cluster of a local cluster."""
-    from distributed import Client
-
-    if isinstance(scheduler, Client):
-        return scheduler, [], f"dask {scheduler.scheduler.address}"
-    if scheduler is None or scheduler == "local":
-        from distributed import LocalCluster
-
-        workers = _usable_cores()
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
-        client = Client(cluster)
-        return client, [client, cluster], f"local dask cluster, {workers} worker(s)"
-    try:
-        client = Client(scheduler, timeout=CONNECT_TIMEOUT)
-    except (OSError, TimeoutError) as err:
-        raise SweepError(f"scheduler={scheduler!r}: could not reach the Dask scheduler within {CONNECT_TIMEOUT:g} s "
-                         f"({err}); check the address (e.g. tcp://host:8786) and that it is running, "
-                         "or use scheduler='serial'") from None
-    return client, [client], f"dask {scheduler}"
-
-
-def _check_scheduler(scheduler: Any) -> None:
-    if scheduler is None or scheduler in (*SERIAL, "local"):
-        return
-    if isinstance(scheduler, str) and "://" in scheduler:
-        return
-    if type(scheduler).__name__ == "Client" and type(scheduler).__module__.startswith("distributed"):
-        return
-    raise SweepError(f"scheduler={scheduler!r}; expected None or 'local' (a local Dask cluster), 'serial', "
-                     "a scheduler address such as 'tcp://host:8786', or a distributed.Client")
-
-
 def sweep(fn: Callable[..., Any], grid: Mapping[str, Sequence[Any]] | Sequence[Mapping[str, Any]], *,
           fixed: Mapping[str, Any] | None = None, scheduler: Any = None, seed: int = 0, repeats: int = 1,
           progressbar: bool = True) -> SweepResult:
@@ -378,10 +333,11 @@ def sweep(fn: Callable[..., Any], grid: Mapping[str, Sequence[Any]] | Sequence[M
     fixed : dict, optional
         Parameters every task gets; they are not in the table and do not change the seeds.
     scheduler : None, str or distributed.Client
-        None or ``"local"``: a local Dask cluster of one single-threaded worker process per usable
-        core, closed afterwards. ``"serial"`` (or ``"sync"``): in this process, without Dask. An
-        address (``"tcp://host:8786"``): an existing Dask cluster. A ``distributed.Client``: its
-        cluster (left open).
+        None: the active ``distributed.Client`` when there is one, else a local cluster. ``"local"``:
+        a local Dask cluster of one single-threaded worker process per usable core, closed
+        afterwards. ``"serial"`` (or ``"sync"``): in this process, without Dask. An address
+        (``"tcp://host:8786"``): an existing Dask cluster. A ``distributed.Client``: its cluster
+        (left open). See :func:`deepmarkets.helpers.cluster.dask_client`.
     seed : int
         The sweep's seed (a whole number >= 0).
     repeats : int
@@ -422,11 +378,13 @@ def sweep(fn: Callable[..., Any], grid: Mapping[str, Sequence[Any]] | Sequence[M
     clash = sorted({n for p in points for n in p} & set(fixed))
     if clash:
         raise SweepError(f"{clash[0]!r} is both swept and fixed; give it in one place")
-    _check_scheduler(scheduler)
+    if not is_scheduler(scheduler):
+        raise SweepError(f"scheduler={scheduler!r}; expected None or 'local' (a local Dask cluster), 'serial', "
+                         "a scheduler address such as 'tcp://host:8786', or a distributed.Client")
     tasks = [(point, r, task_seed(point, r, seed)) for point in points for r in range(repeats)]
     rows: list[dict | None] = [None] * len(tasks)
     with ProgressBar("sweep", len(tasks), enabled=progressbar) as bar:
-        if scheduler in SERIAL:
+        if isinstance(scheduler, str) and scheduler in SERIAL:
             where = "serial"
             for k, (point, r, s) in enumerate(tasks):
                 rows[k] = _run_task(fn, point, fixed, r, s)
@@ -450,8 +408,7 @@ def _failures(rows: list) -> str:
 def _on_cluster(fn, fixed, tasks, rows, bar, scheduler) -> str:
     from distributed import as_completed
 
-    client, owned, where = _client(scheduler)
-    try:
+    with dask_client(scheduler, local=True, error=SweepError) as (client, where):
         futures = {client.submit(_run_task, fn, point, fixed, r, s, pure=False): k
                    for k, (point, r, s) in enumerate(tasks)}
         for future in as_completed(futures):
@@ -463,7 +420,4 @@ def _on_cluster(fn, fixed, tasks, rows, bar, scheduler) -> str:
                 rows[k] = {"repeat": r, "seed": s, "outputs": {}, "seconds": math.nan,
                            "error": f"{type(exc).__name__}: {exc}"}
             bar.advance(_failures(rows))
-    finally:
-        for thing in owned:
-            thing.close()
     return where

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from deepmarkets.cli import main
+from deepmarkets.helpers import cluster
 from deepmarkets.sweeps import runner
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sweep.toml"
@@ -93,7 +94,7 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, spec, args, mess
 
 
 def test_an_unreachable_scheduler_exits_2(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(runner, "CONNECT_TIMEOUT", 1.0)
+    monkeypatch.setattr(cluster, "CONNECT_TIMEOUT", 1.0)
     spec = _spec(tmp_path, 'task = "coherence"\n[grid]\nn_atoms = [2]\n')
     assert main(["sweep", spec, "--scheduler", "tcp://127.0.0.1:9"]) == 2
-    assert "could not reach the Dask scheduler" in capsys.readouterr().err
+    assert "no Dask scheduler answered" in capsys.readouterr().err

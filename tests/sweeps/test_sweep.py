@@ -12,7 +12,8 @@ import pytest
 
 import deepmarkets
 from deepmarkets.errors import SweepError
-from deepmarkets.sweeps import runner, sweep, task_seed
+from deepmarkets.helpers import cluster
+from deepmarkets.sweeps import sweep, task_seed
 from deepmarkets.sweeps.tasks import (
     coherence,
     economy,
@@ -30,8 +31,8 @@ def client():
     """One local cluster of two single-threaded worker processes for the module."""
     from distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
-            Client(cluster) as c:
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as local, \
+            Client(local) as c:
         yield c
 
 
@@ -75,9 +76,9 @@ def test_a_failing_task_leaves_every_other_row_intact(client):
     assert result.summary()["failed"].tolist() == [0, 2, 0, 0, 2, 0]
 
 
-def test_the_default_scheduler_is_a_local_cluster_closed_afterwards():
+def test_the_default_scheduler_is_the_active_client(client):
     result = sweep(coherence, GRID, progressbar=False)
-    assert result.scheduler.startswith("local dask cluster")
+    assert result.scheduler == f"dask {client.scheduler.address}"
     _same(result.table, _serial(coherence, GRID).table)
 
 
@@ -175,8 +176,8 @@ def test_bad_input_is_refused_before_any_work(kwargs, message):
 
 
 def test_an_unreachable_scheduler_is_reported_within_the_timeout(monkeypatch):
-    monkeypatch.setattr(runner, "CONNECT_TIMEOUT", 1.0)
-    with pytest.raises(SweepError, match="could not reach the Dask scheduler within 1 s"):
+    monkeypatch.setattr(cluster, "CONNECT_TIMEOUT", 1.0)
+    with pytest.raises(SweepError, match="no Dask scheduler answered within 1 s"):
         sweep(coherence, {"n_atoms": [2]}, scheduler="tcp://127.0.0.1:9", progressbar=False)
 
 
