@@ -656,6 +656,9 @@ def _sample(backend: str, pm_model, init: list[dict[str, np.ndarray]], seeds: li
         method = "parallel" if jax.local_device_count() >= len(seeds) else "vectorized"
         idata = pm.sample(nuts_sampler=backend, initvals=init, nuts={"jitter": False, "chain_method": method},
                           **common)
+        for group in ("posterior", "sample_stats"):  # JAX returns before its work ends: wait for the draws
+            for var in idata[group].data_vars.values():
+                jax.block_until_ready(var.data)
     return idata
 
 
