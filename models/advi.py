@@ -25,24 +25,21 @@ from deepmarkets.errors import InferenceError
 from deepmarkets.helpers import as_rng, warn
 from deepmarkets.helpers.validate import whole_number
 from deepmarkets.models.data import Reports
-from deepmarkets.models.fit import LatentClassFit, check_model, count_parameters
+from deepmarkets.models.fit import LatentClassFit, check_model
 from deepmarkets.models.nuts import (
     _IDENTIFIABILITY_WARNINGS,
     _MEAN_PRIOR_SD,
     _SIGMA_PRIOR_SD,
     PRIORS,
-    _align_to_start,
+    _aligned,
     _check_reports,
     _check_start,
-    _class_probabilities,
     _Design,
     _design,
     _initvals,
-    _posterior_tree,
-    _relabelled,
-    _sampled,
+    _point_fit,
     _start_params,
-    _tidy,
+    _switched,
 )
 
 __all__ = ["fit_advi", "DEFAULT_BATCH"]
@@ -295,19 +292,8 @@ def _result(reports: Reports, d: _Design, start: LatentClassFit, idata: Any, elb
             batch_size: int, learning_rate: float, started: float, em_seconds: float,
             fit_seconds: float) -> LatentClassFit:
     """The fit from draws of the approximation: aligned to the EM labelling, as a DataTree, with the ELBO."""
-    from deepmarkets.models.em import log_likelihood
-
-    post = idata["posterior"]
-    C, D = post.sizes["chain"], post.sizes["draw"]
-    K = d.K
-    sampled_share, sampled = _sampled(post, d, C * D)
-    perms, gauge = _align_to_start(d, start, sampled_share, sampled)
-    share, raw = _relabelled(sampled_share, sampled, perms)
-    post_mean, loglik_draw, class_prob = _class_probabilities(d, share, raw, C, D, reports.n_questions)
-    class_names = [str(c) for c in start.classes]
-    tidy = _tidy(reports, d, share, raw, C, D)
-    tree = _posterior_tree(reports, d, idata, tidy, class_names, class_prob, loglik_draw, perms, gauge)
-    tree["posterior"].attrs["approximation"] = "mean-field ADVI (PyMC); draws are independent"
+    a = _aligned(reports, d, start, idata)
+    a.tree["posterior"].attrs["approximation"] = "mean-field ADVI (PyMC); draws are independent"
     last, change, noise = _elbo_trend(elbo)
     converged = change <= 2.0 * noise
     if not converged:
@@ -317,23 +303,10 @@ def _result(reports: Reports, d: _Design, start: LatentClassFit, idata: Any, elb
         "approximate": True, "method": "mean-field ADVI, minibatches of answer patterns",
         "iterations": len(elbo), "batch_size": int(batch_size), "patterns": int(d.n_rows),
         "learning_rate": learning_rate, "elbo_last": last, "elbo_change": change, "elbo_noise": noise,
-        "draws": int(D), "gauge": gauge, "switched_draws": int((perms != np.arange(K)).any(axis=1).sum()),
+        "draws": a.draws, "gauge": a.gauge, "switched_draws": _switched(a),
         "priors": PRIORS[d.model], "collapse": d.collapse, "fit_seconds": float(fit_seconds),
         "em_seconds": float(em_seconds),
         "note": "no R-hat or ESS: the draws are independent draws from an approximation that understates spread",
     }
-    point_share = share.mean(axis=0)
-    if d.model == "forecast":
-        ll_point, _ = log_likelihood(reports, model="forecast", class_shares=point_share, mean=tidy.point_mean,
-                                     sigma=tidy.point_sigma)
-    else:
-        ll_point, _ = log_likelihood(reports, model=d.model, class_shares=point_share,
-                                     response=tuple(tidy.point_response))
-    return LatentClassFit(
-        model=d.model, method="advi", reports=reports, classes=np.asarray(class_names), class_shares=point_share,
-        response=tuple(tidy.point_response), posterior=post_mean, loglik=float(ll_point),
-        n_parameters=count_parameters(d.model, K, reports.n_levels, reports.n_traders), n_iter=len(elbo),
-        converged=bool(converged), restarts_loglik=np.asarray(start.restarts_loglik, dtype=np.float64),
-        seconds=time.perf_counter() - started, mean=tidy.point_mean, sigma=tidy.point_sigma, idata=tree,
-        diagnostics=diagnostics, prior=0.0, elbo=elbo,
-    )
+    return _point_fit(reports, d, start, a, diagnostics, method="advi", n_iter=len(elbo), converged=converged,
+                      started=started, elbo=elbo)

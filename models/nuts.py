@@ -595,7 +595,7 @@ def fit_nuts(reports: Reports, *, model: str, classes: int | None, draws: int = 
     if cores is not None:
         cores = whole_number(cores, "cores", 1, InferenceError)
     backend = check_backend(backend)
-    from deepmarkets.models.em import check_identifiable, fit_em, log_likelihood
+    from deepmarkets.models.em import check_identifiable, fit_em
 
     with warnings.catch_warnings():
         if start is not None:  # fitting the start said it already
@@ -631,9 +631,8 @@ def fit_nuts(reports: Reports, *, model: str, classes: int | None, draws: int = 
         raise InferenceError(f"NUTS sampling ({backend}) of the {model} model failed: {type(err).__name__}: "
                              f"{err}") from err
     sampling_seconds = time.perf_counter() - t0
-    return _result(reports, d, start, idata, gen, draws=draws, tune=tune, chains=chains, started=started,
-                   em_seconds=em_seconds, sampling_seconds=sampling_seconds, log_likelihood=log_likelihood,
-                   backend=backend)
+    return _result(reports, d, start, idata, tune=tune, started=started, em_seconds=em_seconds,
+                   sampling_seconds=sampling_seconds, backend=backend)
 
 
 def _sample(backend: str, pm_model, init: list[dict[str, np.ndarray]], seeds: list[int], *, draws: int, tune: int,
@@ -698,39 +697,71 @@ def _nuts_step(pm_model, initvals: list[dict[str, np.ndarray]], seeds: list[int]
                    logp_dlogp_func=logp_dlogp)
 
 
-def _result(reports: Reports, d: _Design, start: LatentClassFit, idata: Any, gen: np.random.Generator, *,
-            draws: int, tune: int, chains: int, started: float, em_seconds: float, sampling_seconds: float,
-            log_likelihood, backend: str = "pymc") -> LatentClassFit:
-    """The fit from NUTS draws: relabelled to the EM labelling, tidied into a DataTree, diagnosed, summarised."""
+@dataclass
+class _Aligned:
+    """Draws relabelled to the EM labelling, and what is read off them."""
+
+    share: np.ndarray  # (S, K) relabelled class shares
+    sampled_share: np.ndarray  # (S, K) as drawn
+    perms: np.ndarray  # (S, K) the relabelling of each draw
+    gauge: str
+    tidy: Any
+    tree: Any  # the DataTree of the result
+    post_mean: np.ndarray  # (Q, K) posterior mean class probabilities
+    draws: int  # per chain
+
+
+def _aligned(reports: Reports, d: _Design, start: LatentClassFit, idata: Any) -> _Aligned:
+    """Relabel every draw to the EM labelling and tidy the draws into the result's DataTree."""
     post = idata["posterior"]
     C, D = post.sizes["chain"], post.sizes["draw"]
-    K, J = d.K, reports.n_traders
     sampled_share, sampled = _sampled(post, d, C * D)
     perms, gauge = _align_to_start(d, start, sampled_share, sampled)
     share, raw = _relabelled(sampled_share, sampled, perms)
     post_mean, loglik_draw, class_prob = _class_probabilities(d, share, raw, C, D, reports.n_questions)
-    class_names = [str(c) for c in start.classes]
     tidy = _tidy(reports, d, share, raw, C, D)
+    class_names = [str(c) for c in start.classes]
     tree = _posterior_tree(reports, d, idata, tidy, class_names, class_prob, loglik_draw, perms, gauge)
-    diagnostics = _diagnostics(d, idata, tidy, sampled_share, tune=tune, gauge=gauge,
-                               switched=int((perms != np.arange(K)).any(axis=1).sum()),
-                               sampling_seconds=sampling_seconds, em_seconds=em_seconds, backend=backend)
-    converged = _converged(d, diagnostics, D, tune)
-    point_share = share.mean(axis=0)
+    return _Aligned(share=share, sampled_share=sampled_share, perms=perms, gauge=gauge, tidy=tidy, tree=tree,
+                    post_mean=post_mean, draws=D)
+
+
+def _switched(a: _Aligned) -> int:
+    """Draws whose classes were relabelled."""
+    return int((a.perms != np.arange(a.perms.shape[1])).any(axis=1).sum())
+
+
+def _point_fit(reports: Reports, d: _Design, start: LatentClassFit, a: _Aligned, diagnostics: Any, *, method: str,
+               n_iter: int, converged: bool, started: float, **extra: Any) -> LatentClassFit:
+    """The result: posterior means as point estimates, and the log-likelihood there."""
+    from deepmarkets.models.em import log_likelihood
+
+    point_share = a.share.mean(axis=0)
     if d.model == "forecast":
-        ll_point, _ = log_likelihood(reports, model="forecast", class_shares=point_share, mean=tidy.point_mean,
-                                     sigma=tidy.point_sigma)
+        ll_point, _ = log_likelihood(reports, model="forecast", class_shares=point_share, mean=a.tidy.point_mean,
+                                     sigma=a.tidy.point_sigma)
     else:
         ll_point, _ = log_likelihood(reports, model=d.model, class_shares=point_share,
-                                     response=tuple(tidy.point_response))
+                                     response=tuple(a.tidy.point_response))
     return LatentClassFit(
-        model=d.model, method="nuts", reports=reports, classes=np.asarray(class_names), class_shares=point_share,
-        response=tuple(tidy.point_response), posterior=post_mean, loglik=float(ll_point),
-        n_parameters=count_parameters(d.model, K, reports.n_levels, J), n_iter=int(D), converged=converged,
-        restarts_loglik=np.asarray(start.restarts_loglik, dtype=np.float64),
-        seconds=time.perf_counter() - started, mean=tidy.point_mean, sigma=tidy.point_sigma, idata=tree,
-        diagnostics=diagnostics, prior=0.0,
+        model=d.model, method=method, reports=reports, classes=np.asarray([str(c) for c in start.classes]),
+        class_shares=point_share, response=tuple(a.tidy.point_response), posterior=a.post_mean,
+        loglik=float(ll_point), n_parameters=count_parameters(d.model, d.K, reports.n_levels, reports.n_traders),
+        n_iter=int(n_iter), converged=bool(converged),
+        restarts_loglik=np.asarray(start.restarts_loglik, dtype=np.float64), seconds=time.perf_counter() - started,
+        mean=a.tidy.point_mean, sigma=a.tidy.point_sigma, idata=a.tree, diagnostics=diagnostics, prior=0.0, **extra,
     )
+
+
+def _result(reports: Reports, d: _Design, start: LatentClassFit, idata: Any, *, tune: int, started: float,
+            em_seconds: float, sampling_seconds: float, backend: str = "pymc") -> LatentClassFit:
+    """The fit from NUTS draws: relabelled to the EM labelling, tidied into a DataTree, diagnosed, summarised."""
+    a = _aligned(reports, d, start, idata)
+    diagnostics = _diagnostics(d, idata, a.tidy, a.sampled_share, tune=tune, gauge=a.gauge, switched=_switched(a),
+                               sampling_seconds=sampling_seconds, em_seconds=em_seconds, backend=backend)
+    converged = _converged(d, diagnostics, a.draws, tune)
+    return _point_fit(reports, d, start, a, diagnostics, method="nuts", n_iter=a.draws, converged=converged,
+                      started=started)
 
 
 def _sampled(post, d: _Design, S: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:

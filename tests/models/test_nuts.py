@@ -270,8 +270,7 @@ def test_label_switched_chains_are_aligned_before_diagnostics():
         # the aligned draws are i.i.d. around fixed values, so their R-hat is a Monte Carlo quantity near 1
         # that may cross 1.01 on some seeds: only a loose bound is asserted below
         warnings.simplefilter("ignore", UserWarning)
-        fit = _result(reports, d, em, idata, gen, draws=200, tune=0, chains=4, started=0.0, em_seconds=0.0,
-                      sampling_seconds=1.0, log_likelihood=log_likelihood)
+        fit = _result(reports, d, em, idata, tune=0, started=0.0, em_seconds=0.0, sampling_seconds=1.0)
     assert fit.diagnostics["switched_draws"] == 200  # exactly the switched chain
     post = fit.idata["posterior"]
     assert np.array_equal(post["class_share"].values, truth["class_share"])
