@@ -330,8 +330,8 @@ def _replay_report(result, market, book, price_tol: float, plot_png: str | None)
                                       "(extra deepmarkets[jax]).")
 @click.option("--batch-size", type=FiniteNumber(int, 1), default=None,
               help="Answer patterns per ADVI step (--method advi; default 2048 or all).")
-@click.option("--iterations", type=FiniteNumber(int, 20), default=10_000, show_default=True,
-              help="ADVI optimisation steps (--method advi).")
+@click.option("--iterations", type=FiniteNumber(int, 20), default=None,
+              help="ADVI optimisation steps (--method advi; default 10000).")
 @click.option("--wide", is_flag=True, help="BOOK is a CSV with one row per question and one column per trader.")
 @click.option("--repeats", is_flag=True,
               help="Accept several reports of one trader on one question (replicate ratings, each counted).")
@@ -350,7 +350,7 @@ def _replay_report(result, market, book, price_tol: float, plot_png: str | None)
               help="A folder BOOK: the Dask scheduler to fit it on (tcp://HOST:PORT, 'local' or 'serial'). "
                    "Default: a local cluster for 10^7 rows or more, else one process.")
 def infer_command(book_path: str, classes: int | None, model: str | None, method: str, backend: str,
-                  batch_size: int | None, iterations: int, wide: bool, repeats: bool, as_json: bool,
+                  batch_size: int | None, iterations: int | None, wide: bool, repeats: bool, as_json: bool,
                   labels_csv: str | None, posterior_nc: str | None, restarts: int, draws: int,
                   tune: int, chains: int, seed: int, scheduler: str | None = None) -> None:
     """Infer the hidden truth behind the reports in BOOK, and how reliable each trader is.
@@ -375,6 +375,8 @@ def infer_command(book_path: str, classes: int | None, model: str | None, method
         _fail(f"--backend {backend} chooses the NUTS sampler; add --method nuts")
     if batch_size is not None and method != "advi":
         _fail("--batch-size sets ADVI's minibatches; add --method advi")
+    if iterations is not None and method != "advi":
+        _fail("--iterations sets ADVI's optimisation steps; add --method advi")
     _check_outputs(("--labels", labels_csv, ".csv"), ("--posterior", posterior_nc, ".nc"))
 
     import warnings

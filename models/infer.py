@@ -136,7 +136,7 @@ def infer(book: Any, *, classes: int | None = None, model: str | None = None, me
           wide: bool = False, restarts: int = 10, draws: int = 1000, tune: int = 1000, chains: int = 4,
           rng: int | np.random.Generator | None = None, progressbar: bool = True,
           repeats: bool = False, market: Any = None, scheduler: Any = None, backend: str = "pymc",
-          batch_size: int | None = None, iterations: int = 10_000) -> LatentClassFit | MarketPosterior:
+          batch_size: int | None = None, iterations: int | None = None) -> LatentClassFit | MarketPosterior:
     """Infer the hidden truth behind a book of reports, and each trader's reliability.
 
     Parameters
@@ -186,8 +186,8 @@ def infer(book: Any, *, classes: int | None = None, model: str | None = None, me
     batch_size : int, optional
         ``method="advi"``: answer patterns per optimisation step (default
         :data:`~deepmarkets.models.advi.DEFAULT_BATCH`, or all when fewer).
-    iterations : int, default 10000
-        ``method="advi"``: optimisation steps.
+    iterations : int, optional
+        ``method="advi"``: optimisation steps (default 10000).
 
     Returns
     -------
@@ -228,9 +228,10 @@ def infer(book: Any, *, classes: int | None = None, model: str | None = None, me
     if backend != "pymc" and method != "nuts":
         raise InferenceError(f"backend={backend!r} with method={method!r}; a backend chooses the NUTS sampler: "
                              f"pass method='nuts', or leave backend out")
-    if batch_size is not None and method != "advi":
-        raise InferenceError(f"batch_size={batch_size!r} with method={method!r}; minibatches are for "
-                             f"method='advi': pass it, or leave batch_size out")
+    for name, value in (("batch_size", batch_size), ("iterations", iterations)):
+        if value is not None and method != "advi":
+            raise InferenceError(f"{name}={value!r} with method={method!r}; {name} is a setting of method='advi': "
+                                 f"pass it, or leave {name} out")
     if method == "nuts":
         from deepmarkets.models.nuts import check_backend
 
@@ -272,8 +273,9 @@ def infer(book: Any, *, classes: int | None = None, model: str | None = None, me
         if method == "advi":
             from deepmarkets.models.advi import fit_advi
 
-            return fit_advi(reports, model=model, classes=classes, batch_size=batch_size, iterations=iterations,
-                            draws=draws, start=start, rng=gen, progressbar=progressbar)
+            return fit_advi(reports, model=model, classes=classes, batch_size=batch_size,
+                            iterations=10_000 if iterations is None else iterations, draws=draws, start=start,
+                            rng=gen, progressbar=progressbar)
         from deepmarkets.models.nuts import fit_nuts
 
         return fit_nuts(reports, model=model, classes=classes, draws=draws, tune=tune, chains=chains,

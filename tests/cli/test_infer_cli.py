@@ -105,6 +105,7 @@ def test_a_missing_extra_exits_2_naming_it(book_csv, capsys, monkeypatch):
     (["--posterior", "x.nc"], "only --method nuts"),
     (["--backend", "nutpie"], "add --method nuts"),
     (["--batch-size", "10"], "add --method advi"),
+    (["--iterations", "100"], "--iterations sets ADVI's optimisation steps; add --method advi"),
     (["--method", "advi", "--batch-size", "100000"], "batch_size=100000 but the book has only"),
     (["--method", "advi", "--iterations", "3"], "--iterations"),
     (["--labels", "labels.txt"], "ending in .csv"),

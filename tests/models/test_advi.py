@@ -136,8 +136,10 @@ def test_bad_advi_arguments(runs, kwargs, message):
 
 def test_infer_with_advi_and_its_argument_checks(runs):
     reports, *_ = runs
-    with pytest.raises(InferenceError, match="minibatches are for method='advi'"):
+    with pytest.raises(InferenceError, match="batch_size=64 with method='nuts'; batch_size is a setting of"):
         infer(reports, method="nuts", batch_size=64)
+    with pytest.raises(InferenceError, match="iterations=500 with method='em'; iterations is a setting of"):
+        infer(reports, iterations=500)
     small = Reports.from_book(simulate_reports(150, 5, classes=2, model="dawid-skene", rng=0)[0])
     fit = infer(small, method="advi", batch_size=16, iterations=500, draws=100, rng=0, progressbar=False)
     assert fit.method == "advi" and fit.diagnostics["batch_size"] == 16 and fit.elbo.shape == (500,)
