@@ -184,7 +184,7 @@ def _run_task(fn: Callable, point: dict, fixed: dict, repeat: int, seed: int) ->
         if clash:  # the table would show the output in the parameter's column
             raise TypeError(f"the task returned the entry {clash[0]!r}, which is a parameter of the grid; "
                             "give the output another name")
-    except Exception as exc:  # a failed task is reported in its row, never lost
+    except (Exception, SystemExit) as exc:  # a failed task (sys.exit included) is reported in its row, never lost
         frames = traceback.extract_tb(exc.__traceback__)
         where = f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
         outputs, error = {}, f"{type(exc).__name__}: {exc}{where}"

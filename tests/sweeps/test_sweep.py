@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 
 import numpy as np
 import pandas as pd
@@ -229,3 +230,15 @@ def test_coherence_profit_is_the_distance_to_the_simplex_and_bounds_frechet():
     # a Fréchet violation is a Dutch book, so the best book wins at least as much
     assert (conj["max_profit"] >= conj["frechet_violation"] - 1e-12).all()
     assert not conj.loc[conj["frechet_violation"] > 0, "coherent"].any()
+
+
+def _exits(x, rng):
+    if x == 2:
+        sys.exit(3)
+    return {"y": x}
+
+
+def test_a_task_that_exits_fails_its_row_and_the_sweep_goes_on():
+    with pytest.warns(UserWarning, match="1 of 3 sweep tasks failed; the first: SystemExit: 3"):
+        result = _serial(_exits, {"x": [1, 2, 3]})
+    assert result.table["y"].tolist()[::2] == [1, 3] and result.n_failed == 1
