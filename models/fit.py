@@ -134,8 +134,107 @@ def _gaussian_reliability(shares: np.ndarray, means: np.ndarray, sigma: float) -
     return float(min(max(mi / h, 0.0), 1.0))
 
 
-@dataclass(eq=False)
-class LatentClassFit:
+class ClassFitSummary:
+    """What a fitted latent class model derives from its estimates, for every kind of fit.
+
+    Shared by :class:`LatentClassFit` and
+    :class:`~deepmarkets.models.partitioned.PartitionedFit`. A subclass has the attributes
+    ``model``, ``classes``, ``class_shares``, ``response``, ``loglik``, ``n_parameters``,
+    ``n_iter``, ``converged``, ``prior``, ``mean`` and ``sigma``, and defines
+    :meth:`trader_names`, :meth:`question_count`, :meth:`response_levels` and ``_headline``.
+    """
+
+    def trader_names(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def question_count(self) -> int:
+        raise NotImplementedError
+
+    def response_levels(self, j: int) -> np.ndarray:
+        raise NotImplementedError
+
+    @property
+    def n_classes(self) -> int:
+        """Number of classes ``K``."""
+        return len(self.classes)
+
+    @property
+    def bic(self) -> float:
+        """Bayesian information criterion ``-2 loglik + n_parameters * log(Q)`` (Q questions, as poLCA)."""
+        return float(-2.0 * self.loglik + self.n_parameters * math.log(self.question_count()))
+
+    @property
+    def aic(self) -> float:
+        """Akaike information criterion ``-2 loglik + 2 n_parameters``."""
+        return float(-2.0 * self.loglik + 2.0 * self.n_parameters)
+
+    def reliability(self):
+        """How much each trader's answers reveal the class, labelled by trader.
+
+        Dawid–Skene: ``P(answer == truth) = sum_k pi_k theta_j[k, k]``. LCA and forecasts: the
+        share of the class entropy the trader's answer removes, ``I(class; answer_j) / H(class)``
+        in [0, 1] (0 when there is one class).
+
+        Returns
+        -------
+        pandas.Series
+            Named ``reliability``, float64, indexed by trader name (index named ``trader``) in
+            the order of :meth:`trader_names`.
+
+        Examples
+        --------
+        >>> from deepmarkets.models.data import Reports
+        >>> from deepmarkets.models.em import fit_em
+        >>> from deepmarkets.models.simulate import simulate_reports
+        >>> book, truth, _ = simulate_reports(200, 5, classes=2, model="dawid-skene", rng=0)
+        >>> fit = fit_em(Reports.from_book(book), model="dawid-skene", classes=None, rng=0)
+        >>> rel = fit.reliability()  # P(answer == truth) per trader
+        >>> rel.index.tolist(), bool(((rel > 0.5) & (rel <= 1)).all())
+        (['t1', 't2', 't3', 't4', 't5'], True)
+        """
+        import pandas as pd
+
+        pi = np.asarray(self.class_shares, dtype=float)
+        traders = self.trader_names()
+        if self.model == "dawid-skene":
+            values = [float(np.sum(pi * np.diag(r))) for r in self.response]
+        elif self.model == "forecast" and self.mean is not None and self.sigma is not None:
+            values = [_gaussian_reliability(pi, self.mean[j], float(self.sigma[j])) for j in range(len(traders))]
+        else:
+            values = [entropy_reliability(pi, r) for r in self.response]
+        index = pd.Index(traders.astype(object), name="trader")
+        return pd.Series(np.asarray(values, dtype=np.float64), index=index, name="reliability")
+
+    def _trader_entries(self) -> list[dict[str, Any]]:
+        """The ``traders`` entry of ``to_dict()``: reliability, response table, and mean and sigma if any."""
+        names = [str(c) for c in self.classes]
+        rel = self.reliability()
+        traders = []
+        for j, t in enumerate(self.trader_names()):
+            lv = [str(v) for v in self.response_levels(j)]
+            resp = self.response[j]
+            entry: dict[str, Any] = {
+                "trader": str(t),
+                "reliability": float(rel.iloc[j]),
+                "response": {c: {lv[i]: float(resp[k, i]) for i in range(resp.shape[1])} for k, c in enumerate(names)},
+            }
+            if self.mean is not None:
+                entry["mean"] = {c: float(self.mean[j, k]) for k, c in enumerate(names)}
+            if self.sigma is not None:
+                entry["sigma"] = float(self.sigma[j])
+            traders.append(entry)
+        return traders
+
+    def __repr__(self) -> str:
+        shares = ", ".join(f"{c}: {s:.4f}" for c, s in zip(self.classes, self.class_shares, strict=True))
+        status = "converged" if self.converged else "NOT converged"
+        extra = f", prior={self.prior:g}" if self.prior > 0 else ""
+        return (f"{type(self).__name__}({self._headline()}; shares {{{shares}}}; bic {self.bic:.2f}; "
+                f"{status} after {self.n_iter} iterations{extra})")
+
+
+@dataclass(eq=False, repr=False)
+class LatentClassFit(ClassFitSummary):
     """A fitted latent class model (LCA, Dawid–Skene or forecasts) on a reports book.
 
     Attributes
@@ -216,10 +315,13 @@ class LatentClassFit:
 
     # -- derived quantities ----------------------------------------------------
 
-    @property
-    def n_classes(self) -> int:
-        """Number of classes ``K``."""
-        return len(self.classes)
+    def trader_names(self) -> np.ndarray:
+        """Trader names, in the order of ``response``."""
+        return self.reports.traders
+
+    def question_count(self) -> int:
+        """Questions in the book."""
+        return self.reports.n_questions
 
     @property
     def approximate(self) -> bool:
@@ -259,53 +361,6 @@ class LatentClassFit:
         ax.set_title(f"ADVI of the {self.model} model")
         ax.legend(loc="lower right", fontsize="small")
         return ax.figure
-
-    @property
-    def bic(self) -> float:
-        """Bayesian information criterion ``-2 loglik + n_parameters * log(Q)`` (Q questions, as poLCA)."""
-        return float(-2.0 * self.loglik + self.n_parameters * math.log(self.reports.n_questions))
-
-    @property
-    def aic(self) -> float:
-        """Akaike information criterion ``-2 loglik + 2 n_parameters``."""
-        return float(-2.0 * self.loglik + 2.0 * self.n_parameters)
-
-    def reliability(self):
-        """How much each trader's answers reveal the class, labelled by trader.
-
-        Dawid–Skene: ``P(answer == truth) = sum_k pi_k theta_j[k, k]``. LCA and forecasts: the
-        share of the class entropy the trader's answer removes, ``I(class; answer_j) / H(class)``
-        in [0, 1] (0 when there is one class).
-
-        Returns
-        -------
-        pandas.Series
-            Named ``reliability``, float64, indexed by trader name (index named ``trader``) in
-            the order of ``reports.traders``.
-
-        Examples
-        --------
-        >>> from deepmarkets.models.data import Reports
-        >>> from deepmarkets.models.em import fit_em
-        >>> from deepmarkets.models.simulate import simulate_reports
-        >>> book, truth, _ = simulate_reports(200, 5, classes=2, model="dawid-skene", rng=0)
-        >>> fit = fit_em(Reports.from_book(book), model="dawid-skene", classes=None, rng=0)
-        >>> rel = fit.reliability()  # P(answer == truth) per trader
-        >>> rel.index.tolist(), bool(((rel > 0.5) & (rel <= 1)).all())
-        (['t1', 't2', 't3', 't4', 't5'], True)
-        """
-        import pandas as pd
-
-        pi = np.asarray(self.class_shares, dtype=float)
-        if self.model == "dawid-skene":
-            values = [float(np.sum(pi * np.diag(r))) for r in self.response]
-        elif self.model == "forecast" and self.mean is not None and self.sigma is not None:
-            values = [_gaussian_reliability(pi, self.mean[j], float(self.sigma[j]))
-                      for j in range(self.reports.n_traders)]
-        else:
-            values = [entropy_reliability(pi, r) for r in self.response]
-        index = pd.Index(self.reports.traders.astype(object), name="trader")
-        return pd.Series(np.asarray(values, dtype=np.float64), index=index, name="reliability")
 
     def response_levels(self, j: int) -> np.ndarray:
         """The answer labels indexing the columns of ``response[j]``."""
@@ -364,21 +419,6 @@ class LatentClassFit:
         (['1', '2'], 5)
         """
         names = [str(c) for c in self.classes]
-        rel = self.reliability()
-        traders = []
-        for j, t in enumerate(self.reports.traders):
-            lv = [str(v) for v in self.response_levels(j)]
-            resp = self.response[j]
-            entry: dict[str, Any] = {
-                "trader": str(t),
-                "reliability": float(rel.iloc[j]),
-                "response": {c: {lv[i]: float(resp[k, i]) for i in range(resp.shape[1])} for k, c in enumerate(names)},
-            }
-            if self.mean is not None:
-                entry["mean"] = {c: float(self.mean[j, k]) for k, c in enumerate(names)}
-            if self.sigma is not None:
-                entry["sigma"] = float(self.sigma[j])
-            traders.append(entry)
         return {
             "model": self.model,
             "method": self.method,
@@ -386,7 +426,7 @@ class LatentClassFit:
             "classes": names,
             "loglik": float(self.loglik),
             "class_shares": {c: float(s) for c, s in zip(names, self.class_shares, strict=True)},
-            "traders": traders,
+            "traders": self._trader_entries(),
             "diagnostics": json_safe(self.diagnostics) if self.diagnostics is not None else None,
             "n_questions": int(self.reports.n_questions),
             "n_traders": int(self.reports.n_traders),
@@ -414,13 +454,6 @@ class LatentClassFit:
         return (f"{self.model} fit by {how} ({est}): {self.n_classes} classes, loglik {self.loglik:.4f}, "
                 f"{self.reports.n_questions} questions, {self.reports.n_traders} traders, "
                 f"{self.reports.n_answers} answers")
-
-    def __repr__(self) -> str:
-        shares = ", ".join(f"{c}: {s:.4f}" for c, s in zip(self.classes, self.class_shares, strict=True))
-        status = "converged" if self.converged else "NOT converged"
-        extra = f", prior={self.prior:g}" if self.prior > 0 else ""
-        return (f"LatentClassFit({self._headline()}; shares {{{shares}}}; bic {self.bic:.2f}; "
-                f"{status} after {self.n_iter} iterations{extra})")
 
     def _repr_markdown_(self) -> str:
         names = [str(c) for c in self.classes]

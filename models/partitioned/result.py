@@ -10,7 +10,6 @@ folder or one CSV file.
 
 from __future__ import annotations
 
-import math
 import os
 import shutil
 import weakref
@@ -21,13 +20,13 @@ from typing import Any
 import numpy as np
 
 from deepmarkets.errors import DeclarationError, InferenceError
-from deepmarkets.models.fit import entropy_reliability
+from deepmarkets.models.fit import ClassFitSummary
 
 __all__ = ["PartitionedFit"]
 
 
 @dataclass(eq=False, repr=False)
-class PartitionedFit:
+class PartitionedFit(ClassFitSummary):
     """Dawid–Skene or latent class analysis fitted by EM over a partitioned book.
 
     Attributes
@@ -63,9 +62,9 @@ class PartitionedFit:
         Size of the book, and the partitions it was fitted in.
     shuffled : bool
         Whether questions straddled partitions, so that the book was shuffled by question.
-    diagnostics : None
-        Always None (NUTS diagnostics do not apply); present so that code reading a
-        :class:`~deepmarkets.models.fit.LatentClassFit` reads this too.
+    diagnostics, mean, sigma : None
+        Always None (NUTS diagnostics and forecasts do not apply); present so that code reading
+        a :class:`~deepmarkets.models.fit.LatentClassFit` reads this too.
 
     Examples
     --------
@@ -106,6 +105,8 @@ class PartitionedFit:
     order: np.ndarray = field(repr=False)
     method: str = "em"
     diagnostics: None = None
+    mean: None = None
+    sigma: None = None
 
     def __post_init__(self) -> None:
         self._cleanup = weakref.finalize(self, shutil.rmtree, self.folder, True)
@@ -113,47 +114,21 @@ class PartitionedFit:
     # -- derived quantities ----------------------------------------------------
 
     @property
-    def n_classes(self) -> int:
-        """Number of classes ``K``."""
-        return len(self.classes)
-
-    @property
     def n_traders(self) -> int:
         """Number of traders ``J``."""
         return len(self.traders)
 
-    @property
-    def bic(self) -> float:
-        """``-2 loglik + n_parameters * log(n_questions)``, as :attr:`LatentClassFit.bic`."""
-        return float(-2.0 * self.loglik + self.n_parameters * math.log(self.n_questions))
+    def trader_names(self) -> np.ndarray:
+        """Trader ids, in the order of ``response``."""
+        return self.traders
 
-    @property
-    def aic(self) -> float:
-        """``-2 loglik + 2 n_parameters``."""
-        return float(-2.0 * self.loglik + 2.0 * self.n_parameters)
+    def question_count(self) -> int:
+        """Questions in the book."""
+        return self.n_questions
 
     def response_levels(self, j: int) -> np.ndarray:
         """The answer labels indexing the columns of ``response[j]``."""
         return self.answer_labels if self.model == "dawid-skene" else self.levels[j]
-
-    def reliability(self):
-        """Per trader, as :meth:`LatentClassFit.reliability`: ``P(answer == truth)`` for Dawid–Skene,
-        ``I(class; answer) / H(class)`` for lca.
-
-        Returns
-        -------
-        pandas.Series
-            Named ``reliability``, indexed by trader (index named ``trader``).
-        """
-        import pandas as pd
-
-        pi = np.asarray(self.class_shares, dtype=float)
-        if self.model == "dawid-skene":
-            values = [float(np.sum(pi * np.diag(r))) for r in self.response]
-        else:
-            values = [entropy_reliability(pi, r) for r in self.response]
-        index = pd.Index(self.traders.astype(object), name="trader")
-        return pd.Series(np.asarray(values, dtype=np.float64), index=index, name="reliability")
 
     # -- labels, partition by partition ------------------------------------------
 
@@ -246,19 +221,10 @@ class PartitionedFit:
         """A JSON-ready summary with the keys of :meth:`LatentClassFit.to_dict`, plus ``n_partitions``
         and ``shuffled``."""
         names = [str(c) for c in self.classes]
-        rel = self.reliability()
-        traders = []
-        for j, t in enumerate(self.traders):
-            lv = [str(v) for v in self.response_levels(j)]
-            resp = self.response[j]
-            traders.append({
-                "trader": str(t), "reliability": float(rel.iloc[j]),
-                "response": {c: {lv[i]: float(resp[k, i]) for i in range(resp.shape[1])} for k, c in enumerate(names)},
-            })
         return {
             "model": self.model, "method": self.method, "classes": names, "loglik": float(self.loglik),
             "class_shares": {c: float(s) for c, s in zip(names, self.class_shares, strict=True)},
-            "traders": traders, "diagnostics": None, "n_questions": int(self.n_questions),
+            "traders": self._trader_entries(), "diagnostics": None, "n_questions": int(self.n_questions),
             "n_traders": int(self.n_traders), "n_answers": int(self.n_answers), "bic": self.bic, "aic": self.aic,
             "n_parameters": int(self.n_parameters), "prior": float(self.prior), "converged": bool(self.converged),
             "n_iter": int(self.n_iter), "restarts_loglik": [float(v) for v in self.restarts_loglik],
@@ -270,12 +236,6 @@ class PartitionedFit:
         return (f"{self.model} fit by EM ({est}) over {self.n_partitions} partitions: {self.n_classes} classes, "
                 f"loglik {self.loglik:.4f}, {self.n_questions} questions, {self.n_traders} traders, "
                 f"{self.n_answers} answers")
-
-    def __repr__(self) -> str:
-        shares = ", ".join(f"{c}: {s:.4f}" for c, s in zip(self.classes, self.class_shares, strict=True))
-        status = "converged" if self.converged else "NOT converged"
-        return (f"PartitionedFit({self._headline()}; shares {{{shares}}}; bic {self.bic:.2f}; "
-                f"{status} after {self.n_iter} iterations)")
 
     def _repr_markdown_(self) -> str:
         lines = [f"**PartitionedFit**: {self._headline()}", "", "| class | share |", "|---|---|"]
