@@ -581,8 +581,13 @@ class _Runs:
     state: dict[int, list[np.ndarray]]
 
 
-def _run_starts(steps: _Steps, R: int, tol: float, max_iter: int, prior: float, bar: ProgressBar) -> _Runs:
-    """EM from every start at once; a start leaves the batch when its gain falls below ``tol`` (or at ``max_iter``)."""
+def _run_starts(steps: _Steps, R: int, tol: float, max_iter: int, prior: float, bar: ProgressBar, *,
+                every: int = 10) -> _Runs:
+    """EM from every start at once; a start leaves the batch when its gain falls below ``tol`` (or at ``max_iter``).
+
+    ``steps.estep`` returns anything indexed by start on its axis 1 (class posteriors, or sums of
+    them) that ``steps.mstep`` takes; the bar moves every ``every`` iterations.
+    """
     runs = _Runs(np.full(R, -np.inf), np.full(R, -np.inf), np.zeros(R, dtype=np.int64), np.zeros(R, dtype=bool), {})
     state = steps.start
     active = np.arange(R)
@@ -613,7 +618,7 @@ def _run_starts(steps: _Steps, R: int, tol: float, max_iter: int, prior: float, 
             objective = objective[keep]
             active = active[keep]
         prev = objective
-        if it % 10 == 0:
+        if it % every == 0:
             best = float(np.max(np.concatenate([runs.loglik, ll])))
             bar.update(it, f"{len(active)} start(s) running, best loglik {best:.4f}")
     return runs

@@ -25,7 +25,15 @@ import numpy as np
 from deepmarkets.errors import InferenceError
 from deepmarkets.helpers import ProgressBar, as_rng, warn
 from deepmarkets.helpers.validate import finite_float, whole_number
-from deepmarkets.models.em import _Design, _log, _mstep_from_counts, _normalise, _random_response
+from deepmarkets.models.em import (
+    _Design,
+    _log,
+    _mstep_from_counts,
+    _normalise,
+    _random_response,
+    _run_starts,
+    _Steps,
+)
 from deepmarkets.models.fit import count_parameters
 from deepmarkets.models.partitioned.result import PartitionedFit
 from deepmarkets.models.partitioned.scheduler import dask_scheduler
@@ -359,23 +367,38 @@ def _fit(enc: Encoded, model: str, K: int, R: int, tol: float, max_iter: int, pr
     else:
         state = list(_random_response(design, K, R, gen))
 
-    def run_pass(st):
+    def estep(st):
+        """One pass over the book: the sums of the M-step stacked as ``(C + 1, R, K)`` (the last row: class
+        shares), indexed by start on axis 1, and the log-likelihood of each start."""
         logs = dask.delayed((_log(st[0]), _log(st[1])), traverse=False)
         (total,) = dask.compute(_tree_sum([dask.delayed(_partition_stats)(p, C, logs) for p in enc.parts]),
                                 scheduler=compute)
-        return total
+        counts, share, ll = total
+        return np.concatenate([counts, share[None]]), ll
 
+    def mstep(stats, st):
+        return list(_mstep_from_counts(design, stats[:-1], stats[-1], prior))
+
+    def take(st, idx):
+        return [st[0][:, idx], st[1][idx]]
+
+    def log_prior(st):  # as fit_em's: Dirichlet(1 + prior) on the shares and on every response row
+        return prior * (_log(st[0]).sum(axis=(0, 2)) + _log(st[1]).sum(axis=1))
+
+    steps = _Steps(state, estep, mstep, take, log_prior, design=design)
     with ProgressBar(f"EM {model} on {len(enc.parts)} partitions", max_iter, enabled=progressbar) as bar:
-        runs = _run_starts(run_pass, design, state, R, tol, max_iter, prior, bar)
-    best = int(np.argmax(runs["objective"]))
-    theta, pi = runs["state"][best]
-    if not runs["converged"][best]:
+        runs = _run_starts(steps, R, tol, max_iter, prior, bar, every=1)
+    best = int(np.argmax(runs.objective))
+    theta, pi = runs.state[best]
+    stats, _ = estep([theta, pi])  # at the best state, as fit_em's last E-step: its counts name the classes
+    theta, pi = theta[:, 0], pi[0]
+    if not runs.converged[best]:
         warn(f"EM for {model} stopped after max_iter={max_iter} iterations before meeting tol={tol:g}; the "
-             f"log-likelihood {runs['loglik'][best]:.6f} may still rise: raise max_iter or loosen tol")
+             f"log-likelihood {runs.loglik[best]:.6f} may still rise: raise max_iter or loosen tol")
     if model == "dawid-skene":
         from scipy.optimize import linear_sum_assignment
 
-        agree = runs["counts"][best].reshape(J, L, K).sum(axis=0).T  # agree[k, l]: expected answers l in class k
+        agree = stats[:-1, 0].reshape(J, L, K).sum(axis=0).T  # agree[k, l]: expected answers l in class k
         cls, lab = linear_sum_assignment(-agree)
         order = np.empty(K, dtype=np.int64)
         order[lab] = cls
@@ -385,46 +408,10 @@ def _fit(enc: Encoded, model: str, K: int, R: int, tol: float, max_iter: int, pr
         classes = np.array([str(k + 1) for k in range(K)])
     response = tuple(theta[offsets[j]:offsets[j + 1]][:, order].T.copy() for j in range(J))
     return PartitionedFit(
-        model=model, classes=classes, class_shares=pi[order], response=response, loglik=float(runs["loglik"][best]),
-        n_parameters=n_par, n_iter=int(runs["iterations"][best]), converged=bool(runs["converged"][best]),
-        restarts_loglik=runs["loglik"], seconds=0.0, prior=prior, traders=voc.traders, answer_labels=voc.labels,
+        model=model, classes=classes, class_shares=pi[order], response=response, loglik=float(runs.loglik[best]),
+        n_parameters=n_par, n_iter=int(runs.iterations[best]), converged=bool(runs.converged[best]),
+        restarts_loglik=runs.loglik, seconds=0.0, prior=prior, traders=voc.traders, answer_labels=voc.labels,
         levels=voc.levels, n_questions=enc.n_questions, n_answers=enc.n_answers, n_partitions=len(enc.parts),
         shuffled=enc.shuffled, parts=enc.parts, folder=enc.folder, n_columns=C,
         log_params=(_log(theta)[:, None, :], _log(pi)[None]), order=order,
     )
-
-
-def _run_starts(run_pass: Any, design: _Design, state: list[np.ndarray], R: int, tol: float, max_iter: int,
-                prior: float, bar: ProgressBar) -> dict[str, Any]:
-    """EM from every start at once, as :func:`deepmarkets.models.em._run_starts`, one pass over the book per
-    iteration; also keeps each finished start's expected counts (they name the Dawid–Skene classes)."""
-    runs: dict[str, Any] = {"loglik": np.full(R, -np.inf), "objective": np.full(R, -np.inf),
-                            "iterations": np.zeros(R, dtype=np.int64), "converged": np.zeros(R, dtype=bool),
-                            "state": {}, "counts": {}}
-    active = np.arange(R)
-    prev = np.full(R, -np.inf)
-    counts, share, ll = run_pass(state)
-    for it in range(1, max_iter + 1):
-        state = list(_mstep_from_counts(design, counts, share, prior))
-        counts, share, ll = run_pass(state)
-        objective = ll + prior * (_log(state[0]).sum(axis=(0, 2)) + _log(state[1]).sum(axis=1)) if prior > 0 else ll
-        gain = objective - prev
-        done = gain <= tol * np.maximum(1.0, np.abs(objective))
-        if it == max_iter:
-            done[:] = True
-        for i in np.flatnonzero(done):
-            r = int(active[i])
-            runs["loglik"][r], runs["objective"][r], runs["iterations"][r] = ll[i], objective[i], it
-            runs["converged"][r] = it < max_iter or bool(gain[i] <= tol * max(1.0, abs(objective[i])))
-            runs["state"][r] = (state[0][:, i], state[1][i])
-            runs["counts"][r] = counts[:, i]
-        keep = np.flatnonzero(~done)
-        if keep.size == 0:
-            break
-        state = [state[0][:, keep], state[1][keep]]
-        counts, share, ll, objective, active = counts[:, keep], share[keep], ll[keep], objective[keep], active[keep]
-        prev = objective
-        best = float(np.max(np.concatenate([runs["loglik"], ll])))
-        bar.update(it, f"{len(active)} start(s) running, best loglik {best:.4f}")
-    return runs
-
