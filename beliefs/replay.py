@@ -28,6 +28,7 @@ from deepmarkets.beliefs.makers import AMOUNT_LIMIT_REASON, MAX_AMOUNT
 from deepmarkets.beliefs.market import Market
 from deepmarkets.beliefs.trade_columns import Columns, columns_from_coo, dense_from_columns
 from deepmarkets.errors import BookError, DeclarationError
+from deepmarkets.helpers.plotting import figure_and_axes, styled
 
 __all__ = ["BALANCE_RTOL", "MAX_AMOUNT", "Replay", "replay"]
 
@@ -115,27 +116,27 @@ class Replay:
         return (f"Replay({self.market!r}: {len(self.trades)} trades, {len(self.traders)} traders, {settled}, "
                 f"{self.mismatches} price mismatches)")
 
+    @styled
     def plot_prices(self, ax=None):
-        """Plot each security's price against the trade number; returns the matplotlib Figure.
+        """Plot each security's price against the trade number.
 
         Parameters
         ----------
-        ax : matplotlib Axes, optional
-            Where to draw; a new figure is made when omitted (without pyplot).
-        """
-        if ax is None:
-            from matplotlib.figure import Figure
+        ax : matplotlib.axes.Axes, optional
+            Drawn there when given, else on a new figure.
 
-            fig = Figure(figsize=(7, 4))
-            ax = fig.add_subplot()
-        else:
-            fig = ax.figure
+        Returns
+        -------
+        matplotlib.figure.Figure
+            ``ax.figure`` when ``ax`` was given.
+        """
+        fig, ax = figure_and_axes(ax, figsize=(7, 4))
         for name in self.prices.columns:
             ax.step(self.prices.index, self.prices[name], where="post", label=str(name))
         ax.set_xlabel("trade")
         ax.set_ylabel("price")
         ax.set_title(f"prices in {self.market}")
-        ax.legend(loc="best", fontsize="small")
+        ax.legend(loc="best")
         return fig
 
 

@@ -27,6 +27,7 @@ from deepmarkets.errors import (
     InferenceError,
     MissingExtraError,
     ParseError,
+    PlotError,
     SolverUnknownError,
     SweepError,
 )
@@ -89,6 +90,7 @@ __all__ = [
     "InferenceError",
     "MissingExtraError",
     "ParseError",
+    "PlotError",
     "SolverUnknownError",
     "SweepError",
     *_LAZY,

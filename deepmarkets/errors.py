@@ -15,6 +15,7 @@ __all__ = [
     "MissingExtraError",
     "InductionError",
     "SweepError",
+    "PlotError",
 ]
 
 
@@ -83,6 +84,10 @@ class EconomyError(DeepMarketsError):
 
 class SweepError(DeepMarketsError, ValueError):
     """A sweep was given a bad task, grid, seed or scheduler, or its scheduler could not be reached."""
+
+
+class PlotError(DeepMarketsError, ValueError):
+    """A plot was given axes it cannot draw on: not matplotlib Axes, or the wrong number of them."""
 
 
 class InductionError(DeepMarketsError):

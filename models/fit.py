@@ -28,6 +28,7 @@ import numpy as np
 from deepmarkets.errors import InferenceError
 from deepmarkets.helpers import json_safe
 from deepmarkets.helpers.defaults import ESS_MIN_PER_CHAIN, RHAT_MAX
+from deepmarkets.helpers.plotting import figure_and_axes, styled
 from deepmarkets.models.data import Reports
 from deepmarkets.models.diagnostics import CONVERGENCE_RULE, Diagnostics
 
@@ -328,17 +329,19 @@ class LatentClassFit(ClassFitSummary):
         """Whether the estimate comes from a variational approximation (ADVI) rather than EM or MCMC."""
         return self.method == "advi"
 
+    @styled
     def plot_elbo(self, ax: Any = None):
         """The ELBO of every ADVI step, and its running mean (ADVI fits only).
 
         Parameters
         ----------
         ax : matplotlib.axes.Axes, optional
-            Drawn on a new figure when None.
+            Drawn there when given, else on a new figure.
 
         Returns
         -------
         matplotlib.figure.Figure
+            ``ax.figure`` when ``ax`` was given.
 
         Raises
         ------
@@ -347,20 +350,17 @@ class LatentClassFit(ClassFitSummary):
         """
         if self.elbo is None:
             raise InferenceError(f"this {self.method} fit has no ELBO trace; plot_elbo applies to method='advi'")
-        import matplotlib.pyplot as plt
-
-        if ax is None:
-            _, ax = plt.subplots(figsize=(6, 3.5))
+        fig, ax = figure_and_axes(ax, figsize=(6, 3.5))
         steps = np.arange(1, len(self.elbo) + 1)
         ax.plot(steps, self.elbo, lw=0.5, alpha=0.5, label="ELBO (one minibatch estimate per step)")
         w = max(1, len(self.elbo) // 50)
         running = np.convolve(self.elbo, np.ones(w) / w, mode="valid")
         ax.plot(steps[w - 1:], running, lw=1.5, label=f"running mean over {w} steps")
         ax.set_xlabel("iteration")
-        ax.set_ylabel("ELBO")
+        ax.set_ylabel("ELBO (nats)")
         ax.set_title(f"ADVI of the {self.model} model")
-        ax.legend(loc="lower right", fontsize="small")
-        return ax.figure
+        ax.legend(loc="lower right")
+        return fig
 
     def response_levels(self, j: int) -> np.ndarray:
         """The answer labels indexing the columns of ``response[j]``."""

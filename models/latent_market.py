@@ -49,6 +49,7 @@ import sympy
 from deepmarkets.errors import DeclarationError
 from deepmarkets.helpers import as_rng
 from deepmarkets.helpers.defaults import INTERVAL_PROB
+from deepmarkets.helpers.plotting import COLOURS, figure_and_axes, styled
 from deepmarkets.helpers.validate import positive_float, whole_number
 from deepmarkets.protocols import REPORT_HISTORY_COLUMNS
 
@@ -1144,16 +1145,31 @@ def _best_permutation(est: LatentState, ref: LatentState) -> np.ndarray:
 # ---------------------------------------------------------------------------
 # plots
 # ---------------------------------------------------------------------------
+@styled
 def plot_tables(market_state: LatentState, true_state: LatentState | None = None,
-                posterior: MarketPosterior | None = None, *, align: bool = True):
+                posterior: MarketPosterior | None = None, *, align: bool = True, ax: Any = None):
     """Plot the latent tables side by side: market, truth and posterior (mean with intervals).
 
     One panel per observable plus one for ``P(Y)``; for each hidden state and level, bars for
     the market's value, the true value (relabelled to the market's states when ``align``) and
-    the posterior mean with its credible interval. Returns the matplotlib Figure.
-    """
-    import matplotlib.pyplot as plt
+    the posterior mean with its credible interval.
 
+    Parameters
+    ----------
+    market_state : LatentState
+    true_state : LatentState, optional
+    posterior : MarketPosterior, optional
+    align : bool, default True
+        Relabel ``true_state``'s hidden states to match the market's.
+    ax : sequence of matplotlib.axes.Axes, optional
+        One Axes per panel (one for ``P(Y)`` and one per observable), of one figure; a new figure
+        when None.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure of ``ax`` when given.
+    """
     s = market_state
     truth = true_state
     if truth is not None and align:
@@ -1165,26 +1181,27 @@ def plot_tables(market_state: LatentState, true_state: LatentState | None = None
         panels.append((f"P({name} | Y)", s.tables[i], None if truth is None else truth.tables[i],
                        None if posterior is None else (posterior.mean.tables[i], posterior.lower["tables"][i],
                                                        posterior.upper["tables"][i]), s.levels[i]))
-    fig, axes = plt.subplots(1, len(panels), figsize=(2.6 * len(panels) + 1, 4.0), squeeze=False)
+    fig, axes = figure_and_axes(ax, shape=(1, len(panels)), figsize=(2.8 * len(panels) + 1, 4.2))
     series = 1 + (truth is not None) + (posterior is not None)
     width = 0.8 / series
-    for ax, (title, mk, tr, post, levels) in zip(axes[0], panels, strict=True):
+    for panel, (title, mk, tr, post, levels) in zip(axes, panels, strict=True):
         labels = [f"{c}" + (f"\n{lv}" if lv else "") for c in s.classes for lv in levels]
         x = np.arange(len(labels))
-        ax.bar(x - 0.4 + width / 2, mk.ravel(), width, label="market", color="C0")
+        panel.bar(x - 0.4 + width / 2, mk.ravel(), width, label="market", color=COLOURS[0])
         col = 1
         if tr is not None:
-            ax.bar(x - 0.4 + width * (col + 0.5), tr.ravel(), width, label="true", color="C2")
+            panel.bar(x - 0.4 + width * (col + 0.5), tr.ravel(), width, label="true", color=COLOURS[2])
             col += 1
         if post is not None:
             mean, lo, hi = (np.asarray(v).ravel() for v in post)
-            ax.bar(x - 0.4 + width * (col + 0.5), mean, width, label="posterior", color="C1",
+            panel.bar(x - 0.4 + width * (col + 0.5), mean, width, label="posterior", color=COLOURS[1],
                    yerr=np.vstack([mean - lo, hi - mean]), capsize=2)
         long = max(len(lab) for lab in labels) > 14
-        ax.set_xticks(x, [lab.replace("\n", ": ") if long else lab for lab in labels], fontsize=7,
+        panel.set_xticks(x, [lab.replace("\n", ": ") if long else lab for lab in labels], fontsize="small",
                       rotation=60 if long else 0, ha="right" if long else "center")
-        ax.set_ylim(0, 1)
-        ax.set_title(title, fontsize=9)
-    axes[0][0].legend(fontsize=7)
-    fig.tight_layout()
+        panel.set_ylim(0, 1)
+        panel.set_title(title)
+        panel.set_xlabel("hidden state" if levels == ("",) else "hidden state, level")
+        panel.set_ylabel("probability")
+    axes[0].legend()
     return fig

@@ -53,6 +53,7 @@ import numpy as np
 from deepmarkets.errors import DeclarationError, InferenceError
 from deepmarkets.helpers import as_rng, warn
 from deepmarkets.helpers.defaults import INTERVAL_PROB
+from deepmarkets.helpers.plotting import COLOURS, figure_and_axes, styled
 from deepmarkets.helpers.validate import whole_number
 from deepmarkets.models.posterior import read_posterior
 
@@ -1158,9 +1159,10 @@ def _per_draw(fit: Any, book: _Book | None, report: NaturalLatentReport, *, max_
 # ---------------------------------------------------------------------------
 
 
+@styled
 def plot_natural_latent(report: NaturalLatentReport, *, normalised: bool | None = None, per_observable: bool = True,
                         ax: Any = None):
-    """Bar chart of the natural-latent errors with the tolerance line; returns the matplotlib Figure.
+    """Bar chart of the natural-latent errors with the tolerance line.
 
     Parameters
     ----------
@@ -1170,15 +1172,19 @@ def plot_natural_latent(report: NaturalLatentReport, *, normalised: bool | None 
     per_observable : bool, default True
         Also show ``H(Λ | X_{-i})`` and ``I(Λ; X_i | X_{-i})`` of every observable (else only
         their maxima).
-    ax : matplotlib Axes, optional
+    ax : matplotlib.axes.Axes, optional
+        Drawn there when given, else on a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        ``ax.figure`` when ``ax`` was given.
 
     Notes
     -----
     With posterior draws (a NUTS fit), a black line spans each error's credible interval and a
     dot marks its posterior mean; the bars are the posterior-mean estimate.
     """
-    import matplotlib.pyplot as plt
-
     if not isinstance(report, NaturalLatentReport):
         raise DeclarationError(f"plot_natural_latent takes a NaturalLatentReport, got a {type(report).__name__}")
     if normalised is None:
@@ -1199,12 +1205,9 @@ def plot_natural_latent(report: NaturalLatentReport, *, normalised: bool | None 
     for n in report.observables:
         label[f"deterministic_redundancy[{n}]"] = f"H({L}|X_-{n})"
         label[f"stochastic_redundancy[{n}]"] = f"I({L};{n}|rest)"
-    colour = ["C0", "C0", "C1", "C1"] + (["C2"] * len(report.observables) + ["C3"] * len(report.observables)
-                                         if per_observable else ["C2", "C3"])
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(max(5.0, 0.45 * len(keys) + 1.5), 3.8))
-    else:
-        fig = ax.figure
+    bars = len(report.observables) if per_observable else 1
+    colour = [COLOURS[0]] * 2 + [COLOURS[1]] * 2 + [COLOURS[2]] * bars + [COLOURS[3]] * bars
+    fig, ax = figure_and_axes(ax, figsize=(max(5.0, 0.45 * len(keys) + 1.5), 4.2))
     x = np.arange(len(keys))
     ax.bar(x, [errors[k] for k in keys], color=colour, alpha=0.8)
     if report.draws is not None:
@@ -1216,10 +1219,10 @@ def plot_natural_latent(report: NaturalLatentReport, *, normalised: bool | None 
         ax.plot(x, mean, "o", color="k", ms=3, label="posterior mean")
     ax.axhline(report.tolerance, color="grey", ls="--", lw=1, label=f"tolerance {report.tolerance:g}")
     ax.set_xticks(x)
-    ax.set_xticklabels([label[k] for k in keys], rotation=60, ha="right", fontsize=8)
-    ax.set_ylabel(f"error / I(X;{L})" if normalised else "error [bits]")
+    ax.set_xticklabels([label[k] for k in keys], rotation=60, ha="right", fontsize="small")
+    ax.set_xlabel("error term")
+    ax.set_ylabel(f"error / I(X;{L}) (fraction)" if normalised else "error (bits)")
     ax.set_title(("natural" if report.natural else "not natural") + f" ({report.source}); "
-                 f"I(X;{L}) = {report.mutual_information:.3g} bits", fontsize=10)
-    ax.legend(loc="upper right", fontsize=8)
-    fig.tight_layout()
+                 f"I(X;{L}) = {report.mutual_information:.3g} bits")
+    ax.legend(loc="upper right")
     return fig

@@ -31,6 +31,7 @@ import numpy as np
 
 from deepmarkets.errors import DeclarationError, InferenceError
 from deepmarkets.helpers import json_safe
+from deepmarkets.helpers.plotting import figure_and_axes, styled
 from deepmarkets.helpers.validate import whole_number
 from deepmarkets.models.diagnostics import Diagnostics, diagnose
 from deepmarkets.models.posterior import LAYOUT, Posterior, read_posterior
@@ -605,7 +606,8 @@ def _refit(fit: Any, posterior: Posterior, after: Diagnostics, fixing: GaugeFixi
                    n_iter=int(posterior.draws))
 
 
-def plot_gauge_fixing(fixing: GaugeFixing, *, variable: str = "class_share", max_draws: int = 500):
+@styled
+def plot_gauge_fixing(fixing: GaugeFixing, *, variable: str = "class_share", max_draws: int = 500, ax: Any = None):
     """Trace plots of a class-indexed variable before and after gauge fixing (one panel per class).
 
     Parameters
@@ -616,14 +618,16 @@ def plot_gauge_fixing(fixing: GaugeFixing, *, variable: str = "class_share", max
         the extra dims is shown.
     max_draws : int, default 500
         Draws per chain shown (thinned evenly).
+    ax : sequence of matplotlib.axes.Axes, optional
+        ``2 * K`` Axes of one figure for K classes (row-major: the K panels before, then the K
+        after); a new figure when None.
 
     Returns
     -------
     matplotlib.figure.Figure
-        Two rows (before, after), one column per class, one line per chain.
+        Two rows (before, after), one column per class, one line per chain; the figure of ``ax``
+        when given.
     """
-    import matplotlib.pyplot as plt
-
     if not isinstance(fixing, GaugeFixing):
         raise DeclarationError(f"expected a GaugeFixing from fix_gauge, got {type(fixing).__name__}")
     before = _dataset(fixing.source["posterior"])
@@ -642,20 +646,17 @@ def plot_gauge_fixing(fixing: GaugeFixing, *, variable: str = "class_share", max
     vb, va = values(before), values(after)
     C, D, K = va.shape
     step = max(1, D // max(1, int(max_draws)))
-    fig, axes = plt.subplots(2, K, figsize=(3.2 * K, 4.8), sharex=True, sharey=True, squeeze=False)
+    fig, axes = figure_and_axes(ax, shape=(2, K), figsize=(3.2 * K, 5.2), sharex=True, sharey=True)
     for row, (vals, title) in enumerate(((vb, "before"), (va, "after"))):
         for k in range(K):
-            ax = axes[row, k]
+            panel = axes[row * K + k]
             for c in range(C):
-                ax.plot(np.arange(0, D, step), vals[c, ::step, k], lw=0.7, label=f"chain {c}")
-            ax.set_title(f"{title}: class {after['class'].values[k]}", fontsize=9)
-            if k == 0:
-                ax.set_ylabel(variable)
-    axes[0, 0].legend(fontsize=7, loc="best")
-    for ax in axes[1]:
-        ax.set_xlabel("draw")
+                panel.plot(np.arange(0, D, step), vals[c, ::step, k], lw=0.7, label=f"chain {c}")
+            panel.set_title(f"{title}: class {after['class'].values[k]}")
+            panel.set_xlabel("draw")
+            panel.set_ylabel(variable)
+    axes[0].legend(loc="best")
     fig.suptitle(f"gauge fixing ({fixing.method}): R-hat {fixing.before.max_rhat or float('nan'):.3f} → "
                  f"{fixing.after.max_rhat or float('nan'):.3f}")
-    fig.tight_layout()
     return fig
 

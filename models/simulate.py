@@ -21,6 +21,7 @@ import numpy as np
 
 from deepmarkets.errors import DeclarationError
 from deepmarkets.helpers import ProgressBar, as_rng
+from deepmarkets.helpers.plotting import COLOURS, figure_and_axes, styled
 from deepmarkets.helpers.validate import finite_float, positive_float, whole_number
 
 if TYPE_CHECKING:
@@ -426,8 +427,9 @@ def _trader_update(market: LatentMarket, state: LatentState, codes: np.ndarray, 
     return LatentState(market.classes, market.observables, market.levels, prior, tuple(tables)), (nk, counts)
 
 
+@styled
 def plot_kl(result: InformedTraders | Sequence[float], *, threshold: float | None = None, ax=None):
-    """Plot ``KL(true || market)`` against the trade number (log scale); returns the matplotlib Figure.
+    """Plot ``KL(true || market)`` against the trade number (log scale).
 
     Parameters
     ----------
@@ -435,10 +437,14 @@ def plot_kl(result: InformedTraders | Sequence[float], *, threshold: float | Non
         A simulation, or a KL path (one value per trade).
     threshold : float, optional
         A horizontal line (default: the simulation's threshold).
-    ax : matplotlib Axes, optional
-    """
-    import matplotlib.pyplot as plt
+    ax : matplotlib.axes.Axes, optional
+        Drawn there when given, else on a new figure.
 
+    Returns
+    -------
+    matplotlib.figure.Figure
+        ``ax.figure`` when ``ax`` was given.
+    """
     if isinstance(result, InformedTraders):
         kl = np.concatenate([[result.kl_initial], result.kl])
         start = 0
@@ -447,20 +453,16 @@ def plot_kl(result: InformedTraders | Sequence[float], *, threshold: float | Non
     else:
         kl = np.asarray(result, dtype=float)
         start, reached = 1, None
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(6, 3.5))
-    else:
-        fig = ax.figure
+    fig, ax = figure_and_axes(ax, figsize=(6, 3.5))
     trades = np.arange(start, start + kl.size)
     ax.plot(trades, np.maximum(kl, 1e-12), marker=".", lw=1)
     ax.set_yscale("log")
     ax.set_xlabel("trade")
-    ax.set_ylabel("KL(true ‖ market) [nats]")
+    ax.set_ylabel("KL(true ‖ market) (nats)")
     if threshold is not None:
         ax.axhline(threshold, color="grey", ls="--", lw=1, label=f"{threshold:g} nats")
         if reached is not None:
-            ax.axvline(reached, color="C3", ls=":", lw=1, label=f"below after {reached} trades")
+            ax.axvline(reached, color=COLOURS[3], ls=":", lw=1, label=f"below after {reached} trades")
         ax.legend(loc="upper right")
     ax.set_title("the market's joint approaches the truth")
-    fig.tight_layout()
     return fig

@@ -11,6 +11,7 @@
 :mod:`deepmarkets.helpers.defaults`        the convergence rule and the interval probability
 :mod:`deepmarkets.helpers.validate`        argument checks, one message per kind of bad argument
 :mod:`deepmarkets.helpers.cluster`         usable CPUs; one rule for ``scheduler=`` (Dask)
+:mod:`deepmarkets.helpers.plotting`        the plot style; the axes a plot draws on
 =========================================  ==============================================
 
 They import nothing from the project but :mod:`deepmarkets.errors`, and nothing heavy at

@@ -51,6 +51,7 @@ import z3
 
 from deepmarkets.errors import DeclarationError, InductionError
 from deepmarkets.helpers import atomic_path, track
+from deepmarkets.helpers.plotting import figure_and_axes, styled
 from deepmarkets.helpers.validate import whole_number
 from deepmarkets.logic.induction.features import (
     Feature,
@@ -1031,8 +1032,22 @@ def write_log(result: InductionResult, path: str | os.PathLike) -> None:
             fh.write(json.dumps(d.to_dict()) + "\n")
 
 
+@styled
 def plot_prices(result: InductionResult, sentences: Sequence[Any] | None = None, ax=None):
     """Price trajectories, with a marker on the day each sentence (or its negation) entered D.
+
+    Parameters
+    ----------
+    result : InductionResult
+    sentences : sequence of sentences or names, optional
+        The trajectories drawn (default every sentence priced).
+    ax : matplotlib.axes.Axes, optional
+        Drawn there when given, else on a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        ``ax.figure`` when ``ax`` was given.
 
     Examples
     --------
@@ -1041,13 +1056,8 @@ def plot_prices(result: InductionResult, sentences: Sequence[Any] | None = None,
     >>> res = Inductor([a], [threshold_trader(a, buy_below=0.3)], deductive=[[], [a]]).run(3, progressbar=False)
     >>> fig = plot_prices(res)
     """
-    import matplotlib.pyplot as plt
-
+    fig, ax = figure_and_axes(ax, figsize=(7, 4))
     names = [str(sentence(s)) for s in sentences] if sentences is not None else result.sentences
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(7, 4))
-    else:
-        fig = ax.figure
     days = [d.day for d in result.days]
     entered = result.entered_day()
     for name in names:
@@ -1061,18 +1071,26 @@ def plot_prices(result: InductionResult, sentences: Sequence[Any] | None = None,
     ax.set_ylabel("price")
     ax.set_ylim(-0.05, 1.05)
     if len(names) <= 12:
-        ax.legend(fontsize="small")
+        ax.legend()
     return fig
 
 
+@styled
 def plot_exploitation(result: InductionResult, ax=None):
-    """Each trader's exploitation curve: min and max plausible value of its holdings over time."""
-    import matplotlib.pyplot as plt
+    """Each trader's exploitation curve: min and max plausible value of its holdings over time.
 
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(7, 4))
-    else:
-        fig = ax.figure
+    Parameters
+    ----------
+    result : InductionResult
+    ax : matplotlib.axes.Axes, optional
+        Drawn there when given, else on a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        ``ax.figure`` when ``ax`` was given.
+    """
+    fig, ax = figure_and_axes(ax, figsize=(7, 4))
     days = [d.day for d in result.days]
     for name in result.traders:
         if not all(name in d.exploitation for d in result.days):
@@ -1084,7 +1102,7 @@ def plot_exploitation(result: InductionResult, ax=None):
     ax.set_xlabel("day")
     ax.set_ylabel("plausible value of holdings")
     if len(result.traders) <= 10:
-        ax.legend(fontsize="small")
+        ax.legend()
     return fig
 
 

@@ -27,6 +27,7 @@ import numpy as np
 
 from deepmarkets.errors import DeclarationError
 from deepmarkets.helpers import as_rng, track
+from deepmarkets.helpers.plotting import figure_and_axes, styled
 from deepmarkets.helpers.validate import whole_number
 from deepmarkets.logic.quantified.games import DEFAULT_RLIMIT, Constructor, GameResult, QuantifiedSentence, play
 from deepmarkets.protocols import TRADE_HISTORY_COLUMNS
@@ -305,16 +306,25 @@ class QuantifiedMarket:
 
 
 
+@styled
 def plot_prices(runs: dict[str, MarketRun] | MarketRun, ax=None):
-    """Price trajectories by round (one line per run); returns the matplotlib Figure."""
-    import matplotlib.pyplot as plt
+    """Price trajectories by round (one line per run).
 
+    Parameters
+    ----------
+    runs : MarketRun or dict of str to MarketRun
+        One run, or runs by label.
+    ax : matplotlib.axes.Axes, optional
+        Drawn there when given, else on a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        ``ax.figure`` when ``ax`` was given.
+    """
     if isinstance(runs, MarketRun):
         runs = {runs.sentence: runs}
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(7, 4))
-    else:
-        fig = ax.figure
+    fig, ax = figure_and_axes(ax, figsize=(7, 4))
     for label, run in runs.items():
         ax.plot(range(len(run.prices)), run.prices, marker=".", label=label)
     ax.set_xlabel("round")

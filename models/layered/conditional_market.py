@@ -24,6 +24,7 @@ import numpy as np
 
 from deepmarkets.errors import DeclarationError
 from deepmarkets.helpers import as_rng, json_safe
+from deepmarkets.helpers.plotting import figure_and_axes, styled
 from deepmarkets.helpers.validate import whole_number
 from deepmarkets.models.layered.conditional import (
     ConditionalState,
@@ -134,14 +135,21 @@ class ConditionalLatentMarket(CrossFittedMarket):
         return (f"ConditionalLatentMarket(n={len(self.x)}, {self.state.k} experts, round {self.round}, "
                 f"held-out {self.held_out_log_score:.4f} per case)")
 
-    def plot(self, ax=None) -> matplotlib.figure.Figure:
-        """The cases, each expert's mean curve (drawn where its gating weight exceeds 0.2) and the log score."""
-        import matplotlib.pyplot as plt
+    @styled
+    def plot(self, ax: Any = None) -> matplotlib.figure.Figure:
+        """The cases, each expert's mean curve (drawn where its gating weight exceeds 0.2) and the log score.
 
-        if ax is None:
-            fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-        else:
-            axes, fig = ax, ax[0].figure
+        Parameters
+        ----------
+        ax : sequence of two matplotlib.axes.Axes, optional
+            Of one figure: the cases and curves, then the log score; a new figure when None.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The figure of ``ax`` when given.
+        """
+        fig, axes = figure_and_axes(ax, shape=(1, 2), figsize=(11, 4))
         x, y = self.x[:, 0], self.x[:, 1]
         axes[0].scatter(x, y, s=4, c="0.6", label="cases")
         grid = np.linspace(x.min(), x.max(), 300)
@@ -152,12 +160,11 @@ class ConditionalLatentMarket(CrossFittedMarket):
         axes[0].set_xlabel("x")
         axes[0].set_ylabel("y")
         axes[0].set_title("experts' means where their gate exceeds 0.2")
-        axes[0].legend(fontsize="small")
+        axes[0].legend()
         r = self.rounds
         axes[1].plot(r["round"], r["held_out"], marker=".", label="held-out (cross-fitted)")
         axes[1].plot(r["round"], r["log_likelihood"], marker=".", alpha=0.7, label="in-sample")
         axes[1].set_xlabel("round")
         axes[1].set_ylabel("log score per case (nats)")
-        axes[1].legend(fontsize="small")
-        fig.tight_layout()
+        axes[1].legend()
         return fig

@@ -391,10 +391,23 @@ class LayeredLatentMarket(CrossFittedMarket):
                 f"held-out {self.held_out_log_score:.4f} per datum)")
 
     # ------------------------------------------------------------------ plots
-    def plot(self, truth: Any = None) -> matplotlib.figure.Figure:
-        """Structure over time, log score over time, and the clusters (markers: ``truth`` when given)."""
+    def plot(self, truth: Any = None, *, ax: Any = None) -> matplotlib.figure.Figure:
+        """Structure over time, log score over time, and the clusters (markers: ``truth`` when given).
+
+        Parameters
+        ----------
+        truth : array-like, optional
+            Known labels of the data, drawn as markers on the clusters.
+        ax : sequence of three matplotlib.axes.Axes, optional
+            Of one figure, in that order; a new figure when None.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The figure of ``ax`` when given.
+        """
         from deepmarkets.models.layered.plots import plot_market
-        return plot_market(self, truth=truth)
+        return plot_market(self, truth=truth, ax=ax)
 
     def posterior(self, *, draws: int = 500, tune: int = 500, chains: int = 2,
                   rng: int | np.random.Generator | None = None, progressbar: bool = True) -> Any:

@@ -64,7 +64,7 @@ def test_the_elbo_rises_and_is_plotted(runs):
     assert advi.diagnostics["elbo_last"] == pytest.approx(elbo[-300:].mean())
     fig = advi.plot_elbo()
     ax = fig.axes[0]
-    assert ax.get_xlabel() == "iteration" and ax.get_ylabel() == "ELBO"
+    assert ax.get_xlabel() == "iteration" and ax.get_ylabel() == "ELBO (nats)"
     assert len(ax.lines) == 2 and np.array_equal(ax.lines[0].get_ydata(), elbo)
     import matplotlib.pyplot as plt
 
