@@ -84,6 +84,18 @@ def cli(debug: bool) -> None:
     del debug  # main() reads it, as it reports internal errors after the command has ended
 
 
+def _report_option(fn):
+    return click.option("--report", "report_html", type=click.Path(dir_okay=False),
+                        help="Write a self-contained HTML report (inputs, result, certificate or diagnostics, plots "
+                             "and the --json data) to this file.")(fn)
+
+
+def _write_report(report, path: str | None, data) -> None:
+    """Write ``report`` (a :class:`deepmarkets.reports.Report`) with ``data`` embedded, when asked for."""
+    if path is not None:
+        report.write(path, data=data, command=["deepmarkets", *sys.argv[1:]])
+
+
 def _fail(message: str, status: int = BAD_INPUT) -> None:
     click.echo(f"error: {message}", err=True)
     sys.exit(status)
@@ -122,8 +134,9 @@ def _check_outputs(*outputs: tuple[str, str | None, str]) -> None:
               help="Incoherence up to this much (L1 distance to coherent prices) is rounding noise: exit 0 "
               "with a note; prices this close outside [0, 1] are accepted.")
 @click.option("--quiet", is_flag=True, help="No progress on standard error.")
+@_report_option
 def check(prices_csv: str, theory_txt: str | None, as_json: bool, first: bool, time_limit: float,
-          tolerance: float, quiet: bool) -> None:
+          tolerance: float, quiet: bool, report_html: str | None = None) -> None:
     """Check the prices in PRICES_CSV (columns sentence,price[,given]) for coherence.
 
     The verdict is exact, however close the prices are to the boundary of the coherent set.
@@ -141,16 +154,24 @@ def check(prices_csv: str, theory_txt: str | None, as_json: bool, first: bool, t
     """
     if not 0 <= tolerance < 1:
         _fail(f"--tolerance {tolerance!r}: expected a number in [0, 1), e.g. 1e-9")
+    _check_outputs(("--report", report_html, ".html"))
     from deepmarkets.logic import Theory, check_coherence
     from deepmarkets.logic.files import read_prices, read_theory
 
     try:
         prices, conditional = read_prices(prices_csv, tolerance=tolerance)
-        theory = Theory(read_theory(theory_txt), source=theory_txt) if theory_txt else None
+        axioms = read_theory(theory_txt) if theory_txt else []
+        theory = Theory(axioms, source=theory_txt) if theory_txt else None
         report = check_coherence(
             prices, theory, conditional or None, profit="first" if first else "optimal",
             time_limit=time_limit, progressbar=not quiet, tolerance=tolerance,
         )
+        if report_html is not None:
+            from deepmarkets.reports import coherence_report
+
+            _write_report(coherence_report(report, report.to_dict(), source=prices_csv, theory=axioms, options={
+                "theory": theory_txt, "search": "first Dutch book" if first else "optimal Dutch book",
+                "time limit (s)": time_limit, "tolerance": tolerance}), report_html, report.to_dict())
     except DeepMarketsError as err:
         _fail(str(err))
     if as_json:
@@ -189,8 +210,9 @@ def _longer_search_hint(report, time_limit: float) -> str:
               help="Write the price path of every security to this PNG file.")
 @click.option("--price-tol", type=FiniteNumber(float, 0), default=1e-6, show_default=True,
               help="Recorded and replayed prices per unit further apart than this are mismatches.")
+@_report_option
 def replay_command(book_path: str, market_toml: str, world: str | None, as_json: bool, plot_png: str | None,
-                   price_tol: float) -> None:
+                   price_tol: float, report_html: str | None = None) -> None:
     """Replay the trades in BOOK (CSV, Parquet or JSON lines) through the market maker of MARKET.toml.
 
     Prints each trader's cash, payout and profit (given --world), the final prices, the
@@ -199,7 +221,7 @@ def replay_command(book_path: str, market_toml: str, world: str | None, as_json:
     Exit status: 0 replayed, 1 some recorded prices differ from the replay, 3 z3 could
     not decide, 2 bad input (nothing is written).
     """
-    _check_outputs(("--plot", plot_png, ".png"))
+    _check_outputs(("--plot", plot_png, ".png"), ("--report", report_html, ".html"))
 
     from deepmarkets.beliefs.book import Book
     from deepmarkets.beliefs.market import Market
@@ -212,6 +234,11 @@ def replay_command(book_path: str, market_toml: str, world: str | None, as_json:
         result = replay(book, market, truth, price_tol=price_tol)
         if plot_png is not None:
             _write_plot(result, plot_png)
+        if report_html is not None:
+            from deepmarkets.reports import replay_report
+
+            _write_report(replay_report(result, result.to_dict(), market=market, book_path=book_path,
+                                        price_tol=price_tol), report_html, result.to_dict())
     except SolverUnknownError as err:
         _fail(str(err), UNDECIDED)
     except DeepMarketsError as err:
@@ -349,10 +376,12 @@ def _replay_report(result, market, book, price_tol: float, plot_png: str | None)
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="A folder BOOK: the Dask scheduler to fit it on (tcp://HOST:PORT, 'local' or 'serial'). "
                    "Default: a local cluster for 10^7 rows or more, else one process.")
+@_report_option
 def infer_command(book_path: str, classes: int | None, model: str | None, method: str, backend: str,
                   batch_size: int | None, iterations: int | None, wide: bool, repeats: bool, as_json: bool,
                   labels_csv: str | None, posterior_nc: str | None, restarts: int, draws: int,
-                  tune: int, chains: int, seed: int, scheduler: str | None = None) -> None:
+                  tune: int, chains: int, seed: int, scheduler: str | None = None,
+                  report_html: str | None = None) -> None:
     """Infer the hidden truth behind the reports in BOOK, and how reliable each trader is.
 
     BOOK has columns question,trader,answer (aliases item/worker/label; or probability for
@@ -377,7 +406,8 @@ def infer_command(book_path: str, classes: int | None, model: str | None, method
         _fail("--batch-size sets ADVI's minibatches; add --method advi")
     if iterations is not None and method != "advi":
         _fail("--iterations sets ADVI's optimisation steps; add --method advi")
-    _check_outputs(("--labels", labels_csv, ".csv"), ("--posterior", posterior_nc, ".nc"))
+    _check_outputs(("--labels", labels_csv, ".csv"), ("--posterior", posterior_nc, ".nc"),
+                   ("--report", report_html, ".html"))
 
     import warnings
 
@@ -393,6 +423,10 @@ def infer_command(book_path: str, classes: int | None, model: str | None, method
         for w in _unique_messages(caught):
             click.echo(f"warning: {w}", err=True)
         _write_fit(fit, labels_csv, posterior_nc)
+        if report_html is not None:
+            from deepmarkets.reports import fit_report
+
+            _write_report(fit_report(fit, fit.to_dict(), book_path=book_path), report_html, fit.to_dict())
     except DeepMarketsError as err:
         _fail(str(err))
     if as_json:
@@ -468,8 +502,9 @@ def _fit_report(fit, labels_csv: str | None, posterior_nc: str | None) -> str:
 @click.option("--plot", "plot_png", type=click.Path(dir_okay=False),
               help="Write the price trajectories and the traders' exploitation curves to this PNG file.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run's to_dict() as JSON.")
+@_report_option
 def induct_command(spec_toml: str, days: int | None, log_jsonl: str | None, plot_png: str | None,
-                   as_json: bool) -> None:
+                   as_json: bool, report_html: str | None = None) -> None:
     """Run the logical inductor declared in SPEC.toml (sentences, theory, deductive process, traders).
 
     Prints the final prices, the day each sentence entered the deductive process, and the
@@ -478,7 +513,7 @@ def induct_command(spec_toml: str, days: int | None, log_jsonl: str | None, plot
     """
     if days is not None and days < 1:
         _fail(f"--days {days}: expected a whole number >= 1")
-    _check_outputs(("--log", log_jsonl, ".jsonl"), ("--plot", plot_png, ".png"))
+    _check_outputs(("--log", log_jsonl, ".jsonl"), ("--plot", plot_png, ".png"), ("--report", report_html, ".html"))
 
     from deepmarkets.errors import InductionError
     from deepmarkets.logic.induction.spec import read_spec
@@ -488,6 +523,11 @@ def induct_command(spec_toml: str, days: int | None, log_jsonl: str | None, plot
         result = inductor.run(days or spec_days, log=log_jsonl, progressbar=sys.stderr.isatty() and not as_json)
         if plot_png is not None:
             _write_induction_plot(result, plot_png)
+        if report_html is not None:
+            from deepmarkets.reports import induction_report
+
+            _write_report(induction_report(result, result.to_dict(), spec_path=spec_toml), report_html,
+                          result.to_dict())
     except InductionError as err:
         _fail(str(err), UNDECIDED)
     except DeepMarketsError as err:
@@ -511,12 +551,11 @@ def induct_command(spec_toml: str, days: int | None, log_jsonl: str | None, plot
 
 
 def _write_induction_plot(result, path: str) -> None:
-    import matplotlib.pyplot as plt
-
     from deepmarkets.helpers import atomic_write
+    from deepmarkets.helpers.plotting import panels
     from deepmarkets.logic.induction import plot_exploitation, plot_prices
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4))
+    fig, (left, right) = panels(1, 2, figsize=(12, 4))
     plot_prices(result, ax=left)
     plot_exploitation(result, ax=right)
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight"))
@@ -530,8 +569,9 @@ def _write_induction_plot(result, path: str) -> None:
 @click.option("--plot", "plot_png", type=click.Path(dir_okay=False),
               help="Write the learning curve, price against value, chain depth and population to this PNG file.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run's summary and equilibrium check as JSON.")
+@_report_option
 def economy_command(spec_toml: str, episodes: int | None, log_jsonl: str | None, plot_png: str | None,
-                    as_json: bool) -> None:
+                    as_json: bool, report_html: str | None = None) -> None:
     """Run the agent economy declared in SPEC.toml (environment, auction, bids, population dynamics).
 
     Prints the success rate, steps against the optimal, the depth of the chain of owners, births
@@ -540,7 +580,7 @@ def economy_command(spec_toml: str, episodes: int | None, log_jsonl: str | None,
     """
     if episodes is not None and episodes < 1:
         _fail(f"--episodes {episodes}: expected a whole number >= 1")
-    _check_outputs(("--log", log_jsonl, ".jsonl"), ("--plot", plot_png, ".png"))
+    _check_outputs(("--log", log_jsonl, ".jsonl"), ("--plot", plot_png, ".png"), ("--report", report_html, ".html"))
 
     from deepmarkets.models.economies.spec import read_spec
 
@@ -556,12 +596,16 @@ def economy_command(spec_toml: str, episodes: int | None, log_jsonl: str | None,
 
             fig = plot_economy(eco)
             atomic_write(plot_png, lambda tmp: fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight"))
+        summary = eco.to_dict()
+        if eq is not None:
+            summary["equilibrium"] = {"spearman": eq.attrs["spearman"], "states": len(eq),
+                                      "mispriced": eq.loc[eq["mispriced"], "state"].tolist()}
+        if report_html is not None:
+            from deepmarkets.reports import economy_report
+
+            _write_report(economy_report(eco, summary, spec_path=spec_toml), report_html, summary)
     except DeepMarketsError as err:
         _fail(str(err))
-    summary = eco.to_dict()
-    if eq is not None:
-        summary["equilibrium"] = {"spearman": eq.attrs["spearman"], "states": len(eq),
-                                  "mispriced": eq.loc[eq["mispriced"], "state"].tolist()}
     if as_json:
         click.echo(json.dumps(summary, indent=2, allow_nan=False))
         return
@@ -590,7 +634,9 @@ def economy_command(spec_toml: str, episodes: int | None, log_jsonl: str | None,
 @click.option("--plot", "plot_png", type=click.Path(dir_okay=False),
               help="Write the average reward, wealth, win shares and rejection times to this PNG file.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run's to_dict() as JSON.")
-def bria_command(spec_toml: str, rounds: int | None, plot_png: str | None, as_json: bool) -> None:
+@_report_option
+def bria_command(spec_toml: str, rounds: int | None, plot_png: str | None, as_json: bool,
+                 report_html: str | None = None) -> None:
     """Run the hypothesis auction declared in SPEC.toml (task, allowance, hypothesis families).
 
     Prints the average reward, how often each option was taken, the overestimation L_T against
@@ -599,7 +645,7 @@ def bria_command(spec_toml: str, rounds: int | None, plot_png: str | None, as_js
     """
     if rounds is not None and rounds < 1:
         _fail(f"--rounds {rounds}: expected a whole number >= 1")
-    _check_outputs(("--plot", plot_png, ".png"))
+    _check_outputs(("--plot", plot_png, ".png"), ("--report", report_html, ".html"))
 
     from deepmarkets.models.bria.spec import read_spec
 
@@ -612,6 +658,10 @@ def bria_command(spec_toml: str, rounds: int | None, plot_png: str | None, as_js
 
             fig = plot_bria(run, best=getattr(agent.task, "best", None))
             atomic_write(plot_png, lambda tmp: fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight"))
+        if report_html is not None:
+            from deepmarkets.reports import bria_report
+
+            _write_report(bria_report(agent, run, run.to_dict(), spec_path=spec_toml), report_html, run.to_dict())
     except DeepMarketsError as err:
         _fail(str(err))
     if as_json:
@@ -653,9 +703,10 @@ def bria_command(spec_toml: str, rounds: int | None, plot_png: str | None, as_js
 @click.option("--plot", "plot_png", type=click.Path(dir_okay=False),
               help="Write the structure, log score and clusters to this PNG file.")
 @click.option("--json", "as_json", is_flag=True, help="Print the market's to_dict() as JSON.")
+@_report_option
 def layered_command(data_csv: str, columns: str | None, label_column: str | None, emission: str, rounds: int,
                     max_states: int, layer: bool, restarts: int, rent: str, raw: bool, seed: int,
-                    plot_png: str | None, as_json: bool) -> None:
+                    plot_png: str | None, as_json: bool, report_html: str | None = None) -> None:
     """Fit a layered latent market to the rows of DATA.csv: traders fit it, rent sets its structure.
 
     DATA may also be ``wine`` or ``olive``, the built-in data sets (scikit-learn's wine; the olive
@@ -664,7 +715,7 @@ def layered_command(data_csv: str, columns: str | None, label_column: str | None
     adjusted Rand index of each layer against the known classes. Exit status: 0 ran, 2 bad input
     (nothing written).
     """
-    _check_outputs(("--plot", plot_png, ".png"))
+    _check_outputs(("--plot", plot_png, ".png"), ("--report", report_html, ".html"))
     import pandas as pd
 
     from deepmarkets.models.layered.datasets import BUILT_IN, standardize
@@ -708,14 +759,19 @@ def layered_command(data_csv: str, columns: str | None, label_column: str | None
 
             fig = market.plot(truth=truth)
             atomic_write(plot_png, lambda tmp: fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight"))
-    except DeepMarketsError as err:
-        _fail(str(err))
-    agreement = {}
-    if truth is not None:
-        agreement = {layer_name: adjusted_rand_index(truth, lab) for layer_name, lab in market.labels().items()}
-    if as_json:
+        agreement = {}
+        if truth is not None:
+            agreement = {layer_name: adjusted_rand_index(truth, lab) for layer_name, lab in market.labels().items()}
         out = market.to_dict()
         out["adjusted_rand_index"] = agreement
+        if report_html is not None:
+            from deepmarkets.reports import layered_report
+
+            _write_report(layered_report(market, out, data=data_csv, truth=truth, label_column=label_column),
+                          report_html, out)
+    except DeepMarketsError as err:
+        _fail(str(err))
+    if as_json:
         click.echo(json.dumps(out, indent=2, allow_nan=False))
         return
     s = market.state
@@ -744,7 +800,9 @@ def layered_command(data_csv: str, columns: str | None, label_column: str | None
 @click.option("--out", "out_path", type=click.Path(dir_okay=False),
               help="Write the table (one row per point and repeat) to this .parquet or .csv file.")
 @click.option("--json", "as_json", is_flag=True, help="Print the sweep's to_dict() (every row) as JSON.")
-def sweep_command(spec_toml: str, scheduler: str | None, out_path: str | None, as_json: bool) -> None:
+@_report_option
+def sweep_command(spec_toml: str, scheduler: str | None, out_path: str | None, as_json: bool,
+                  report_html: str | None = None) -> None:
     """Run the task of SPEC.toml over its grid of parameters and print one summary row per point.
 
     SPEC.toml names a task (built-in: economy, hypothesis_auction, induction, latent_market,
@@ -760,6 +818,7 @@ def sweep_command(spec_toml: str, scheduler: str | None, out_path: str | None, a
         if suffix not in (".parquet", ".csv"):
             _fail(f"--out {out_path}: give a file name ending in .parquet or .csv")
         _check_outputs(("--out", out_path, suffix))
+    _check_outputs(("--report", report_html, ".html"))
 
     import warnings
 
@@ -772,6 +831,11 @@ def sweep_command(spec_toml: str, scheduler: str | None, out_path: str | None, a
             result = spec.run(scheduler=scheduler, progressbar=sys.stderr.isatty() and not as_json)
         if out_path is not None:
             _write_table(result.table, out_path)
+        if report_html is not None:
+            from deepmarkets.reports import sweep_report
+
+            _write_report(sweep_report(result, result.to_dict(), spec_path=spec_toml, task=spec.task), report_html,
+                          result.to_dict())
     except DeepMarketsError as err:
         _fail(str(err))
     for w in _unique_messages(caught):
@@ -827,14 +891,17 @@ def _sweep_report(result, task: str, out_path: str | None) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the coherence reports as JSON (and nothing else).")
 @click.option("--plot", "plot_png", type=click.Path(dir_okay=False),
               help="Write the latent market's tables (market, truth, posterior) to this PNG file.")
-def demo(as_json: bool, plot_png: str | None) -> None:
+@click.option("--report", "report_html", type=click.Path(dir_okay=False),
+              help="Write the whole demo as a self-contained HTML report (adds real PredictIt prices when the shared "
+                   "data are present, and the hidden truth behind a book of reports) and print its path.")
+def demo(as_json: bool, plot_png: str | None, report_html: str | None = None) -> None:
     """Run the built-in examples: coherence and Dutch books, a declared market replayed, arbitrage-free
     prices, and a latent-variable market with the posterior over its tables."""
-    _check_outputs(("--plot", plot_png, ".png"))
+    _check_outputs(("--plot", plot_png, ".png"), ("--report", report_html, ".html"))
     from deepmarkets.demo import run_demo
 
     try:
-        run_demo(as_json=as_json, plot=plot_png)
+        run_demo(as_json=as_json, plot=plot_png, report=report_html)
     except DeepMarketsError as err:
         _fail(str(err))
 

@@ -250,3 +250,15 @@ def test_scale_benchmark_smoke(tmp_path):
     assert rows["nutpie"]["vs_pymc"] == pytest.approx(rows["nutpie"]["ess_per_s"] / rows["pymc"]["ess_per_s"])
     assert all(r["accuracy"] > 0.9 for r in [*rows.values(), *data["advi"]])
     assert data["nutpie_target_met"] is None  # not judged on a smoke run
+
+
+def test_reports_benchmark_smoke(tmp_path):
+    proc, data = _smoke("reports.py", tmp_path)
+    for text in ("command", "--json s", "--report s", "extra s", "report/json", "page KiB", "data = --json"):
+        assert text in proc.stdout, f"{text!r} missing from the output:\n{proc.stdout}"
+    assert "DISAGREE" not in proc.stdout
+    rows = {r["command"]: r for r in data["rows"]}
+    assert set(rows) == {"check", "replay", "infer", "induct", "economy", "bria", "layered", "sweep"}
+    for r in rows.values():
+        assert r["agree"] and r["figures"] >= 1 and r["page_kib"] > 1
+        assert r["ratio"] == r["report_seconds"] / r["json_seconds"]

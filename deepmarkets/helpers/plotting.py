@@ -17,7 +17,7 @@ from typing import Any
 
 from deepmarkets.errors import PlotError
 
-__all__ = ["COLOURS", "STYLE", "styled", "figure_and_axes"]
+__all__ = ["COLOURS", "STYLE", "styled", "figure_and_axes", "panels"]
 
 #: Okabe & Ito's colour-blind-safe palette (yellow and black last: weakest on white, and the text colour).
 COLOURS = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
@@ -120,6 +120,26 @@ def figure_and_axes(ax: Any = None, *, shape: tuple[int, int] | None = None, fig
     if len(figures) > 1:
         raise PlotError(f"ax holds Axes of {len(figures)} different figures; give {n} Axes of one figure")
     return flat[0].figure, flat
+
+
+def panels(rows: int, cols: int, *, figsize: tuple[float, float] | None = None) -> tuple[Any, tuple]:
+    """A new figure of ``rows x cols`` panels made in the style, to give composite plots as ``ax``.
+
+    Returns
+    -------
+    (matplotlib.figure.Figure, tuple of Axes)
+        The Axes flat, in row-major order.
+
+    Examples
+    --------
+    >>> fig, axes = panels(1, 2, figsize=(8, 3))
+    >>> len(axes), fig.get_dpi() == STYLE["figure.dpi"]
+    (2, True)
+    """
+    import matplotlib
+
+    with matplotlib.rc_context(STYLE):
+        return figure_and_axes(shape=(rows, cols), figsize=figsize)
 
 
 def _flatten(ax: Any) -> tuple | None:

@@ -447,9 +447,11 @@ def test_help_and_version(capsys):
 
 @pytest.mark.slow
 def test_demo(capsys, tmp_path):
-    png = tmp_path / "latent.png"
-    code, out, err = run_cli(capsys, "demo", "--plot", str(png))
+    png, page = tmp_path / "latent.png", tmp_path / "demo.html"
+    code, out, err = run_cli(capsys, "demo", "--plot", str(png), "--report", str(page))
     assert code == 0, err
+    assert out.rstrip().endswith(f"report of the whole demo written to {page.resolve()}")
+    _check_demo_report(page)
     assert "verdict: INCOHERENT" in out
     assert "verdict: COHERENT" in out
     assert "Wins(Biden)" in out
@@ -466,6 +468,38 @@ def test_demo(capsys, tmp_path):
     assert ("diagnostics pass the convergence rule" in out) == passes
     assert ("diagnostics FAILED the convergence rule" in out) == (not passes)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _check_demo_report(page: Path) -> None:
+    """The demo's page: every part of the main job, and numbers that obey their closed forms."""
+    from fractions import Fraction
+
+    from deepmarkets.demo import PREDICTIT, shared_data
+
+    text = page.read_text(encoding="utf-8")
+    for part in ("Declare a market", "Trade, and replay the book", "Coherence: built-in cases",
+                 "Infer the hidden truth behind a book of reports", "A latent-variable market converging"):
+        assert f">{part}</a>" in text, part  # in the page's contents
+    data = json.loads(re.search(r'<script type="application/json" id="deepmarkets-data">(.*?)</script>', text,
+                                re.S).group(1).replace("<\\/", "</"))
+    assert [r["verdict"] for r in data["coherence"]] == ["incoherent", "incoherent", "coherent", "incoherent"]
+    replay = data["replay"]
+    assert sum(t["pnl"] for t in replay["traders"]) == pytest.approx(replay["maker_loss"], abs=1e-9)
+    assert data["fit"]["model"] == "dawid-skene" and data["latent_market"]["kl_final"] < data["latent_market"][
+        "kl_initial"]
+    folder = shared_data()
+    if folder is None or not (folder / PREDICTIT).is_file():
+        assert data["predictit"] is None
+        return
+    import pandas as pd
+
+    closes = pd.read_csv(folder / PREDICTIT)
+    last = closes[closes["date"] == closes["date"].max()]["close"]
+    excess = sum(Fraction(f"{c:.2f}") for c in last) - 1   # at most one nominee: selling every contract
+    book = data["predictit"]["dutch_book"]
+    assert data["predictit"]["verdict"] == "incoherent" and Fraction(book["guaranteed_profit_exact"]) == excess
+    assert {p["side"] for p in book["positions"]} == {"sell"} and len(book["positions"]) == len(last)
+    assert "Coherence of real prices: PredictIt" in text
 
 
 def test_demo_rejects_a_plot_that_is_not_png(capsys, tmp_path):
