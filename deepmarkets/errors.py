@@ -14,6 +14,7 @@ __all__ = [
     "InferenceError",
     "MissingExtraError",
     "InductionError",
+    "EconomyError",
     "SweepError",
     "PlotError",
 ]

@@ -261,6 +261,7 @@ class SymbolicModel:
 
     Examples
     --------
+    >>> import sympy
     >>> a, b = sympy.symbols("a b")
     >>> m = SymbolicModel([a, b], [a + b, a * b], class_blocks=[[a], [b]])
     >>> m.n_parameters, m.n_observables, m.n_classes
@@ -438,6 +439,7 @@ class SymbolicModel:
 
         Examples
         --------
+        >>> import sympy
         >>> a, b = sympy.symbols("a b")
         >>> SymbolicModel([a, b], [a * b, a + b]).jacobian()
         ((b, a), (1, 1))
@@ -456,6 +458,7 @@ class SymbolicModel:
 
         Examples
         --------
+        >>> import sympy
         >>> a, b = sympy.symbols("a b")
         >>> SymbolicModel([a, b], [a * b, a + b]).evaluate([2.0, 3.0]).tolist()
         [6.0, 5.0]
@@ -504,7 +507,8 @@ class SymbolicModel:
 
         Examples
         --------
-        >>> m = latent_class_model(2, 2, items=2)
+        >>> from deepmarkets.models import symbolic_latent_class_model
+        >>> m = symbolic_latent_class_model(2, 2, items=2)
         >>> p = m.random_point(0)
         >>> len(p), all(0 < v < 1 for v in p)
         (5, True)
@@ -604,7 +608,8 @@ def latent_class_model(K: int, levels: int | Sequence[int], *, items: int | None
 
     Examples
     --------
-    >>> m = latent_class_model(2, [2, 3])
+    >>> from deepmarkets.models import symbolic_latent_class_model
+    >>> m = symbolic_latent_class_model(2, [2, 3])
     >>> m.n_parameters, m.n_observables          # 1 + 2 * (1 + 2); 2 * 3 - 1 patterns
     (7, 5)
     >>> m.parameters[:2]

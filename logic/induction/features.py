@@ -332,7 +332,7 @@ class FeatureGraph:
         >>> a, b = atoms("a b")
         >>> g = FeatureGraph()
         >>> node = g.compile(ramp((1 - price(a) - price(b)) / 0.05))
-        >>> size, lip = g.bounds([node], _PastLookup([], 1))
+        >>> size, lip = g.bounds([node], past=None)      # no past prices in this feature
         >>> float(size[0]), float(lip[0])
         (1.0, 40.0)
         """

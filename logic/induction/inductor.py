@@ -252,7 +252,7 @@ def arbitrageurs(theory: Theory, sentences: Sequence[Any], *, width: float = 0.0
 
     Examples
     --------
-    >>> from deepmarkets.logic import atoms, exactly_one
+    >>> from deepmarkets.logic import Theory, atoms, exactly_one
     >>> a, b = atoms("a b")
     >>> [t.name for t in arbitrageurs(Theory([exactly_one(a, b), a.implies(b)]), [a, b])]
     ['exactly-one(a, b)', 'implies(a, b)']

@@ -33,7 +33,7 @@ def constant(value: int) -> Constructor:
 
 
 def offset(variable: str, delta: int) -> Constructor:
-    """A constructor that plays an earlier move plus ``delta`` (e.g. ``y = x + 1``)."""
+    """A constructor that plays an earlier move plus ``delta``, as in ``y = x + 1``."""
 
     def play_offset(state: GameState) -> int | None:
         if variable not in state.assignment:

@@ -158,7 +158,7 @@ def _binder(spec: Any) -> Binder:
 
 
 class QuantifiedSentence:
-    """A prenex sentence ``Q1 x1 … Qk xk. M`` over integer domains, ``M`` quantifier-free in z3.
+    """A prenex sentence, quantifiers ``Q1 x1 … Qk xk`` over integer domains and a z3 matrix ``M`` free of them.
 
     Parameters
     ----------

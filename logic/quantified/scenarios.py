@@ -16,13 +16,13 @@ __all__ = ["BenchmarkResult", "infinitely_many_primes", "largest_number", "pm1_b
 
 # --- acceptance benchmark ------------------------------------------------------------------------
 def infinitely_many_primes() -> QuantifiedSentence:
-    """``∀x ∃y. y > x ∧ prime(y)``."""
+    """There are infinitely many primes: ``∀x ∃y (y > x ∧ prime(y))``."""
     x, y = z3.Ints("x y")
     return QuantifiedSentence([("forall", "x", None), ("exists", "y", None)], z3.And(y > x, prime(y)))
 
 
 def largest_number() -> QuantifiedSentence:
-    """``∃x ∀y. y ≤ x``."""
+    """There is a largest number: ``∃x ∀y (y ≤ x)``."""
     x, y = z3.Ints("x y")
     return QuantifiedSentence([("exists", "x", None), ("forall", "y", None)], y <= x)
 

@@ -40,7 +40,7 @@ ALPHA = 1e-6
 
 
 def encode_answers(frame: pd.DataFrame) -> tuple[np.ndarray, list[int], dict[str, list]]:
-    """Codes ``0 .. L_j - 1`` per column (levels in sorted order), the number of levels, and the levels."""
+    """Codes ``0`` to ``L_j - 1`` per column (levels in sorted order), the number of levels, and the levels."""
     if frame.isna().any().any():
         col = frame.columns[frame.isna().any()][0]
         raise DeclarationError(f"column {col!r} has missing answers; drop those rows or code 'missing' as an answer")

@@ -215,6 +215,7 @@ class ConditionalState:
 
         Examples
         --------
+        >>> from deepmarkets.models.layered.conditional import FeatureMap
         >>> fmap = FeatureMap("chebyshev", 1, 0.0, 1.0)
         >>> s = ConditionalState([[0.0, 0.0]] * 2, [[0.0, 1.0], [1.0, 0.0]], [0.0, 0.0], fmap)
         >>> s.mixture([1.0])[1]
@@ -237,6 +238,7 @@ class ConditionalState:
 
         Examples
         --------
+        >>> from deepmarkets.models.layered.conditional import FeatureMap
         >>> s = ConditionalState([[0.0, 0.0]], [[1.0, 0.0]], [0.0], FeatureMap("chebyshev", 1, 0.0, 1.0))
         >>> round(float(s.log_q([0.3], [1.0])[0]), 6)          # log N(1; 1, 1)
         -0.918939
@@ -424,7 +426,7 @@ def em_step(state: ConditionalState, x: Any, y: Any, *, reg: float = 1e-6, gate_
     --------
     >>> x, y = bishop_inverse(200, rng=2)
     >>> s = init_conditional(x, y, 2, rng=2)
-    >>> bool(em_step(s, x, y).log_q(x, y).sum() >= s.log_q(x, y).sum())
+    >>> bool(conditional_em_step(s, x, y).log_q(x, y).sum() >= s.log_q(x, y).sum())
     True
     """
     x, y = conditional_data(x, y)
