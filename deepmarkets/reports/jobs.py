@@ -149,8 +149,13 @@ def fit_report(fit: Any, d: Mapping[str, Any], *, book_path: str) -> Report:
     result = report.section("Fit")
     converged = d.get("converged")
     if d.get("method") == "nuts":
-        good = bool(getattr(fit, "converged", False))
-        result.verdict("CONVERGED" if good else "DIAGNOSTICS FAILED", "good" if good else "bad")
+        from deepmarkets.models.diagnostics import CONVERGENCE_RULE
+        from deepmarkets.models.fit import convergence_problems
+
+        problems = convergence_problems(d.get("diagnostics") or {})
+        result.verdict("DIAGNOSTICS FAILED" if problems else "CONVERGED", "bad" if problems else "good")
+        result.text(f"The convergence rule ({CONVERGENCE_RULE}): " + ("; ".join(problems) if problems else "met") + ".",
+                    note=not problems)
     elif converged is not None:
         result.verdict("CONVERGED" if converged else "NOT CONVERGED", "good" if converged else "bad")
     result.facts({"log-likelihood": d["loglik"], "BIC": d["bic"], "AIC": d["aic"], "parameters": d["n_parameters"],

@@ -128,3 +128,17 @@ def test_a_report_not_named_html_is_refused_before_any_work(tmp_path, capsys, co
     args = {"replay": ["book.csv", "--market", "m.toml"], "demo": []}.get(command, ["input.csv"])
     assert main([command, *args, "--report", str(tmp_path / "r.pdf")]) == 2
     assert "--report" in capsys.readouterr().err and not any(tmp_path.iterdir())
+
+
+@pytest.mark.slow
+def test_a_nuts_fit_that_fails_the_convergence_rule_says_so(tmp_path, capsys):
+    page = tmp_path / "nuts.html"
+    # one chain always fails the rule (R-hat needs two); the exit status says so, and so does the page
+    code = main(["infer", str(EXAMPLES / "answers.csv"), "--method", "nuts", "--chains", "1", "--draws", "60",
+                 "--tune", "60", "--report", str(page)])
+    capsys.readouterr()
+    text = page.read_text(encoding="utf-8")
+    data = Page(text).data
+    assert code == 1 and data["method"] == "nuts" and data["diagnostics"]["chains"] == 1
+    assert "DIAGNOSTICS FAILED" in text and "The convergence rule (R-hat &lt;= 1.01" in text
+    assert text.count("<img ") == 2  # class shares with their posterior intervals, reliabilities
