@@ -8,6 +8,11 @@ from deepmarkets.helpers.plotting import COLOURS, figure_and_axes, styled
 
 __all__ = ["plot_coherence"]
 
+#: Sentences named on the vertical axis; beyond this many, rows are numbered.
+NAMED = 60
+#: Tallest figure drawn when no ``ax`` is given (inches).
+MAX_HEIGHT = 12.0
+
 
 @styled
 def plot_coherence(report: Any, ax: Any = None):
@@ -41,16 +46,19 @@ def plot_coherence(report: Any, ax: Any = None):
     names = [p["sentence"] if p["given"] is None else f"{p['sentence']} | {p['given']}" for p in d["prices"]]
     quoted = np.array([p["price"] for p in d["prices"]], dtype=float)
     nearest = d.get("nearest_prices")
-    fig, ax = figure_and_axes(ax, figsize=(6.4, 0.9 + 0.35 * len(names)))
+    fig, ax = figure_and_axes(ax, figsize=(6.4, min(0.9 + 0.35 * len(names), MAX_HEIGHT)))
     rows = np.arange(len(names))
     if nearest is not None:
         ax.barh(rows, np.asarray(nearest, dtype=float), height=0.6, color="0.8", label="nearest coherent price")
     ax.plot(quoted, rows, "o", color=COLOURS[3] if d["verdict"] == "incoherent" else COLOURS[0], label="quoted price")
-    ax.set_yticks(rows, names)
+    if len(names) <= NAMED:
+        ax.set_yticks(rows, names)
+        ax.set_ylabel("sentence")
+    else:
+        ax.set_ylabel("sentence (row of the prices)")
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
     ax.set_xlabel("price (probability)")
-    ax.set_ylabel("sentence")
     ax.set_title(f"{d['verdict']}" + (f": L1 distance {d['l1_distance']:.4g}" if d.get("l1_distance") else ""))
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.25 - 1.2 / (1 + len(names))), ncol=2)
     return fig
