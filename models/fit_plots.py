@@ -28,11 +28,11 @@ def plot_class_shares(fit: Any, ax: Any = None):
 
     Examples
     --------
-    >>> from deepmarkets.models import infer
-    >>> fit = infer("examples/answers.csv")
-    >>> fig = plot_class_shares(fit)
+    >>> from deepmarkets.models import infer, simulate_reports
+    >>> book, _, _ = simulate_reports(100, 4, classes=2, model="dawid-skene", rng=0)
+    >>> fig = plot_class_shares(infer(book, rng=0))
     >>> [t.get_text() for t in fig.axes[0].get_xticklabels()]
-    ['no', 'yes']
+    ['1', '2']
     """
     names = [str(c) for c in fit.classes]
     shares = np.asarray(fit.class_shares, dtype=float)
@@ -74,8 +74,9 @@ def plot_reliability(fit: Any, ax: Any = None, top: int = 40):
 
     Examples
     --------
-    >>> from deepmarkets.models import infer
-    >>> fig = plot_reliability(infer("examples/answers.csv"))
+    >>> from deepmarkets.models import infer, simulate_reports
+    >>> book, _, _ = simulate_reports(100, 4, classes=2, model="dawid-skene", rng=0)
+    >>> fig = plot_reliability(infer(book, rng=0))
     >>> fig.axes[0].get_ylabel()
     'P(answer = truth)'
     """
