@@ -1,4 +1,4 @@
-# make demo | make test | make bench — each creates .venv (Python 3.12) on first use, with the exact
+# make demo | make test | make docs | make bench — each creates .venv (Python 3.12) on first use, with the exact
 # versions in constraints.txt (the set the suite last passed with).
 # make test-latest — the same suite in .venv-latest with the newest compatible releases, to see drift early.
 # make lock — re-resolve the newest compatible releases into constraints.txt (then run make test).
@@ -10,7 +10,7 @@ LOCK := constraints.txt
 LATEST := .venv-latest
 CHECK_PYTHON := $(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 12), "Python 3.12 is required (see .python-version)"'
 
-.PHONY: demo test test-latest lock bench lint clean
+.PHONY: demo test docs test-latest lock bench lint clean
 
 $(STAMP): pyproject.toml $(LOCK)
 	$(CHECK_PYTHON)
@@ -25,6 +25,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2 -q
+
+# the site in docs/_build/html (notebooks executed, warnings are errors), then the API reference's examples as doctests
+docs: $(STAMP)
+	$(BIN)/sphinx-build -W --keep-going -q -b html -d docs/_build/doctrees docs docs/_build/html
+	$(BIN)/sphinx-build -W --keep-going -q -b doctest -d docs/_build/doctrees docs docs/_build/doctest
 
 test-latest:
 	$(CHECK_PYTHON)
@@ -60,4 +65,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/layered.py
 
 clean:
-	rm -rf $(VENV) $(LATEST) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(LATEST) .pytest_cache .ruff_cache docs/_build docs/api/generated
