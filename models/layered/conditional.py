@@ -424,6 +424,7 @@ def em_step(state: ConditionalState, x: Any, y: Any, *, reg: float = 1e-6, gate_
 
     Examples
     --------
+    >>> from deepmarkets.models.layered import bishop_inverse, conditional_em_step, init_conditional
     >>> x, y = bishop_inverse(200, rng=2)
     >>> s = init_conditional(x, y, 2, rng=2)
     >>> bool(conditional_em_step(s, x, y).log_q(x, y).sum() >= s.log_q(x, y).sum())
