@@ -10,7 +10,7 @@ LOCK := constraints.txt
 LATEST := .venv-latest
 CHECK_PYTHON := $(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 12), "Python 3.12 is required (see .python-version)"'
 
-.PHONY: demo test docs test-latest lock bench lint clean
+.PHONY: demo test docs test-latest lock bench lint clean browser
 
 $(STAMP): pyproject.toml $(LOCK)
 	$(CHECK_PYTHON)
@@ -20,11 +20,21 @@ $(STAMP): pyproject.toml $(LOCK)
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/deepmarkets demo --plot latent_market.png
+	$(BIN)/deepmarkets demo --plot latent_market.png --report demo.html
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2 -q
+
+# headless Chromium for the browser tests of the HTML reports (Debian's packages; needs root and apt-get)
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing Debian's chromium and chromium-driver for the browser tests"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || \
+	  { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null 2>&1; } || \
+	  echo "could not install chromium: the browser tests will be skipped"; \
+	else echo "chromium and chromedriver are missing and cannot be installed here (not root, or no apt-get): the browser tests will be skipped"; fi
 
 # the site in docs/_build/html (notebooks executed, warnings are errors), then the API reference's examples as doctests
 docs: $(STAMP)
@@ -63,6 +73,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bria.py
 	$(BIN)/python benchmarks/economies.py
 	$(BIN)/python benchmarks/layered.py
+	$(BIN)/python benchmarks/reports.py
 
 clean:
 	rm -rf $(VENV) $(LATEST) .pytest_cache .ruff_cache docs/_build docs/api/generated
