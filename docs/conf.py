@@ -74,7 +74,7 @@ API_PACKAGES = [
     "deepmarkets.beliefs",
     "deepmarkets.models", "deepmarkets.models.gauge", "deepmarkets.models.economies", "deepmarkets.models.bria",
     "deepmarkets.models.layered", "deepmarkets.models.partitioned",
-    "deepmarkets.sweeps",
+    "deepmarkets.sweeps", "deepmarkets.reports",
 ]
 
 

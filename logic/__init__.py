@@ -12,6 +12,7 @@ __all__ = export_lazily(__name__, {
     "theory": ["Theory", "WorldOptimum"],
     "coherence": ["Bet", "CoherenceReport", "DutchBook", "Position", "Verdict", "check_coherence",
                   "find_distribution"],
+    "coherence_plot": ["plot_coherence"],
     "quantified": ["Agent", "QuantifiedMarket", "QuantifiedSentence", "Z3Constructor", "equilibrium_price", "play",
                    "pm1_benchmark", "prime", "settle"],
     "induction": ["DeductiveProcess", "InductionResult", "Inductor", "Trader", "arbitrageurs",

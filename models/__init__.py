@@ -35,6 +35,7 @@ __all__ = export_lazily(__name__, {
     "diagnostics": ["Diagnostics", "diagnose"],
     "em": ["fit_em", "log_likelihood"],
     "fit": ["LatentClassFit"],
+    "fit_plots": ["plot_class_shares", "plot_reliability"],
     "gauge": ["ContinuousGauge", "GaugeGroup", "continuous_gauge", "discrete_gauge"],
     "infer": ["infer"],
     "infer_market": ["MarketPosterior", "infer_market"],

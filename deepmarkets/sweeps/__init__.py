@@ -7,6 +7,8 @@
     coherence checks), each returning a dict of metrics.
 :mod:`~deepmarkets.sweeps.spec`
     Sweeps declared in TOML (``deepmarkets sweep SPEC.toml``).
+:mod:`~deepmarkets.sweeps.plots`
+    :func:`plot_sweep`: an output across the grid.
 """
 
 from deepmarkets.helpers import export_lazily
@@ -15,4 +17,5 @@ __all__ = export_lazily(__name__, {
     "runner": ["sweep", "SweepResult", "task_seed", "grid_points"],
     "tasks": ["TASKS"],
     "spec": ["read_spec", "sweep_from_spec", "SweepSpec"],
+    "plots": ["plot_sweep"],
 })
