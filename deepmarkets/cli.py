@@ -93,7 +93,8 @@ def _report_option(fn):
 def _write_report(report, path: str | None, data) -> None:
     """Write ``report`` (a :class:`deepmarkets.reports.Report`) with ``data`` embedded, when asked for."""
     if path is not None:
-        report.write(path, data=data, command=["deepmarkets", *sys.argv[1:]])
+        root = click.get_current_context().find_root()
+        report.write(path, data=data, command=["deepmarkets", *(root.obj or {}).get("argv", sys.argv[1:])])
 
 
 def _fail(message: str, status: int = BAD_INPUT) -> None:
@@ -910,7 +911,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``deepmarkets`` command."""
     args = sys.argv[1:] if argv is None else list(argv)
     try:
-        cli.main(args=args, prog_name="deepmarkets", standalone_mode=False)
+        cli.main(args=args, prog_name="deepmarkets", standalone_mode=False, obj={"argv": args})
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:

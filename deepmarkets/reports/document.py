@@ -13,7 +13,6 @@ import io
 import json
 import math
 import numbers
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -189,17 +188,17 @@ class Report:
         return section
 
     def to_html(self, data: Any = None, *, command: Sequence[str] | None = None) -> str:
-        """The page as text. ``data`` (the job's ``to_dict()``) is embedded as JSON; ``command`` is
-        the command line shown in the footer (default: this process's arguments)."""
+        """The page as text. ``data`` (the job's ``to_dict()``) is embedded as JSON; ``command``, the
+        command line that ran the job, is shown under the title when given."""
         from importlib.metadata import PackageNotFoundError, version
 
         try:
             release = version("deepmarkets")
         except PackageNotFoundError:  # pragma: no cover - a source tree without an install
             release = "unknown"
-        argv = list(sys.argv if command is None else command)
         when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
         nav = "".join(f'<li><a href="#{s.anchor}">{html.escape(s.title)}</a></li>' for s in self.sections)
+        ran = "" if command is None else f' · <code>{html.escape(" ".join(map(str, command)))}</code>'
         parts = [
             "<!DOCTYPE html>",
             '<html lang="en"><head><meta charset="utf-8">',
@@ -207,8 +206,7 @@ class Report:
             f"<title>{html.escape(self.title)}</title><style>{_CSS}</style></head><body><main>",
             f"<header><h1>{html.escape(self.title)}</h1>",
             f'<div class="subtitle">{html.escape(self.subtitle)}</div>' if self.subtitle else "",
-            f'<div class="meta">deepmarkets {html.escape(release)} · {when} · '
-            f'<code>{html.escape(" ".join(argv))}</code></div>',
+            f'<div class="meta">deepmarkets {html.escape(release)} · {when}{ran}</div>',
             f"<nav><ol>{nav}</ol></nav></header>" if len(self.sections) > 1 else "</header>",
             *(s.render() for s in self.sections),
         ]

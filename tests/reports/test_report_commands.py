@@ -88,6 +88,7 @@ def test_the_page_holds_the_json_and_shows_its_numbers(runs, capsys, name):
     assert not stray, f"numbers shown but not in the data: {stray[:10]}"
     for phrase in JOBS[name][1]:
         assert phrase in text, phrase
+    assert f"<code>deepmarkets {' '.join(_args(JOBS[name][0], tmp))} --report {path}</code>" in text
 
 
 @pytest.mark.slow
