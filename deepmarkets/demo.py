@@ -409,7 +409,8 @@ def write_demo_report(path: str, *, coherence: list, predictit, market: dict, in
     traded = report.section("Trade, and replay the book")
     traded.text(f"{len(book.frame)} simulated trades by {book.frame['trader'].nunique()} traders, replayed through "
                 f"the market maker and settled in a world where it rains.")
-    traded.table(book.frame.head(8), caption="The first trades of the book")
+    first = book.frame.head(8)
+    traded.table(first.dropna(axis=1, how="all"), caption="The first trades of the book")
     traded.table(replayed.traders, index=True, caption="Cash, payout and profit per trader")
     traded.facts({"maker revenue": replayed.maker_revenue, "maker loss": replayed.maker_loss,
                   "worst-case loss b log 3": WEATHER_B * math.log(3)})
@@ -433,7 +434,7 @@ def write_demo_report(path: str, *, coherence: list, predictit, market: dict, in
             ticks = list(range(0, len(dates), max(1, len(dates) // 6)))
             ax.set_xticks(ticks, [dates[i] for i in ticks], rotation=20, ha="right")
             ax.set_xlabel("trading day")
-            ax.set_ylabel("sum of prices ($ per $1 contract)")
+            ax.set_ylabel("sum of prices (dollars per contract)")
             ax.set_title("every day, the contracts summed to more than 1")
             ax.legend()
             return fig
