@@ -42,6 +42,8 @@ def add_coherence(report: Report, checked: Any, d: Mapping[str, Any], *, heading
     verdict = d["verdict"]
     section = report.section(title("verdict"))
     kind = {"coherent": "good", "incoherent": "bad"}.get(verdict, "neutral")
+    if d.get("within_tolerance"):
+        kind = "neutral"  # incoherent by rounding noise only: the command exits 0
     section.verdict(verdict.upper(), kind)
     if verdict == "coherent":
         section.text("A probability distribution over the possible worlds reproduces every price: no Dutch book "
