@@ -143,3 +143,13 @@ def test_a_nuts_fit_that_fails_the_convergence_rule_says_so(tmp_path, capsys):
     assert code == 1 and data["method"] == "nuts" and data["diagnostics"]["chains"] == 1
     assert "DIAGNOSTICS FAILED" in text and "The convergence rule (R-hat &lt;= 1.01" in text
     assert text.count("<img ") == 2  # class shares with their posterior intervals, reliabilities
+
+
+def test_incoherence_within_the_tolerance_is_neutral_on_the_page(tmp_path, capsys):
+    prices, page = tmp_path / "p.csv", tmp_path / "p.html"
+    prices.write_text("sentence,price\na,0.43000000000000005\n~a,0.5700000000000001\n")  # sums to 1 + 2^-52
+    assert main(["check", str(prices), "--report", str(page)]) == 0
+    capsys.readouterr()
+    text = page.read_text(encoding="utf-8")
+    assert '<div class="verdict neutral">INCOHERENT</div>' in text and "the incoherence is rounding noise" in text
+    assert Page(text).data["within_tolerance"] is True
