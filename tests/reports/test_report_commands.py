@@ -147,7 +147,7 @@ def test_a_nuts_fit_that_fails_the_convergence_rule_says_so(tmp_path, capsys):
 
 def test_incoherence_within_the_tolerance_is_neutral_on_the_page(tmp_path, capsys):
     prices, page = tmp_path / "p.csv", tmp_path / "p.html"
-    prices.write_text("sentence,price\na,0.43000000000000005\n~a,0.5700000000000001\n")  # sums to 1 + 2^-52
+    prices.write_text("sentence,price\na,0.43000000000000005\n~a,0.5700000000000001\n")  # 1.5e-16 above 1
     assert main(["check", str(prices), "--report", str(page)]) == 0
     capsys.readouterr()
     text = page.read_text(encoding="utf-8")
