@@ -307,7 +307,7 @@ def layered_report(market: Any, d: Mapping[str, Any], *, data: str, truth: Any =
 
 def sweep_report(result: Any, d: Mapping[str, Any], *, spec_path: str, task: str) -> Report:
     """The report of ``deepmarkets sweep``: ``result`` a SweepResult, ``d`` its ``to_dict()``."""
-    from deepmarkets.sweeps.plots import numeric_outputs, plot_sweep
+    from deepmarkets.sweeps.plots import plot_sweep
 
     report = Report("Sweep", subtitle=f"task {task}: {len(result.table)} runs, {result.n_failed} failed")
     report.section("Inputs").facts({"spec": spec_path, "task": task, "runs": len(result.table),
@@ -316,7 +316,7 @@ def sweep_report(result: Any, d: Mapping[str, Any], *, spec_path: str, task: str
     summary.verdict("EVERY TASK RAN" if not result.n_failed else f"{result.n_failed} TASKS FAILED",
                     "good" if not result.n_failed else "bad")
     summary.table(result.summary(), caption="Mean of each output per point")
-    for output in numeric_outputs(result)[:4]:
+    for output in result.numeric_outputs[:4]:
         summary.figure(plot_sweep(result, output), alt=f"{output} across the grid",
                        caption=f"{output}: mean and spread over repeats at each point.")
     if result.n_failed:

@@ -7,20 +7,7 @@ from typing import Any
 from deepmarkets.errors import SweepError
 from deepmarkets.helpers.plotting import figure_and_axes, styled
 
-__all__ = ["plot_sweep", "numeric_outputs"]
-
-
-def numeric_outputs(result: Any) -> list[str]:
-    """The outputs of ``result`` (a SweepResult) whose every value that ran is a number."""
-    import pandas as pd
-
-    ok = result.table[result.table["error"].isna()]
-    return [c for c in result.outputs
-            if len(ok) and pd.to_numeric(ok[c], errors="coerce").notna().all() and ok[c].map(_scalar).all()]
-
-
-def _scalar(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) or hasattr(value, "dtype")
+__all__ = ["plot_sweep"]
 
 
 @styled
@@ -51,9 +38,9 @@ def plot_sweep(result: Any, output: str, ax: Any = None, x: str | None = None):
     import numpy as np
     import pandas as pd
 
-    if output not in numeric_outputs(result):
+    if output not in result.numeric_outputs:
         raise SweepError(f"output {output!r}: expected a numeric output of this sweep, one of "
-                         f"{numeric_outputs(result)}")
+                         f"{result.numeric_outputs}")
     t = result.table[result.table["error"].isna()].copy()
     params = list(result.parameters)
     if x is not None and x not in params:

@@ -234,6 +234,12 @@ class SweepResult:
         failed = self.failed
         return None if failed.empty else str(failed["error"].iloc[0])
 
+    @property
+    def numeric_outputs(self) -> list[str]:
+        """The outputs whose every value that ran is a number (booleans count as 0 and 1)."""
+        ok = self.table[self.table["error"].isna()]
+        return [c for c in self.outputs if len(ok) and ok[c].map(_number).all()]
+
     def summary(self):
         """One row per point: its parameters, tasks run and failed, and the mean of each numeric output
         over the repeats that ran (a pandas DataFrame)."""
@@ -242,7 +248,7 @@ class SweepResult:
         t = self.table
         keys = list(self.parameters)
         ok = t[t["error"].isna()]
-        numeric = [c for c in self.outputs if len(ok) and ok[c].map(_number).all()]
+        numeric = self.numeric_outputs
         order = t[keys].drop_duplicates().reset_index(drop=True) if keys else pd.DataFrame(index=[0])
         if not keys:
             counts = pd.DataFrame({"tasks": [len(t)], "failed": [self.n_failed]})
