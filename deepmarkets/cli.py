@@ -170,9 +170,10 @@ def check(prices_csv: str, theory_txt: str | None, as_json: bool, first: bool, t
         if report_html is not None:
             from deepmarkets.reports import coherence_report
 
-            _write_report(coherence_report(report, report.to_dict(), source=prices_csv, theory=axioms, options={
+            data = report.to_dict()
+            _write_report(coherence_report(report, data, source=prices_csv, theory=axioms, options={
                 "theory": theory_txt, "search": "first Dutch book" if first else "optimal Dutch book",
-                "time limit (s)": time_limit, "tolerance": tolerance}), report_html, report.to_dict())
+                "time limit (s)": time_limit, "tolerance": tolerance}), report_html, data)
     except DeepMarketsError as err:
         _fail(str(err))
     if as_json:
@@ -238,8 +239,9 @@ def replay_command(book_path: str, market_toml: str, world: str | None, as_json:
         if report_html is not None:
             from deepmarkets.reports import replay_report
 
-            _write_report(replay_report(result, result.to_dict(), market=market, book_path=book_path,
-                                        price_tol=price_tol), report_html, result.to_dict())
+            data = result.to_dict()
+            _write_report(replay_report(result, data, market=market, book_path=book_path, price_tol=price_tol),
+                          report_html, data)
     except SolverUnknownError as err:
         _fail(str(err), UNDECIDED)
     except DeepMarketsError as err:
@@ -427,7 +429,8 @@ def infer_command(book_path: str, classes: int | None, model: str | None, method
         if report_html is not None:
             from deepmarkets.reports import fit_report
 
-            _write_report(fit_report(fit, fit.to_dict(), book_path=book_path), report_html, fit.to_dict())
+            data = fit.to_dict()
+            _write_report(fit_report(fit, data, book_path=book_path), report_html, data)
     except DeepMarketsError as err:
         _fail(str(err))
     if as_json:
@@ -527,8 +530,8 @@ def induct_command(spec_toml: str, days: int | None, log_jsonl: str | None, plot
         if report_html is not None:
             from deepmarkets.reports import induction_report
 
-            _write_report(induction_report(result, result.to_dict(), spec_path=spec_toml), report_html,
-                          result.to_dict())
+            data = result.to_dict()
+            _write_report(induction_report(result, data, spec_path=spec_toml), report_html, data)
     except InductionError as err:
         _fail(str(err), UNDECIDED)
     except DeepMarketsError as err:
@@ -662,7 +665,8 @@ def bria_command(spec_toml: str, rounds: int | None, plot_png: str | None, as_js
         if report_html is not None:
             from deepmarkets.reports import bria_report
 
-            _write_report(bria_report(agent, run, run.to_dict(), spec_path=spec_toml), report_html, run.to_dict())
+            data = run.to_dict()
+            _write_report(bria_report(agent, run, data, spec_path=spec_toml), report_html, data)
     except DeepMarketsError as err:
         _fail(str(err))
     if as_json:
@@ -835,8 +839,8 @@ def sweep_command(spec_toml: str, scheduler: str | None, out_path: str | None, a
         if report_html is not None:
             from deepmarkets.reports import sweep_report
 
-            _write_report(sweep_report(result, result.to_dict(), spec_path=spec_toml, task=spec.task), report_html,
-                          result.to_dict())
+            data = result.to_dict()
+            _write_report(sweep_report(result, data, spec_path=spec_toml, task=spec.task), report_html, data)
     except DeepMarketsError as err:
         _fail(str(err))
     for w in _unique_messages(caught):
